@@ -1,0 +1,1 @@
+"""Discussion Hub: email discussions and a community board on Chalice, DynamoDB and SES."""

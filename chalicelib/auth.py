@@ -1,0 +1,104 @@
+"""Bearer token → Principal(tenant_id, user_id, roles), verified with PyJWT.
+
+Stage `local` accepts HS256 tokens signed with JWT_SECRET; deployed stages accept only RS256 tokens
+whose key is in the issuer's JWKS (a Cognito user pool or any OAuth2 provider), checking exp, iss and aud.
+Exactly one algorithm is allowed per stage, so `alg: none` and HS/RS confusion are refused by PyJWT.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jwt
+
+from chalicelib.config import settings
+from chalicelib.errors import Unauthorized
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant_id: str
+    user_id: str
+    roles: frozenset[str]
+    email: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+@functools.lru_cache(maxsize=1)
+def _jwks_client() -> jwt.PyJWKClient:
+    # Kept for the life of a warm Lambda container: keys are fetched once and cached by PyJWT.
+    return jwt.PyJWKClient(settings().jwt_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+
+
+def _decode(token: str) -> dict[str, Any]:
+    config = settings()
+    options = {"require": ["exp", "sub"]}
+    if config.uses_local_tokens:
+        if not config.jwt_secret:
+            raise Unauthorized("token verification is not configured (JWT_SECRET)")
+        return jwt.decode(token, config.jwt_secret, algorithms=["HS256"], options=options,
+                          audience=config.jwt_audience, issuer=config.jwt_issuer)
+    if not config.jwt_jwks_url or not config.jwt_issuer:
+        raise Unauthorized("token verification is not configured (JWT_ISSUER)")
+    signing_key = _jwks_client().get_signing_key_from_jwt(token)
+    options["require"] += ["iss"]
+    if config.jwt_audience:
+        options["require"] += ["aud"]
+    return jwt.decode(token, signing_key.key, algorithms=["RS256"], options=options,
+                      audience=config.jwt_audience, issuer=config.jwt_issuer)
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    tenant_id = claims.get("tenant_id") or claims.get("custom:tenant_id")
+    if not isinstance(tenant_id, str) or not tenant_id.strip():
+        raise Unauthorized("token has no tenant_id claim")
+    roles = claims.get("roles", claims.get("cognito:groups", []))
+    if isinstance(roles, str):
+        roles = roles.split()
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise Unauthorized("token roles claim must be a list of strings")
+    user_id = claims.get("sub")
+    if not isinstance(user_id, str) or not user_id:
+        raise Unauthorized("token has no sub claim")
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    return Principal(tenant_id=tenant_id.strip(), user_id=user_id, roles=frozenset(roles), email=email)
+
+
+def authenticate(headers: Mapping[str, str]) -> Principal:
+    """The caller of a request, from its Authorization header; Unauthorized if anything is off."""
+    header = headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token in the Authorization header")
+    try:
+        claims = _decode(token.strip())
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token has expired") from None
+    except (jwt.PyJWTError, ValueError) as error:
+        raise Unauthorized(f"invalid token: {error}") from None
+    return principal_from_claims(claims)
+
+
+def issue_local_token(tenant_id: str, user_id: str, roles: list[str], secret: str,
+                      ttl_seconds: int = 12 * 3600, email: str | None = None,
+                      issuer: str | None = None, audience: str | None = None) -> str:
+    """An HS256 token for stage `local` (the `make token` command and tests)."""
+    import time
+
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user_id, "tenant_id": tenant_id, "roles": roles,
+                              "iat": now, "exp": now + ttl_seconds}
+    if email:
+        claims["email"] = email
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,57 @@
+"""Settings from the environment, read once per process (lazily, so tests and `chalice local` can set them first)."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    attachments_bucket: str
+    jwt_secret: str | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    jwt_jwks_url: str | None
+    cursor_secret: str
+    default_reply_domain: str
+    attachment_max_bytes: int
+    attachment_url_seconds: int
+    max_request_bytes: int
+
+    def table_name(self, short_name: str) -> str:
+        return f"{self.table_prefix}-{short_name}"
+
+    @property
+    def uses_local_tokens(self) -> bool:
+        """Stage `local` verifies HS256 tokens signed with JWT_SECRET; every other stage RS256 via JWKS."""
+        return self.stage == "local"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    stage = _env("STAGE", "local")
+    issuer = _env("JWT_ISSUER")
+    return Settings(
+        stage=stage,
+        region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
+        table_prefix=_env("TABLE_PREFIX", f"discussion-hub-{stage}"),
+        attachments_bucket=_env("ATTACHMENTS_BUCKET", f"discussion-hub-{stage}-attachments"),
+        jwt_secret=_env("JWT_SECRET"),
+        jwt_issuer=issuer,
+        jwt_audience=_env("JWT_AUDIENCE"),
+        jwt_jwks_url=_env("JWT_JWKS_URL", f"{issuer.rstrip('/')}/.well-known/jwks.json" if issuer else None),
+        cursor_secret=_env("CURSOR_SECRET", _env("JWT_SECRET", "local-cursor-secret")),
+        default_reply_domain=_env("DEFAULT_REPLY_DOMAIN", "reply.discussionhub.local"),
+        attachment_max_bytes=int(_env("ATTACHMENT_MAX_BYTES", str(4 * 1024 * 1024))),
+        attachment_url_seconds=int(_env("ATTACHMENT_URL_SECONDS", "900")),
+        max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(6 * 1024 * 1024))),
+    )

@@ -1,0 +1,70 @@
+"""DynamoDB plumbing shared by every feature: table naming, the connection, transactions, signed cursors."""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import settings
+from chalicelib.errors import ValidationError
+
+
+def table_name(short_name: str) -> str:
+    return settings().table_name(short_name)
+
+
+@functools.lru_cache(maxsize=1)
+def connection() -> Connection:
+    # One connection per warm container; PynamoDB honours AWS_ENDPOINT_URL(_DYNAMODB) for moto.
+    return Connection(region=settings().region)
+
+
+def transaction(client_request_token: str | None = None) -> TransactWrite:
+    return TransactWrite(connection=connection(), client_request_token=client_request_token)
+
+
+def _cursor_signature(payload: bytes, scope: str) -> str:
+    key = settings().cursor_secret.encode()
+    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
+
+
+def encode_cursor(last_evaluated_key: dict[str, Any] | None, scope: str) -> str | None:
+    """An opaque, signed page cursor bound to `scope` (tenant and query), so it cannot be edited or replayed elsewhere."""
+    if not last_evaluated_key:
+        return None
+    payload = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
+    token = base64.urlsafe_b64encode(payload).decode().rstrip("=")
+    return f"{token}.{_cursor_signature(payload, scope)}"
+
+
+def decode_cursor(cursor: str | None, scope: str, field: str = "cursor") -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    token, _, signature = cursor.partition(".")
+    try:
+        payload = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        valid = hmac.compare_digest(signature, _cursor_signature(payload, scope))
+        key = json.loads(payload) if valid else None
+    except (ValueError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, dict):
+        raise ValidationError("cursor is invalid or belongs to another query", field=field)
+    return key
+
+
+def parse_limit(raw: str | None, default: int = 25, maximum: int = 100, field: str = "limit") -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{field} must be an integer between 1 and {maximum}", field=field) from None
+    if not 1 <= value <= maximum:
+        raise ValidationError(f"{field} must be an integer between 1 and {maximum}", field=field)
+    return value

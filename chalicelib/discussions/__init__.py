@@ -1,0 +1,1 @@
+"""Discussions: email threads between staff and external people (the seed's CommunicationThread)."""

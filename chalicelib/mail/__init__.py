@@ -1,0 +1,1 @@
+"""Email: composing, sending through SES, threading ids and reply tokens, receiving replies."""

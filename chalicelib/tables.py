@@ -1,0 +1,10 @@
+"""Every PynamoDB model of the app, one per DynamoDB table: the list the infra drift test and tests use."""
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+
+def all_models() -> tuple[type[Model], ...]:
+    from chalicelib.discussions.models import MODELS as DISCUSSION_MODELS
+
+    return (*DISCUSSION_MODELS,)

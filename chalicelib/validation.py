@@ -1,0 +1,78 @@
+"""Field checks shared by the tenant API: each failure names its field."""
+from __future__ import annotations
+
+import re
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Any, Iterable
+
+from chalicelib.errors import ValidationError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def reject_unknown(body: dict[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError(f"unknown field '{prefix}{unknown[0]}'", field=f"{prefix}{unknown[0]}")
+
+
+def text(body: dict[str, Any], field: str, *, required: bool = False, max_length: int = 1000,
+         single_line: bool = True, strip: bool = True, label: str | None = None) -> str | None:
+    """A string field: trimmed, bounded and, for header-bound values, free of CR/LF and control characters."""
+    name = label or field
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise ValidationError(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be a string", field=name)
+    if strip:
+        value = value.strip()
+    if required and not value:
+        raise ValidationError(f"{name} must not be empty", field=name)
+    if len(value) > max_length:
+        raise ValidationError(f"{name} must be at most {max_length} characters", field=name)
+    if single_line and _CONTROL.search(value):
+        raise ValidationError(f"{name} must be a single line without control characters (CR/LF)", field=name)
+    if "\x00" in value:
+        raise ValidationError(f"{name} must not contain NUL characters", field=name)
+    return value or None
+
+
+def boolean(body: dict[str, Any], field: str, default: bool = False, label: str | None = None) -> bool:
+    value = body.get(field, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValidationError(f"{label or field} must be true or false", field=label or field)
+    return value
+
+
+def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: str | None = None,
+           label: str | None = None) -> str | None:
+    allowed = tuple(allowed)
+    value = body.get(field, default)
+    if value is None:
+        return default
+    if value not in allowed:
+        name = label or field
+        raise ValidationError(f"{name} must be one of: {', '.join(allowed)}", field=name)
+    return value
+
+
+def email_address(value: Any, field: str) -> str:
+    """A bare addr-spec (no display name), lower-cased; parsed by the standard library, not a regex."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string", field=field)
+    candidate = value.strip()
+    if not candidate or len(candidate) > 254 or _CONTROL.search(candidate) or " " in candidate:
+        raise ValidationError(f"{field} is not a valid email address", field=field)
+    try:
+        address = Address(addr_spec=candidate)
+    except (HeaderParseError, ValueError, IndexError):
+        raise ValidationError(f"{field} is not a valid email address", field=field) from None
+    if not address.username or "." not in address.domain or address.addr_spec != candidate:
+        raise ValidationError(f"{field} is not a valid email address", field=field)
+    return candidate.lower()
