@@ -7,8 +7,9 @@ Exactly one algorithm is allowed per stage, so `alg: none` and HS/RS confusion a
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import jwt
 

@@ -1,10 +1,10 @@
 """The one clock of the service: UTC, ISO-8601 with microseconds, replaceable in tests."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
 
 def now() -> datetime:
@@ -17,7 +17,7 @@ def now_iso() -> str:
 
 def iso(moment: datetime) -> str:
     """Fixed-width UTC timestamps sort lexically in time order, which the DynamoDB sort keys rely on."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def set_clock(source: Callable[[], datetime]) -> None:
@@ -26,4 +26,4 @@ def set_clock(source: Callable[[], datetime]) -> None:
 
 
 def reset_clock() -> None:
-    set_clock(lambda: datetime.now(timezone.utc))
+    set_clock(lambda: datetime.now(UTC))

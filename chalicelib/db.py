@@ -35,7 +35,7 @@ def _cursor_signature(payload: bytes, scope: str) -> str:
 
 
 def encode_cursor(last_evaluated_key: dict[str, Any] | None, scope: str) -> str | None:
-    """An opaque, signed page cursor bound to `scope` (tenant and query), so it cannot be edited or replayed elsewhere."""
+    """An opaque, signed page cursor bound to `scope` (tenant and query): it cannot be edited or reused elsewhere."""
     if not last_evaluated_key:
         return None
     payload = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()

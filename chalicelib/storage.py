@@ -10,8 +10,9 @@ from chalicelib.config import settings
 @functools.lru_cache(maxsize=1)
 def s3() -> Any:
     import boto3  # imported on first use: routes that never touch S3 do not pay for it at cold start
+    from botocore.config import Config
 
-    return boto3.client("s3", region_name=settings().region)
+    return boto3.client("s3", region_name=settings().region, config=Config(signature_version="s3v4"))
 
 
 def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.errors import ValidationError
 

@@ -114,3 +114,30 @@ def make_api(client):
         return Api(client, tenant_id, user_id, roles)
 
     return make
+
+
+@pytest.fixture
+def aws_server(monkeypatch):
+    """A moto server on loopback, for tests where many threads talk to AWS at once.
+
+    In-process moto is not thread-safe (its transactions copy whole tables); a single-threaded server
+    applies each request atomically, as DynamoDB does, while the clients still interleave freely.
+    """
+    import socket
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    _reset_cached_clients()
+    bootstrap("local")
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    _reset_cached_clients()

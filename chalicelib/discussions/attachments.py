@@ -45,7 +45,8 @@ def check_file(filename: str, content_type: str, size: int) -> None:
     if content_type not in ALLOWED_CONTENT_TYPES:
         raise ValidationError("content_type is not an accepted document type", field="content_type")
     if size > settings().attachment_max_bytes:
-        raise PayloadTooLarge(f"an attachment is at most {settings().attachment_max_bytes} bytes", field="content_base64")
+        raise PayloadTooLarge(f"an attachment is at most {settings().attachment_max_bytes} bytes",
+                              field="content_base64")
     if size == 0:
         raise ValidationError("the file is empty", field="content_base64")
 

@@ -1,0 +1,106 @@
+"""`make run`: an embedded moto server as AWS, every resource from infra/, then `chalice local`.
+
+Prints a bearer token for a demo tenant and a curl command that works as printed. Ctrl-C stops both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+
+
+def local_environment(moto_port: int) -> dict[str, str]:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    environment = dict(os.environ)
+    environment.pop("AWS_PROFILE", None)
+    environment.update(FAKE_CREDENTIALS)
+    environment.update(config["stages"]["local"]["environment_variables"])
+    environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
+    return environment
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means the server is up
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} seconds")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5555)))
+    arguments = parser.parse_args()
+
+    environment = local_environment(arguments.moto_port)
+    os.environ.update(environment)
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log would bury the token
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=arguments.moto_port, verbose=False)
+    moto.start()
+    print(f"moto (AWS stand-in) on http://127.0.0.1:{arguments.moto_port}", flush=True)
+
+    from chalicelib.auth import issue_local_token
+    from scripts.bootstrap import bootstrap
+
+    bootstrap("local")
+    print("created every table and bucket from infra/resources.yaml", flush=True)
+
+    chalice = subprocess.Popen(
+        [str(pathlib.Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
+         "--port", str(arguments.port)],
+        cwd=ROOT, env=environment, start_new_session=True)
+    base = f"http://127.0.0.1:{arguments.port}"
+    try:
+        wait_for_http(f"{base}/api/tenant/threads")
+        token = issue_local_token("demo-tenant", "demo-user", ["admin"], environment["JWT_SECRET"],
+                                  email="demo-user@example.com")
+        print(f"\nDiscussion Hub is running on {base}\n", flush=True)
+        print(f"TOKEN={token}\n", flush=True)
+        print("Try it:", flush=True)
+        print(f"  curl -s -X POST {base}/api/tenant/threads -H \"Authorization: Bearer {token}\" "
+              "-H 'Content-Type: application/json' "
+              "-d '{\"subject\": \"Quote 1042 for the spring event\", \"initial_message\": \"Hello!\"}'",
+              flush=True)
+        print(f"  curl -s {base}/api/tenant/threads -H \"Authorization: Bearer {token}\"\n", flush=True)
+        print("Ctrl-C stops both servers.", flush=True)
+        return chalice.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if chalice.poll() is None:
+            os.killpg(chalice.pid, signal.SIGTERM)
+            try:
+                chalice.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(chalice.pid, signal.SIGKILL)
+        moto.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""`make run` as a person uses it: moto server + chalice local, a printed token, real HTTP calls, clean Ctrl-C."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def local_stack():
+    port, moto_port = _free_port(), _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen([sys.executable, "scripts/run_local.py", "--port", str(port), "--moto-port",
+                                str(moto_port)], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output, token, deadline = [], None, time.monotonic() + 90
+    while token is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        output.append(line)
+        match = re.match(r"^TOKEN=(\S+)$", line.strip())
+        token = match.group(1) if match else None
+    assert token, "".join(output)
+    curl_lines = []
+    while len(curl_lines) < 2:
+        line = process.stdout.readline()
+        output.append(line)
+        if line.strip().startswith("curl "):
+            curl_lines.append(line.strip())
+    yield f"http://127.0.0.1:{port}", token, curl_lines, process
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
+    base, token, curl_lines, process = local_stack
+    # The printed curl command works as printed.
+    created = subprocess.run(curl_lines[0], shell=True, capture_output=True, text=True, timeout=30)
+    assert '"subject":"Quote 1042 for the spring event"' in created.stdout.replace(": ", ":")
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = requests.get(f"{base}/api/tenant/threads", headers=headers, timeout=10).json()
+    assert [item["subject"] for item in listed["items"]] == ["Quote 1042 for the spring event"]
+    assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}/api/tenant/threads", timeout=2)
