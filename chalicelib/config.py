@@ -21,6 +21,11 @@ class Settings:
     attachment_max_bytes: int
     attachment_url_seconds: int
     max_request_bytes: int
+    public_base_url: str
+    ses_message_id_domain: str
+    ses_configuration_set: str | None
+    signing_secret: str
+    static_pixel_url: str
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
@@ -54,4 +59,15 @@ def settings() -> Settings:
         attachment_max_bytes=int(_env("ATTACHMENT_MAX_BYTES", str(4 * 1024 * 1024))),
         attachment_url_seconds=int(_env("ATTACHMENT_URL_SECONDS", "900")),
         max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(6 * 1024 * 1024))),
+        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        # SES rewrites Message-ID to <SES-ID@DOMAIN>; the domain is not promised, so it is a setting.
+        ses_message_id_domain=_env("SES_MESSAGE_ID_DOMAIN", _default_ses_domain(
+            _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")))),
+        ses_configuration_set=_env("SES_CONFIGURATION_SET"),
+        signing_secret=_env("SIGNING_SECRET", _env("JWT_SECRET", "local-signing-secret")),
+        static_pixel_url=_env("STATIC_PIXEL_URL", "https://static.discussionhub.local/pixel.gif"),
     )
+
+
+def _default_ses_domain(region: str) -> str:
+    return "email.amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"

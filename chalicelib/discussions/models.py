@@ -124,6 +124,16 @@ class AttachmentMap(MapAttribute):
     s3_key = UnicodeAttribute()
 
 
+class OutboxIndex(GlobalSecondaryIndex):
+    """Sparse: only external messages not yet emailed to every recipient carry `outbox_key`."""
+    class Meta:
+        index_name = "outbox"
+        projection = KeysOnlyProjection()
+
+    outbox_key = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)
+
+
 class Message(Model):
     Meta = _Meta.for_table("messages")
 
@@ -140,6 +150,9 @@ class Message(Model):
     email_in_reply_to = UnicodeAttribute(null=True)
     attachments = ListAttribute(of=AttachmentMap, default=list)
     raw_s3_key = UnicodeAttribute(null=True)
+    outbox_key = UnicodeAttribute(null=True)
+
+    outbox = OutboxIndex()
 
 
 class ByParticipantActivityIndex(GlobalSecondaryIndex):

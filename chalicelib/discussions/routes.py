@@ -18,6 +18,7 @@ from chalicelib.discussions.models import (
 )
 from chalicelib.errors import ValidationError
 from chalicelib.http import json_body, tenant_route
+from chalicelib.mail import settings as mail_settings
 from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
 
 blueprint = Blueprint(__name__)
@@ -150,7 +151,8 @@ def create_discussion(principal: Principal, request: Any) -> dict[str, Any]:
         raise ValidationError("context_type and context_id go together", field=missing)
     item, message = service.create_discussion(
         principal, subject=subject, discussion_type=discussion_type, context_type=context_type,
-        context_id=context_id, initial_message=_initial_message(body), participants=_participants(body))
+        context_id=context_id, initial_message=_initial_message(body), participants=_participants(body),
+        reply_domain=mail_settings.get(principal.tenant_id).email_reply_domain)
     result = discussion_json(item, principal)
     result["messages"] = [message_json(message)] if message else []
     return result

@@ -360,7 +360,10 @@ def _new_message(item: Discussion, author: str, spec: MessageInput, author_type:
         tenant_id=item.tenant_id, discussion_id=item.discussion_id, author=author, author_type=author_type,
         body=spec.body, is_internal=spec.is_internal, created_at=clock.now_iso(),
         email_message_id=email_message_id, email_in_reply_to=email_in_reply_to,
-        attachments=spec.attachments, raw_s3_key=raw_s3_key)
+        attachments=spec.attachments, raw_s3_key=raw_s3_key,
+        # Staff messages for the outside wait in the outbox until `send` has mailed every recipient.
+        outbox_key=discussion_key(item.tenant_id, item.discussion_id)
+        if not spec.is_internal and author_type == "user" else None)
 
 
 def _apply_message(item: Discussion, message: Message, author_user_id: str | None) -> None:

@@ -1,0 +1,46 @@
+"""Tables of outbound mail: tenant communication settings, the message-id index and reply keys."""
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.discussions.models import _Meta
+
+
+class CommunicationSettings(Model):
+    """One item per tenant: the seed's communication settings."""
+    Meta = _Meta.for_table("communication-settings")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    email_integration_enabled = BooleanAttribute(default=False)
+    email_reply_domain = UnicodeAttribute(null=True)
+    from_address = UnicodeAttribute(null=True)
+    from_name = UnicodeAttribute(null=True)
+    email_signature = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+
+
+class MessageIdIndex(Model):
+    """Every Message-ID we emit or receive → its discussion, so a reply's References finds its way home."""
+    Meta = _Meta.for_table("message-ids")
+
+    message_id_header = UnicodeAttribute(hash_key=True)   # lower-cased, without angle brackets
+    tenant_id = UnicodeAttribute()
+    discussion_id = UnicodeAttribute()
+    message_id = UnicodeAttribute(null=True)
+    recipient = UnicodeAttribute(null=True)
+    origin = UnicodeAttribute()                           # thread | ours | ses | inbound
+
+
+class ReplyKey(Model):
+    """reply+KEY@reply-domain → the tenant, discussion and recipient the key was made for."""
+    Meta = _Meta.for_table("reply-keys")
+
+    reply_key = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    discussion_id = UnicodeAttribute()
+    recipient = UnicodeAttribute()
+
+
+MODELS = (CommunicationSettings, MessageIdIndex, ReplyKey)

@@ -1,0 +1,61 @@
+"""Tenant communication settings: email integration switch, reply domain, sender and signature."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import Forbidden, ValidationError
+from chalicelib.mail.models import CommunicationSettings
+from chalicelib.validation import boolean, email_address, reject_unknown, text
+
+MAX_SIGNATURE = 2000
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature")
+
+
+def get(tenant_id: str) -> CommunicationSettings:
+    try:
+        return CommunicationSettings.get(tenant_id)
+    except DoesNotExist:
+        return CommunicationSettings(tenant_id, email_integration_enabled=False)
+
+
+def as_json(item: CommunicationSettings) -> dict[str, Any]:
+    return {"email_integration_enabled": bool(item.email_integration_enabled),
+            "email_reply_domain": item.email_reply_domain, "from_address": item.from_address,
+            "from_name": item.from_name, "email_signature": item.email_signature,
+            "updated_at": item.updated_at, "updated_by": item.updated_by}
+
+
+def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
+    """Change the given fields (admin only); fields left out keep their value."""
+    if not principal.is_admin:
+        raise Forbidden("changing communication settings needs the admin role")
+    reject_unknown(body, FIELDS)
+    item = get(principal.tenant_id)
+    if "email_integration_enabled" in body:
+        item.email_integration_enabled = boolean(body, "email_integration_enabled")
+    if "email_reply_domain" in body:
+        domain = text(body, "email_reply_domain", max_length=253)
+        if domain is not None and not _DOMAIN.match(domain.lower()):
+            raise ValidationError("email_reply_domain must be a domain name like reply.example.com",
+                                  field="email_reply_domain")
+        item.email_reply_domain = domain.lower() if domain else None
+    if "from_address" in body:
+        item.from_address = (email_address(body["from_address"], "from_address")
+                             if body["from_address"] is not None else None)
+    if "from_name" in body:
+        item.from_name = text(body, "from_name", max_length=200)
+    if "email_signature" in body:
+        item.email_signature = text(body, "email_signature", max_length=MAX_SIGNATURE, single_line=False)
+    if item.email_integration_enabled and not (item.email_reply_domain and item.from_address):
+        missing = "email_reply_domain" if not item.email_reply_domain else "from_address"
+        raise ValidationError(f"{missing} is needed to enable email integration", field=missing)
+    item.updated_at = clock.now_iso()
+    item.updated_by = principal.user_id
+    item.save()
+    return item

@@ -1,0 +1,1 @@
+"""Email tracking: per-recipient delivery, open, click and bounce records, and SES events."""

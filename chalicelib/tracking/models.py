@@ -1,0 +1,67 @@
+"""DiscussionEmailTracking: one record per message and recipient, keyed by its tracking pixel id.
+
+Keying the table by the 128-bit pixel id makes a pixel open or a click one UpdateItem; the
+`by_thread` index serves statistics and `by_ses_message` correlates SES events.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.discussions.models import _Meta
+
+
+class ByThreadIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_thread"
+        projection = AllProjection()
+
+    thread_key = UnicodeAttribute(hash_key=True)        # tenant#discussion
+    message_recipient = UnicodeAttribute(range_key=True)  # message_id#recipient
+
+
+class BySesMessageIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_ses_message"
+        projection = AllProjection()
+
+    ses_message_id = UnicodeAttribute(hash_key=True)
+
+
+class EmailTracking(Model):
+    Meta = _Meta.for_table("email-tracking")
+
+    tracking_pixel_id = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute()
+    thread_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    recipient_email = UnicodeAttribute()
+    recipient_type = UnicodeAttribute(null=True)
+    thread_key = UnicodeAttribute()
+    message_recipient = UnicodeAttribute()
+    state = UnicodeAttribute()                # sending | sent | failed
+    failure_reason = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    ses_message_id = UnicodeAttribute(null=True)
+    email_message_id = UnicodeAttribute(null=True)
+    links = ListAttribute(of=UnicodeAttribute, default=list)
+    sent_at = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    opened_at = UnicodeAttribute(null=True)
+    open_count = NumberAttribute(default=0)
+    machine_open_count = NumberAttribute(default=0)
+    human_opened_at = UnicodeAttribute(null=True)
+    clicked_at = UnicodeAttribute(null=True)
+    click_count = NumberAttribute(default=0)
+    bounced_at = UnicodeAttribute(null=True)
+    bounce_type = UnicodeAttribute(null=True)
+    bounce_reason = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    ip_address = UnicodeAttribute(null=True)
+
+    by_thread = ByThreadIndex()
+    by_ses_message = BySesMessageIndex()
+
+
+MODELS = (EmailTracking,)

@@ -1,0 +1,56 @@
+"""Tracking routes: the open pixel and click links (no auth: the unguessable id is the key), and statistics."""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.auth import Principal
+from chalicelib.config import settings
+from chalicelib.discussions import service as discussions
+from chalicelib.http import tenant_route
+from chalicelib.tracking import service
+
+blueprint = Blueprint(__name__)
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache",
+            "Expires": "0"}
+_BINARY_ACCEPTS = ("image/", "*/*")
+
+
+def _accepts_binary(accept: str | None) -> bool:
+    return bool(accept) and any(kind in accept.lower() for kind in _BINARY_ACCEPTS)
+
+
+@blueprint.route("/t/o/{pixel_file}", methods=["GET", "HEAD"])
+def open_pixel(pixel_file: str) -> Response:
+    """Record the open, then answer the GIF; where API Gateway could not pass binary (no image Accept), redirect."""
+    request = blueprint.current_request
+    service.record_open_from_request(pixel_file.removesuffix(".gif").lower(), request)
+    if _accepts_binary(request.headers.get("accept")):
+        return Response(body=PIXEL, status_code=200, headers={"Content-Type": "image/gif", **NO_CACHE})
+    return Response(body="", status_code=302, headers={"Location": settings().static_pixel_url, **NO_CACHE})
+
+
+@blueprint.route("/t/c/{token}", methods=["GET"])
+def click(token: str) -> Response:
+    request = blueprint.current_request
+    pixel_id, _, index = token.partition("-")
+    identity = (request.context or {}).get("identity", {})
+    target = service.record_click(pixel_id.lower(), int(index) if index.isdigit() else -1,
+                                  request.headers.get("user-agent"), identity.get("sourceIp")) \
+        if len(index) <= 4 else None
+    if target is None:
+        return Response(body={"error": {"code": "not_found", "message": "unknown link"}}, status_code=404,
+                        headers={"Content-Type": "application/json", **NO_CACHE})
+    return Response(body="", status_code=302, headers={"Location": target, **NO_CACHE})
+
+
+@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/tracking")
+def tracking(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
+    discussion = discussions.load(principal.tenant_id, discussion_id)
+    message_id = (request.query_params or {}).get("message_id")
+    return {"thread_id": discussion.discussion_id, **service.thread_statistics(
+        discussions.discussion_key(principal.tenant_id, discussion.discussion_id), message_id)}

@@ -1,0 +1,137 @@
+"""The seed's tracking operations, each one atomic DynamoDB call, and statistics per thread and message."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock
+from chalicelib.tracking.models import EmailTracking
+
+PIXEL_ID = re.compile(r"^[0-9a-f]{32}$")
+# Fetches that are not a person reading: image proxies that prefetch, privacy relays and scanners.
+MACHINE_AGENTS = ("googleimageproxy", "yahoomailproxy", "outlook-ios", "barracuda", "proofpoint", "mimecast",
+                  "symantec", "bot", "crawler", "spider", "python-requests", "curl/", "wget/")
+
+
+def is_machine_open(user_agent: str | None, method: str = "GET") -> bool:
+    """Apple Mail Privacy Protection sends a bare `Mozilla/5.0` with no platform; proxies name themselves."""
+    agent = (user_agent or "").strip().lower()
+    return method.upper() == "HEAD" or not agent or agent == "mozilla/5.0" or \
+        any(marker in agent for marker in MACHINE_AGENTS)
+
+
+def _conditional(record: EmailTracking, actions: list, return_values: str = "NONE") -> bool:
+    try:
+        record.update(actions=actions, condition=EmailTracking.tracking_pixel_id.exists())
+        return True
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def record_open(pixel_id: str, user_agent: str | None, ip_address: str | None, method: str = "GET") -> bool:
+    """open_count + 1, opened_at on the first; machine opens counted apart. False for an unknown pixel."""
+    if not PIXEL_ID.match(pixel_id or ""):
+        return False
+    now = clock.now_iso()
+    actions = [EmailTracking.open_count.add(1), EmailTracking.opened_at.set(EmailTracking.opened_at | now),
+               EmailTracking.user_agent.set((user_agent or "")[:512] or None),
+               EmailTracking.ip_address.set((ip_address or "")[:64] or None)]
+    if is_machine_open(user_agent, method):
+        actions.append(EmailTracking.machine_open_count.add(1))
+    else:
+        actions.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
+    return _conditional(EmailTracking(pixel_id), actions)
+
+
+def record_open_from_request(pixel_id: str, request: Any) -> bool:
+    headers = request.headers or {}
+    identity = (request.context or {}).get("identity", {}) if hasattr(request, "context") else {}
+    return record_open(pixel_id, headers.get("user-agent"), identity.get("sourceIp"), request.method)
+
+
+def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_address: str | None) -> str | None:
+    """click_count + 1, clicked_at on the first; returns the link it stands for, or None (unknown: no redirect)."""
+    if not PIXEL_ID.match(pixel_id or "") or link_index < 0:
+        return None
+    now = clock.now_iso()
+    record = EmailTracking(pixel_id)
+    try:
+        record.update(actions=[EmailTracking.click_count.add(1),
+                               EmailTracking.clicked_at.set(EmailTracking.clicked_at | now),
+                               EmailTracking.user_agent.set((user_agent or "")[:512] or None),
+                               EmailTracking.ip_address.set((ip_address or "")[:64] or None)],
+                      condition=EmailTracking.tracking_pixel_id.exists() & (EmailTracking.links[link_index].exists()))
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return record.links[link_index]
+
+
+def record_delivery(pixel_id: str, moment: str | None = None) -> bool:
+    return _conditional(EmailTracking(pixel_id),
+                        [EmailTracking.delivered_at.set(EmailTracking.delivered_at | (moment or clock.now_iso()))])
+
+
+def record_bounce(pixel_id: str, bounce_type: str, reason: str | None, moment: str | None = None) -> bool:
+    return _conditional(EmailTracking(pixel_id), [
+        EmailTracking.bounced_at.set(EmailTracking.bounced_at | (moment or clock.now_iso())),
+        EmailTracking.bounce_type.set(bounce_type), EmailTracking.bounce_reason.set((reason or "")[:1000] or None)])
+
+
+def find_by_tracking_pixel(pixel_id: str) -> EmailTracking | None:
+    if not PIXEL_ID.match(pixel_id or ""):
+        return None
+    try:
+        return EmailTracking.get(pixel_id)
+    except EmailTracking.DoesNotExist:
+        return None
+
+
+def is_hard_bounce(record: EmailTracking) -> bool:
+    return record.bounce_type == "hard"
+
+
+def _stats(records: list[EmailTracking]) -> dict[str, Any]:
+    sent = [r for r in records if r.state == "sent"]
+    opened = sum(1 for r in sent if r.opened_at)
+    human = sum(1 for r in sent if r.human_opened_at)
+    return {
+        "total": len(records), "sent": len(sent), "failed": sum(1 for r in records if r.state == "failed"),
+        "delivered": sum(1 for r in sent if r.delivered_at), "opened": opened, "human_opened": human,
+        "clicked": sum(1 for r in sent if r.clicked_at), "bounced": sum(1 for r in sent if r.bounced_at),
+        "open_rate": round(100.0 * opened / len(sent), 1) if sent else 0.0,
+        "human_open_rate": round(100.0 * human / len(sent), 1) if sent else 0.0,
+    }
+
+
+def recipient_json(record: EmailTracking) -> dict[str, Any]:
+    return {
+        "thread_id": record.thread_id, "message_id": record.message_id, "recipient_email": record.recipient_email,
+        "recipient_type": record.recipient_type, "tracking_pixel_id": record.tracking_pixel_id,
+        "state": record.state, "failure_reason": record.failure_reason, "ses_message_id": record.ses_message_id,
+        "email_message_id": record.email_message_id, "sent_at": record.sent_at,
+        "delivered_at": record.delivered_at, "opened_at": record.opened_at, "open_count": int(record.open_count),
+        "machine_open_count": int(record.machine_open_count), "human_opened_at": record.human_opened_at,
+        "clicked_at": record.clicked_at, "click_count": int(record.click_count), "bounced_at": record.bounced_at,
+        "bounce_type": record.bounce_type, "bounce_reason": record.bounce_reason,
+        "user_agent": record.user_agent, "ip_address": record.ip_address,
+    }
+
+
+def thread_statistics(thread_key: str, message_id: str | None = None) -> dict[str, Any]:
+    """Stats for a thread (or one message), per message and per recipient; Query pages of one thread only."""
+    condition = EmailTracking.message_recipient.startswith(f"{message_id}#") if message_id else None
+    records = list(EmailTracking.by_thread.query(thread_key, condition))
+    by_message: dict[str, list[EmailTracking]] = {}
+    for record in records:
+        by_message.setdefault(record.message_id, []).append(record)
+    return {
+        **_stats(records),
+        "messages": [{"message_id": mid, **_stats(items)} for mid, items in sorted(by_message.items())],
+        "recipients": [recipient_json(r) for r in records],
+    }

@@ -1,0 +1,45 @@
+"""Fixtures for sending: a tenant with email integration on, a verified sender, and moto's sent mail."""
+from __future__ import annotations
+
+import email
+from email import policy
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+SENDER = "hub@acme.example"
+REPLY_DOMAIN = "reply.acme.example"
+
+
+@pytest.fixture
+def admin(make_api):
+    return make_api(roles=["admin"])
+
+
+@pytest.fixture
+def enabled(admin):
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    response = admin.call("PUT", "/api/tenant/settings/communication", {
+        "email_integration_enabled": True, "email_reply_domain": REPLY_DOMAIN, "from_address": SENDER,
+        "from_name": "Acme Events", "email_signature": "Acme Events\nhttps://acme.example"})
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def sent_messages():
+    """Every raw message moto's SES accepted, parsed, with its SES id and destinations."""
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    result = []
+    for message in backend.sent_messages:
+        parsed = email.message_from_string(message.raw_data, policy=policy.default)
+        # moto appends the To/Cc header addresses to the Destinations it was given; real SES delivers to
+        # Destinations only, so the first entry is the one recipient this copy went to.
+        result.append((message.id, list(message.destinations)[:1], parsed))
+    return result
+
+
+@pytest.fixture
+def outbox():
+    return sent_messages

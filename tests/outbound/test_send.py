@@ -1,0 +1,204 @@
+"""Sending a discussion by email: one copy per recipient, threading headers, privacy, safety, retries."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.outbound.conftest import REPLY_DOMAIN, SENDER
+
+THREADS = "/api/tenant/threads"
+PEOPLE = [
+    {"email": "cleo@client.example", "name": "Cleo Client", "recipient_type": "client_contact"},
+    {"email": "carl@client.example", "name": "Carl Cc", "role": "cc"},
+    {"email": "betty@secret.example", "name": "Betty Bcc", "role": "bcc"},
+    {"user_id": "user-2"},
+]
+
+
+def _discussion(api, **extra):
+    body = {"subject": "Quote 1042", "initial_message": "Hello, see https://acme.example/q/1042 please.",
+            "participants": PEOPLE, **extra}
+    return api.post(THREADS, body).data
+
+
+def _text(message):
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def _html(message):
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def test_sending_while_integration_is_disabled_is_409(api):
+    discussion = _discussion(api)
+    response = api.post(f"{THREADS}/{discussion['id']}/send")
+    assert response.status_code == 409 and "disabled" in response.data["error"]["message"]
+
+
+def test_one_copy_per_external_recipient_with_bcc_in_no_header(api, enabled, outbox):
+    discussion = _discussion(api)
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    assert sorted(s["recipient"] for s in report["sent"]) == sorted(
+        ["cleo@client.example", "carl@client.example", "betty@secret.example"])
+    copies = outbox()
+    assert sorted(d for _, destinations, _ in copies for d in destinations) == sorted(
+        ["cleo@client.example", "carl@client.example", "betty@secret.example"])
+    for _, _, message in copies:
+        raw = message.as_string()
+        assert "betty" not in raw.lower().split("\n\n", 1)[0]  # no header of any copy names the bcc
+        assert "cleo@client.example" in str(message["To"]) and "carl@client.example" in str(message["Cc"])
+        assert message["From"].addresses[0].addr_spec == SENDER
+        assert message["From"].addresses[0].display_name == "Acme Events"
+        assert message["X-Auto-Response-Suppress"] == "All"
+
+
+def test_threading_headers_across_a_conversation(api, enabled, outbox):
+    discussion = _discussion(api)
+    thread_id = discussion["email_thread_id"]
+    assert thread_id.endswith(f"@{REPLY_DOMAIN}>")
+    first = api.post(f"{THREADS}/{discussion['id']}/send").data["sent"]
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A second note"})
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    copies = [m for _, d, m in outbox() if d == ["cleo@client.example"]]
+    assert len(copies) == 2
+    opening, follow_up = copies
+    assert opening["Subject"] == "Quote 1042" and follow_up["Subject"] == "Re: Quote 1042"
+    assert opening["References"].split() == [thread_id]
+    assert opening["In-Reply-To"] is None
+    # The follow-up answers the Message-ID SES really put on the first copy this recipient got.
+    first_copy = next(s for s in first if s["recipient"] == "cleo@client.example")
+    assert re.fullmatch(r"<[^@]+@email\.amazonses\.com>", first_copy["email_message_id"])
+    assert follow_up["In-Reply-To"] == first_copy["email_message_id"]
+    references = follow_up["References"].split()
+    assert references[0] == thread_id
+    assert f"<msg.{discussion['messages'][0]['id']}@{REPLY_DOMAIN}>" in references
+    assert references[-1] == first_copy["email_message_id"]
+    stored = api.get(f"{THREADS}/{discussion['id']}").data["messages"][0]
+    assert stored["email_message_id"] == next(s["email_message_id"] for s in first)
+
+
+def test_reply_to_carries_a_per_recipient_key(api, enabled, outbox):
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    keys = {}
+    for _, destinations, message in outbox():
+        match = re.fullmatch(rf"reply\+([a-z2-7]{{26}})@{re.escape(REPLY_DOMAIN)}", str(message["Reply-To"]))
+        assert match, message["Reply-To"]
+        keys[destinations[0]] = match.group(1)
+    assert len(set(keys.values())) == 3
+    from chalicelib.mail.models import ReplyKey
+
+    record = ReplyKey.get(keys["cleo@client.example"])
+    assert (record.tenant_id, record.discussion_id, record.recipient) == \
+        ("tenant-a", discussion["id"], "cleo@client.example")
+
+
+def test_body_has_signature_pixel_tracked_links_and_no_internal_note(api, enabled, outbox):
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "Our secret markup is 40%", "is_internal": True})
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "Second <b>message</b>"})
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    latest = [m for _, d, m in outbox() if d == ["cleo@client.example"]][-1]
+    text, html = _text(latest), _html(latest)
+    assert "Acme Events" in text and "-- " in text
+    assert "secret markup" not in text and "secret markup" not in html
+    assert "Second &lt;b&gt;message&lt;/b&gt;" in html        # autoescaped
+    assert "Hello, see" in text                                # history of earlier non-internal messages
+    assert "https://acme.example/q/1042" not in text.replace("Acme Events\nhttps://acme.example", "")
+    assert re.search(r"http://127\.0\.0\.1:8000/t/c/[0-9a-f]{32}-0", text)
+    assert re.search(r'<img src="http://127\.0\.0\.1:8000/t/o/[0-9a-f]{32}\.gif"', html)
+
+
+def test_a_repeated_send_sends_nothing_twice(api, enabled, outbox):
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    again = api.post(f"{THREADS}/{discussion['id']}/send").data
+    assert again["sent"] == [] and len(outbox()) == 3
+    explicit = api.post(f"{THREADS}/{discussion['id']}/send", {"message_id": discussion["messages"][0]["id"]}).data
+    assert explicit["sent"] == [] and {s["reason"] for s in explicit["skipped"]} == {"already sent"}
+    assert len(outbox()) == 3
+
+
+def test_internal_notes_cannot_be_sent(api, enabled):
+    discussion = _discussion(api)
+    note = api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "secret", "is_internal": True}).data
+    response = api.post(f"{THREADS}/{discussion['id']}/send", {"message_id": note["message"]["id"]})
+    assert response.status_code == 409
+
+
+def test_non_ascii_subject_and_names_are_rfc2047_encoded(api, enabled, outbox):
+    api_discussion = api.post(THREADS, {"subject": "Devis n°42 — Café", "initial_message": "Bonjour",
+                                        "participants": [{"email": "zoe@client.example", "name": "Zoë Ünal"}]}).data
+    api.post(f"{THREADS}/{api_discussion['id']}/send")
+    _, _, message = outbox()[-1]
+    raw_headers = message.as_bytes().split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert "=?utf-8?" in raw_headers.lower()
+    assert message["Subject"] == "Devis n°42 — Café"
+    assert message["To"].addresses[-1].display_name == "Zoë Ünal"
+
+
+def test_header_injection_through_names_cannot_add_headers(api, enabled, outbox):
+    from chalicelib.mail import compose
+
+    raw = compose.build(compose.OutboundEmail(
+        sender=compose.Person(SENDER, "Acme\r\nBcc: victim@evil.example"),
+        recipient=compose.Person("a@b.example", "X\nBcc: victim@evil.example"), to=[], cc=[],
+        reply_to="reply+k@r.example", subject="Hi\r\nBcc: victim@evil.example", message_id="<m@r.example>",
+        in_reply_to=None, references=[], body="b", signature=None), lambda i: f"https://t/{i}")
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+    assert not re.search(rb"^Bcc:", headers, re.MULTILINE)
+
+
+def test_throttling_is_retried_and_a_persistent_failure_is_kept_for_the_next_send(api, enabled, outbox,
+                                                                                   monkeypatch):
+    from chalicelib.mail import ses
+
+    discussion = _discussion(api)
+    real = ses.client().send_raw_email
+    calls = {"n": 0}
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if kwargs["Destinations"] == ["carl@client.example"]:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
+                              "SendRawEmail")
+        if calls["n"] == 1:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendRawEmail")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ses.client(), "send_raw_email", flaky)
+    monkeypatch.setattr(ses.time, "sleep", lambda seconds: None)
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    assert [f["recipient"] for f in report["failed"]] == ["carl@client.example"]
+    assert "Throttling" in report["failed"][0]["reason"]
+    assert len(report["sent"]) == 2
+    tracking = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    carl = next(r for r in tracking["recipients"] if r["recipient_email"] == "carl@client.example")
+    assert carl["state"] == "failed"
+    monkeypatch.setattr(ses.client(), "send_raw_email", real)
+    retry = api.post(f"{THREADS}/{discussion['id']}/send").data
+    assert [s["recipient"] for s in retry["sent"]] == ["carl@client.example"]
+    assert sorted(d[0] for _, d, _ in outbox()) == sorted(
+        ["cleo@client.example", "carl@client.example", "betty@secret.example"])
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"email_signature": "x" * 2001}, "email_signature"),
+    ({"email_reply_domain": "not a domain"}, "email_reply_domain"),
+    ({"from_address": "nope"}, "from_address"),
+    ({"email_integration_enabled": "yes"}, "email_integration_enabled"),
+])
+def test_settings_validation(admin, body, field):
+    response = admin.call("PUT", "/api/tenant/settings/communication", body)
+    assert response.status_code == 400 and response.data["error"]["field"] == field
+
+
+def test_changing_settings_needs_admin(api, admin):
+    assert api.call("PUT", "/api/tenant/settings/communication", {"from_name": "x"}).status_code == 403
+    assert admin.get("/api/tenant/settings/communication").data["email_integration_enabled"] is False
+
+
+def test_enabled_settings_give_new_discussions_the_tenants_reply_domain(api, enabled):
+    assert api.post(THREADS, {"subject": "S"}).data["email_thread_id"].endswith(f"@{REPLY_DOMAIN}>")

@@ -1,0 +1,112 @@
+"""The open pixel, click links and tracking statistics, through the real routes."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib.tracking.routes import PIXEL
+from tests.outbound.test_send import THREADS, _discussion, _html, _text
+
+GIF_MAGIC = b"GIF89a"
+
+
+@pytest.fixture
+def sent(api, enabled, outbox):
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    message = next(m for _, d, m in outbox() if d == ["cleo@client.example"])
+    pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", _html(message)).group(1)
+    click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", _text(message)).group(1)
+    return discussion, pixel, click
+
+
+def _stats(api, discussion):
+    return api.get(f"{THREADS}/{discussion['id']}/tracking").data
+
+
+def _cleo(stats):
+    return next(r for r in stats["recipients"] if r["recipient_email"] == "cleo@client.example")
+
+
+@pytest.mark.parametrize("accept", ["*/*", "image/webp,image/apng,image/*,*/*;q=0.8", "image/gif"])
+def test_pixel_answers_gif_bytes_intact_for_image_accepts(client, sent, accept):
+    _, pixel, _ = sent
+    response = client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.body == PIXEL and response.body.startswith(GIF_MAGIC)
+    assert response.headers["Content-Type"] == "image/gif"
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Accept": "text/html"}])
+def test_pixel_without_an_image_accept_redirects_to_the_static_gif(client, sent, headers):
+    _, pixel, _ = sent
+    response = client.http.get(f"/t/o/{pixel}.gif", headers=headers)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "https://static.discussionhub.local/pixel.gif"
+
+
+def test_opens_count_and_keep_the_first_time_and_machines_apart(api, client, sent):
+    discussion, pixel, _ = sent
+    client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": "*/*", "User-Agent": "Mozilla/5.0"})
+    first = _cleo(_stats(api, discussion))
+    assert first["open_count"] == 1 and first["machine_open_count"] == 1 and first["human_opened_at"] is None
+    client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": "*/*", "User-Agent":
+                                                 "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Thunderbird/115.0"})
+    second = _cleo(_stats(api, discussion))
+    assert second["open_count"] == 2 and second["machine_open_count"] == 1
+    assert second["opened_at"] == first["opened_at"] and second["human_opened_at"]
+    stats = _stats(api, discussion)
+    assert (stats["total"], stats["sent"], stats["opened"], stats["human_opened"]) == (3, 3, 1, 1)
+    assert stats["open_rate"] == 33.3
+
+
+def test_unknown_pixels_get_a_gif_and_record_nothing(api, client, sent):
+    discussion, _, _ = sent
+    for pixel in ("0" * 32, "not-a-pixel", "%2e%2e%2fetc"):
+        response = client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": "*/*"})
+        assert response.status_code == 200 and response.body.startswith(GIF_MAGIC)
+    assert _stats(api, discussion)["opened"] == 0
+
+
+def test_click_redirects_to_the_original_link_and_counts(api, client, sent):
+    discussion, _, click = sent
+    response = client.http.get(f"/t/c/{click}")
+    assert response.status_code == 302 and response.headers["Location"] == "https://acme.example/q/1042"
+    client.http.get(f"/t/c/{click}")
+    cleo = _cleo(_stats(api, discussion))
+    assert cleo["click_count"] == 2 and cleo["clicked_at"]
+
+
+@pytest.mark.parametrize("forge", [lambda c: "f" * 32 + "-0", lambda c: c.split("-")[0] + "-99",
+                                   lambda c: c[:-3] + "abc", lambda c: "https%3A%2F%2Fevil.example"])
+def test_forged_click_tokens_redirect_nowhere(api, client, sent, forge):
+    discussion, _, click = sent
+    response = client.http.get(f"/t/c/{forge(click)}")
+    assert response.status_code == 404 and "Location" not in response.headers
+    assert _cleo(_stats(api, discussion))["click_count"] == 0
+
+
+def test_statistics_per_message_and_isolation(api, make_api, client, sent):
+    discussion, pixel, _ = sent
+    message_id = discussion["messages"][0]["id"]
+    narrowed = api.get(f"{THREADS}/{discussion['id']}/tracking?message_id={message_id}").data
+    assert narrowed["total"] == 3 and [m["message_id"] for m in narrowed["messages"]] == [message_id]
+    assert api.get(f"{THREADS}/{discussion['id']}/tracking?message_id=other").data["total"] == 0
+    assert make_api(tenant_id="tenant-b").get(f"{THREADS}/{discussion['id']}/tracking").status_code == 404
+
+
+def test_seed_operations_are_atomic_and_first_only(aws):
+    from chalicelib.tracking import service
+    from chalicelib.tracking.models import EmailTracking
+
+    EmailTracking("a" * 32, tenant_id="t", thread_id="d", message_id="m", recipient_email="r@x.example",
+                  thread_key="t#d", message_recipient="m#r@x.example", state="sent").save()
+    assert service.record_delivery("a" * 32, "2026-01-01T00:00:00.000000Z")
+    assert service.record_delivery("a" * 32, "2026-01-02T00:00:00.000000Z")
+    assert service.record_bounce("a" * 32, "hard", "550 5.1.1 user unknown")
+    record = service.find_by_tracking_pixel("a" * 32)
+    assert record.delivered_at == "2026-01-01T00:00:00.000000Z"
+    assert service.is_hard_bounce(record) and record.bounce_reason == "550 5.1.1 user unknown"
+    assert service.record_delivery("b" * 32) is False and service.find_by_tracking_pixel("b" * 32) is None
