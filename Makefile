@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean
+.PHONY: install run test lint token clean mails
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -29,3 +29,6 @@ token: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+mails: install
+	@$(BIN)/python scripts/show_mail.py --moto-port "$(or $(MOTO_PORT),5555)"

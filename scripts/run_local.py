@@ -30,7 +30,28 @@ def local_environment(moto_port: int) -> dict[str, str]:
     environment.update(FAKE_CREDENTIALS)
     environment.update(config["stages"]["local"]["environment_variables"])
     environment["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
+    environment["STATIC_PIXEL_URL"] = f"http://127.0.0.1:{moto_port}/{STATIC_BUCKET}/pixel.gif"
     return environment
+
+
+STATIC_BUCKET = "discussion-hub-local-static"
+DEMO_SENDER = "hub@demo.discussionhub.local"
+
+
+def prepare_demo_tenant() -> None:
+    """Email integration on for the demo tenant, with an SES-verified sender, so `send` works at once."""
+    import boto3
+
+    from chalicelib.mail.models import CommunicationSettings
+    from chalicelib.tracking.routes import PIXEL
+
+    boto3.client("ses").verify_email_identity(EmailAddress=DEMO_SENDER)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=STATIC_BUCKET)
+    s3.put_object(Bucket=STATIC_BUCKET, Key="pixel.gif", Body=PIXEL, ContentType="image/gif", ACL="public-read")
+    CommunicationSettings("demo-tenant", email_integration_enabled=True, email_reply_domain="reply.demo.local",
+                          from_address=DEMO_SENDER, from_name="Demo Events",
+                          email_signature="Demo Events · https://demo.example").save()
 
 
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
@@ -53,6 +74,7 @@ def main() -> int:
     arguments = parser.parse_args()
 
     environment = local_environment(arguments.moto_port)
+    environment["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{arguments.port}"
     os.environ.update(environment)
 
     from moto.server import ThreadedMotoServer
@@ -67,7 +89,8 @@ def main() -> int:
     from scripts.bootstrap import bootstrap
 
     bootstrap("local")
-    print("created every table and bucket from infra/resources.yaml", flush=True)
+    prepare_demo_tenant()
+    print("created every table and bucket from infra/resources.yaml; demo tenant can send mail", flush=True)
 
     chalice = subprocess.Popen(
         [str(pathlib.Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
@@ -86,6 +109,9 @@ def main() -> int:
               "-d '{\"subject\": \"Quote 1042 for the spring event\", \"initial_message\": \"Hello!\"}'",
               flush=True)
         print(f"  curl -s {base}/api/tenant/threads -H \"Authorization: Bearer {token}\"\n", flush=True)
+        print("Email: add a participant {\"email\": \"someone@example.com\"}, POST .../threads/ID/send, then "
+              f"`make mails` (or MOTO_PORT={arguments.moto_port} .venv/bin/python scripts/show_mail.py) "
+              "prints the raw MIME that SES was given.\n", flush=True)
         print("Ctrl-C stops both servers.", flush=True)
         return chalice.wait()
     except KeyboardInterrupt:

@@ -43,6 +43,7 @@ def local_stack():
         output.append(line)
         if line.strip().startswith("curl "):
             curl_lines.append(line.strip())
+    process.moto_port = moto_port
     yield f"http://127.0.0.1:{port}", token, curl_lines, process
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
@@ -57,7 +58,33 @@ def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     listed = requests.get(f"{base}/api/tenant/threads", headers=headers, timeout=10).json()
     assert [item["subject"] for item in listed["items"]] == ["Quote 1042 for the spring event"]
     assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
+    _send_and_track_over_http(base, headers, process)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/api/tenant/threads", timeout=2)
+
+
+def _send_and_track_over_http(base, headers, process):
+    """Email out on the local stack: send, read the MIME with show_mail.py, open the pixel, follow a link."""
+    created = requests.post(f"{base}/api/tenant/threads", headers=headers, timeout=10, json={
+        "subject": "Local mail", "initial_message": "Read https://example.com/terms",
+        "participants": [{"email": "someone@example.com"}]}).json()
+    report = requests.post(f"{base}/api/tenant/threads/{created['id']}/send", headers=headers, json={},
+                           timeout=30).json()
+    assert [s["recipient"] for s in report["sent"]] == ["someone@example.com"]
+    shown = subprocess.run([sys.executable, "scripts/show_mail.py", "--moto-port", str(process.moto_port)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
+    assert "Reply-To: reply+" in shown and "References: <thread." in shown
+    pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", shown.replace("=\n", "")).group(1)
+    for accept in ("*/*", "image/webp,image/*,*/*;q=0.8"):
+        gif = requests.get(f"{base}/t/o/{pixel}.gif", headers={"Accept": accept}, timeout=10)
+        assert gif.status_code == 200 and gif.content.startswith(b"GIF89a") and len(gif.content) == 42
+    redirected = requests.get(f"{base}/t/o/{pixel}.gif", headers={"Accept": None}, timeout=10)
+    assert redirected.status_code == 200 and redirected.content.startswith(b"GIF89a")  # via the static GIF
+    click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", shown).group(1)
+    followed = requests.get(f"{base}/t/c/{click}", allow_redirects=False, timeout=10)
+    assert followed.status_code == 302 and followed.headers["Location"] == "https://example.com/terms"
+    stats = requests.get(f"{base}/api/tenant/threads/{created['id']}/tracking", headers=headers, timeout=10).json()
+    assert stats["opened"] == 1 and stats["recipients"][0]["open_count"] == 3
+    assert stats["recipients"][0]["click_count"] == 1
