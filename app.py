@@ -1,4 +1,6 @@
 """Discussion Hub: the Chalice app. It only wires blueprints and event handlers; the logic lives in chalicelib/."""
+import os
+
 from chalice import Chalice
 
 from chalicelib.discussions.routes import blueprint as discussions
@@ -11,3 +13,14 @@ app.api.binary_types.append("image/*")
 app.register_blueprint(discussions)
 app.register_blueprint(mail)
 app.register_blueprint(tracking)
+
+
+# SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.
+SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC", "discussion-hub-ses-events")
+
+
+@app.on_sns_message(topic=SES_EVENTS_TOPIC)
+def ses_events(event):
+    from chalicelib.tracking import events
+
+    events.handle_lambda_event(event.to_dict())

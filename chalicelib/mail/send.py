@@ -22,6 +22,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.mail import compose, ses, threading
 from chalicelib.mail import settings as communication
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
+from chalicelib.tracking import suppression
 from chalicelib.tracking.models import EmailTracking
 
 HISTORY_MESSAGES = 3
@@ -118,8 +119,7 @@ def _index(tenant_id: str, discussion_id: str, message_id: str, recipient: str, 
                                       recipient=recipient if origin == "ses" else None, origin=origin))
 
 
-def send_discussion(principal: Principal, discussion_id: str, message_id: str | None = None,
-                    suppressed: set[str] | None = None) -> SendReport:
+def send_discussion(principal: Principal, discussion_id: str, message_id: str | None = None) -> SendReport:
     config = communication.get(principal.tenant_id)
     discussion = discussions.load(principal.tenant_id, discussion_id)
     if not config.email_integration_enabled:
@@ -131,6 +131,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
     recipients = external_recipients(discussion)
     if not recipients:
         return report
+    suppressed = suppression.suppressed_among(principal.tenant_id, [p.email for p in recipients])
     domain = config.email_reply_domain
     sender = compose.Person(config.from_address, config.from_name)
     to = _visible(discussion.participants, {"owner", "participant"})
@@ -141,7 +142,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
         first_ses_header = None
         for participant in recipients:
             recipient = participant.email
-            if suppressed and recipient in suppressed:
+            if recipient in suppressed:
                 report.skipped.append({"message_id": message.message_id, "recipient": recipient,
                                        "reason": "suppressed"})
                 continue

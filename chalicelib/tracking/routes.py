@@ -8,9 +8,12 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal
 from chalicelib.config import settings
+from chalicelib.db import parse_limit
 from chalicelib.discussions import service as discussions
+from chalicelib.errors import Forbidden
 from chalicelib.http import tenant_route
-from chalicelib.tracking import service
+from chalicelib.tracking import service, suppression
+from chalicelib.validation import email_address
 
 blueprint = Blueprint(__name__)
 
@@ -54,3 +57,23 @@ def tracking(principal: Principal, request: Any, discussion_id: str) -> dict[str
     message_id = (request.query_params or {}).get("message_id")
     return {"thread_id": discussion.discussion_id, **service.thread_statistics(
         discussions.discussion_key(principal.tenant_id, discussion.discussion_id), message_id)}
+
+
+@tenant_route(blueprint, "/api/tenant/suppressions")
+def list_suppressions(principal: Principal, request: Any) -> dict[str, Any]:
+    if not principal.is_admin:
+        raise Forbidden("the suppression list needs the admin role")
+    query = request.query_params or {}
+    items, cursor = suppression.list_page(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
+    return {"items": [suppression.as_json(item) for item in items], "next_cursor": cursor}
+
+
+@tenant_route(blueprint, "/api/tenant/suppressions/{email}", methods=("DELETE",))
+def lift_suppression(principal: Principal, request: Any, email: str) -> dict[str, Any]:
+    if not principal.is_admin:
+        raise Forbidden("the suppression list needs the admin role")
+    from urllib.parse import unquote
+
+    address = email_address(unquote(email), "email")
+    suppression.lift(principal.tenant_id, address)
+    return {"email": address, "lifted": True}

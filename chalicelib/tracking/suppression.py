@@ -1,0 +1,84 @@
+"""The tenant's suppression list: addresses that bounced hard or complained are never mailed again."""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.models import Model
+
+from chalicelib import clock
+from chalicelib.db import decode_cursor, encode_cursor
+from chalicelib.discussions.models import _Meta
+from chalicelib.errors import NotFound
+
+
+class Suppression(Model):
+    Meta = _Meta.for_table("suppressions")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute(null=True)          # hard_bounce | complaint | soft_bounces
+    detail = UnicodeAttribute(null=True)
+    suppressed_at = UnicodeAttribute(null=True)   # absent while only soft bounces are being counted
+    soft_bounces_in_a_row = NumberAttribute(default=0)
+
+
+MODELS = (Suppression,)
+
+
+def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
+    """Which of these addresses are suppressed: one BatchGet."""
+    if not emails:
+        return set()
+    return {item.email for item in Suppression.batch_get([(tenant_id, e.lower()) for e in set(emails)])
+            if item.suppressed_at}
+
+
+def suppress(tenant_id: str, email: str, reason: str, detail: str | None) -> None:
+    item = Suppression(tenant_id, email.lower())
+    item.update(actions=[Suppression.reason.set(reason), Suppression.detail.set((detail or "")[:500] or None),
+                         Suppression.suppressed_at.set(Suppression.suppressed_at | clock.now_iso())])
+
+
+def count_soft_bounce(tenant_id: str, email: str, detail: str | None, limit: int) -> bool:
+    """One more soft bounce in a row; at `limit` the address is suppressed too. True if now suppressed."""
+    item = Suppression(tenant_id, email.lower())
+    item.update(actions=[Suppression.soft_bounces_in_a_row.add(1)])
+    if int(item.soft_bounces_in_a_row) >= limit:
+        suppress(tenant_id, email, "soft_bounces", detail)
+        return True
+    return False
+
+
+def reset_soft_bounces(tenant_id: str, email: str) -> None:
+    """A delivery breaks a run of soft bounces (only where a run was being counted)."""
+    try:
+        Suppression(tenant_id, email.lower()).update(
+            actions=[Suppression.soft_bounces_in_a_row.set(0)],
+            condition=Suppression.email.exists() & Suppression.suppressed_at.does_not_exist())
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def as_json(item: Suppression) -> dict[str, Any]:
+    return {"email": item.email, "reason": item.reason, "detail": item.detail,
+            "suppressed_at": item.suppressed_at}
+
+
+def list_page(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Suppression], str | None]:
+    scope = f"{tenant_id}|suppressions"
+    results = Suppression.query(tenant_id, filter_condition=Suppression.suppressed_at.exists(), limit=limit,
+                                last_evaluated_key=decode_cursor(cursor, scope))
+    items = list(results)
+    return items, encode_cursor(results.last_evaluated_key, scope)
+
+
+def lift(tenant_id: str, email: str) -> None:
+    try:
+        Suppression(tenant_id, email.lower()).delete(condition=Suppression.suppressed_at.exists())
+    except DeleteError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound("this address is not on the suppression list") from None
+        raise

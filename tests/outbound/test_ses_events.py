@@ -1,0 +1,207 @@
+"""SES events through SNS reach the tracking records: every type, duplicates, disorder, junk, suppression."""
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import pytest
+
+from tests.outbound.test_send import THREADS, _discussion
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ses"
+
+
+def _example(name):
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def _aim(event, ses_id, recipient, timestamp=None):
+    """The documented example, naming the SES message id and recipient of a send made in the test."""
+    event = copy.deepcopy(event)
+    event["mail"]["messageId"] = ses_id
+    event["mail"]["destination"] = [recipient]
+    for section in ("bounce", "complaint", "deliveryDelay"):
+        if section in event:
+            key = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients",
+                   "deliveryDelay": "delayedRecipients"}[section]
+            event[section][key] = [{**event[section][key][0], "emailAddress": recipient}]
+            if timestamp:
+                event[section]["timestamp"] = timestamp
+    if "delivery" in event:
+        event["delivery"]["recipients"] = [recipient]
+        if timestamp:
+            event["delivery"]["timestamp"] = timestamp
+    for section in ("open", "click"):
+        if section in event and timestamp:
+            event[section]["timestamp"] = timestamp
+    return event
+
+
+@pytest.fixture
+def sent(api, enabled):
+    discussion = _discussion(api)
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    copies = {s["recipient"]: s["email_message_id"].strip("<>").split("@")[0] for s in report["sent"]}
+    return discussion, copies
+
+
+def _deliver(client, event, sns_id="sns-1"):
+    payload = client.events.generate_sns_event(message=json.dumps(event) if not isinstance(event, str) else event)
+    payload["Records"][0]["Sns"]["MessageId"] = sns_id
+    return client.lambda_.invoke("ses_events", payload)
+
+
+def _cleo(api, discussion):
+    stats = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    return next(r for r in stats["recipients"] if r["recipient_email"] == "cleo@client.example")
+
+
+CLEO = "cleo@client.example"
+
+
+@pytest.mark.parametrize("example", ["event_delivery", "identity_delivery"])
+def test_delivery_sets_delivered_at_once(api, client, sent, example):
+    discussion, copies = sent
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO, "2026-03-01T10:00:00.000Z"))
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO, "2026-03-02T10:00:00.000Z"), "sns-2")
+    assert _cleo(api, discussion)["delivered_at"] == "2026-03-01T10:00:00.000000Z"
+
+
+@pytest.mark.parametrize("example", ["event_bounce", "identity_bounce_permanent_general_with_dsn"])
+def test_permanent_bounce_is_hard_suppresses_and_marks_the_participant(api, make_api, client, sent, example):
+    discussion, copies = sent
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
+    cleo = _cleo(api, discussion)
+    assert cleo["bounce_type"] == "hard" and cleo["bounced_at"] and "5.1.1" in cleo["bounce_reason"]
+    participant = next(p for p in api.get(f"{THREADS}/{discussion['id']}").data["participants"]
+                       if p["email"] == CLEO)
+    assert participant["email_status"] == "hard_bounce"
+    listed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
+    assert [(s["email"], s["reason"]) for s in listed] == [(CLEO, "hard_bounce")]
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "again"})
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    assert {"message_id": report["skipped"][0]["message_id"], "recipient": CLEO, "reason": "suppressed"} \
+        in report["skipped"]
+    assert CLEO not in [s["recipient"] for s in report["sent"]]
+
+
+@pytest.mark.parametrize("example", ["event_complaint", "identity_complaint_abuse_with_feedback_report"])
+def test_complaint_is_recorded_and_suppresses(api, make_api, client, sent, example):
+    discussion, copies = sent
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
+    assert _cleo(api, discussion)["bounce_type"] == "complaint"
+    listed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
+    assert [s["reason"] for s in listed] == ["complaint"]
+
+
+def test_suppression_can_be_lifted_by_an_admin_only(api, make_api, client, sent):
+    discussion, copies = sent
+    _deliver(client, _aim(_example("event_bounce"), copies[CLEO], CLEO))
+    assert api.delete(f"/api/tenant/suppressions/{CLEO}").status_code == 403
+    admin = make_api(roles=["admin"])
+    assert admin.delete(f"/api/tenant/suppressions/{CLEO}").status_code == 200
+    assert admin.get("/api/tenant/suppressions").data["items"] == []
+    assert admin.delete(f"/api/tenant/suppressions/{CLEO}").status_code == 404
+
+
+def test_soft_bounces_count_and_suppress_after_three_in_a_row(api, make_api, client, sent):
+    discussion, copies = sent
+    soft = _example("event_bounce")
+    soft["bounce"]["bounceType"] = "Transient"
+    for number in range(3):
+        _deliver(client, _aim(soft, copies[CLEO], CLEO, f"2026-03-0{number + 1}T10:00:00.000Z"), f"sns-{number}")
+        listed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
+        assert len(listed) == (1 if number == 2 else 0)
+    assert _cleo(api, discussion)["bounce_type"] == "soft"
+
+
+def test_a_soft_bounce_never_downgrades_a_hard_one(api, client, sent):
+    discussion, copies = sent
+    _deliver(client, _aim(_example("event_bounce"), copies[CLEO], CLEO))
+    soft = _example("event_bounce")
+    soft["bounce"]["bounceType"] = "Transient"
+    soft["bounce"]["feedbackId"] = "another"
+    _deliver(client, _aim(soft, copies[CLEO], CLEO), "sns-2")
+    assert _cleo(api, discussion)["bounce_type"] == "hard"
+
+
+def test_open_and_click_events_count_with_agent_and_ip(api, client, sent):
+    discussion, copies = sent
+    _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO))
+    _deliver(client, _aim(_example("event_click"), copies[CLEO], CLEO), "sns-2")
+    cleo = _cleo(api, discussion)
+    assert cleo["open_count"] == 1 and cleo["click_count"] == 1
+    assert cleo["ip_address"] == "192.0.2.1" and "Mozilla" in cleo["user_agent"]
+
+
+@pytest.mark.parametrize("example, words", [("event_reject", "Bad content"),
+                                            ("event_rendering_failure", "rendering failed")])
+def test_reject_and_rendering_failure_mark_the_copy_failed(api, client, sent, example, words):
+    discussion, copies = sent
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
+    cleo = _cleo(api, discussion)
+    assert cleo["state"] == "failed" and words in cleo["failure_reason"]
+
+
+def test_the_same_event_delivered_eight_times_counts_once(api, client, sent):
+    discussion, copies = sent
+    event = _aim(_example("event_open"), copies[CLEO], CLEO)
+    for attempt in range(8):
+        _deliver(client, event, sns_id="same" if attempt < 4 else f"republished-{attempt}")
+    assert _cleo(api, discussion)["open_count"] == 1
+
+
+def test_out_of_order_events_keep_first_times_and_the_bounce(api, client, sent):
+    discussion, copies = sent
+    _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO, "2026-03-01T10:05:00.000Z"))
+    _deliver(client, _aim(_example("event_bounce"), copies[CLEO], CLEO, "2026-03-01T10:10:00.000Z"), "s2")
+    _deliver(client, _aim(_example("event_delivery"), copies[CLEO], CLEO, "2026-03-01T10:00:00.000Z"), "s3")
+    cleo = _cleo(api, discussion)
+    assert cleo["opened_at"] == "2026-03-01T10:05:00.000000Z" and cleo["open_count"] == 1
+    assert cleo["delivered_at"] == "2026-03-01T10:00:00.000000Z" and cleo["bounce_type"] == "hard"
+
+
+def test_the_sns_http_envelope_shape_is_understood(api, client, sent):
+    discussion, copies = sent
+    envelope = _example("DERIVED_sns_http_notification_wrapping_identity_bounce")
+    inner = _aim(json.loads(envelope["Message"]), copies[CLEO], CLEO)
+    envelope["Message"] = json.dumps(inner)
+    _deliver(client, envelope)
+    assert _cleo(api, discussion)["bounce_type"] == "hard"
+
+
+@pytest.mark.parametrize("junk", ["{not json", "[]", json.dumps({"eventType": "Bounce"}),
+                                  json.dumps({"eventType": "Bounce", "mail": {"messageId": "x"}})])
+def test_malformed_messages_are_acknowledged_and_change_nothing(api, client, sent, junk):
+    discussion, _ = sent
+    before = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    response = _deliver(client, junk)
+    assert response.payload is None or "errorMessage" not in str(response.payload)
+    assert api.get(f"{THREADS}/{discussion['id']}/tracking").data == before
+
+
+def test_events_for_mail_we_did_not_send_are_acknowledged(api, client, sent):
+    discussion, _ = sent
+    before = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    _deliver(client, _example("event_bounce"))
+    _deliver(client, _example("event_send"), "s2")
+    assert api.get(f"{THREADS}/{discussion['id']}/tracking").data == before
+
+
+def test_a_failure_while_applying_is_raised_for_retry_and_not_marked_done(api, client, sent, monkeypatch):
+    from chalicelib.tracking import events
+
+    discussion, copies = sent
+    event = _aim(_example("event_open"), copies[CLEO], CLEO)
+    original = events._apply
+
+    def crash(*args):
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(events, "_apply", crash)
+    with pytest.raises(RuntimeError):
+        events.handle(json.dumps(event), "sns-1")
+    monkeypatch.setattr(events, "_apply", original)
+    events.handle(json.dumps(event), "sns-1")
+    assert _cleo(api, discussion)["open_count"] == 1
