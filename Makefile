@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails
+.PHONY: install run test lint token clean mails ses-event
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -32,3 +32,9 @@ clean:
 
 mails: install
 	@$(BIN)/python scripts/show_mail.py --moto-port "$(or $(MOTO_PORT),5555)"
+
+# Feed an SES event through the SNS handler on the local stack: KIND=bounce|soft-bounce|complaint|delivery|open|click
+# SES_ID=... TO=... (make mails prints them), or FILE=event.json.
+ses-event: install
+	@$(BIN)/python scripts/ses_event.py --moto-port "$(or $(MOTO_PORT),5555)" \
+		$(if $(FILE),--file "$(FILE)",--simulate "$(KIND)" --ses-message-id "$(SES_ID)" --recipient "$(TO)")

@@ -23,4 +23,4 @@ SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC", "discussion-hub-ses-events
 def ses_events(event):
     from chalicelib.tracking import events
 
-    events.handle_lambda_event(event.to_dict())
+    return events.handle_lambda_event(event.to_dict())

@@ -31,4 +31,31 @@ def bootstrap(stage: str = "local", region: str = "us-east-1") -> dict[str, str]
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"resources stack ended in {stack['StackStatus']}")
+    configure_ses(stage, region)
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def configure_ses(stage: str, region: str) -> None:
+    """The configuration set whose events (delivery, bounce, complaint, reject, open, click…) go to SNS.
+
+    CloudFormation's SES resources are not in moto, so this step is done with the SES API, here and in
+    the deploy script alike.
+    """
+    ses = boto3.client("ses", region_name=region)
+    sns = boto3.client("sns", region_name=region)
+    topic_arn = sns.create_topic(Name="discussion-hub-ses-events")["TopicArn"]  # idempotent: returns the ARN
+    name = f"discussion-hub-{stage}"
+    ses.create_configuration_set(ConfigurationSet={"Name": name})
+    ses.create_configuration_set_event_destination(ConfigurationSetName=name, EventDestination={
+        "Name": "to-sns", "Enabled": True,
+        "MatchingEventTypes": ["send", "reject", "bounce", "complaint", "delivery", "open", "click",
+                               "renderingFailure", "deliveryDelay"],
+        "SNSDestination": {"TopicARN": topic_arn}})
+
+
+def route_identity_notifications(identity: str, region: str = "us-east-1") -> None:
+    """Bounce, complaint and delivery notifications of a sending identity → the same SNS topic."""
+    ses = boto3.client("ses", region_name=region)
+    topic_arn = boto3.client("sns", region_name=region).create_topic(Name="discussion-hub-ses-events")["TopicArn"]
+    for kind in ("Bounce", "Complaint", "Delivery"):
+        ses.set_identity_notification_topic(Identity=identity, NotificationType=kind, SnsTopic=topic_arn)

@@ -45,7 +45,10 @@ def prepare_demo_tenant() -> None:
     from chalicelib.mail.models import CommunicationSettings
     from chalicelib.tracking.routes import PIXEL
 
+    from scripts.bootstrap import route_identity_notifications
+
     boto3.client("ses").verify_email_identity(EmailAddress=DEMO_SENDER)
+    route_identity_notifications(DEMO_SENDER)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=STATIC_BUCKET)
     s3.put_object(Bucket=STATIC_BUCKET, Key="pixel.gif", Body=PIXEL, ContentType="image/gif", ACL="public-read")

@@ -16,7 +16,10 @@ def main() -> None:
         data = json.load(reply)
     messages = data.get("ses", {}).get("RawMessage", [])
     for message in messages[-arguments.last:] if arguments.last else messages:
-        print(f"===== SES message id {message.get('id')} → {', '.join(message.get('destinations', [])[:1])}")
+        # moto appends header addresses to Destinations; the first is the one recipient of this copy.
+        recipient = (message.get("destinations") or [""])[0]
+        print(f"===== SES message id {message.get('id')} → {recipient}")
+        print(f"      (make ses-event KIND=bounce SES_ID={message.get('id')} TO={recipient})")
         print(message.get("raw_data", ""))
     print(f"({len(messages)} message(s))")
 

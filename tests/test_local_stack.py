@@ -85,6 +85,12 @@ def _send_and_track_over_http(base, headers, process):
     click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", shown).group(1)
     followed = requests.get(f"{base}/t/c/{click}", allow_redirects=False, timeout=10)
     assert followed.status_code == 302 and followed.headers["Location"] == "https://example.com/terms"
+    ses_id = re.search(r"SES message id (\S+) → someone@example.com", shown).group(1)
+    fed = subprocess.run([sys.executable, "scripts/ses_event.py", "--moto-port", str(process.moto_port),
+                          "--simulate", "bounce", "--ses-message-id", ses_id, "--recipient", "someone@example.com"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert '"applied": 1' in fed.stdout, fed.stdout + fed.stderr
     stats = requests.get(f"{base}/api/tenant/threads/{created['id']}/tracking", headers=headers, timeout=10).json()
     assert stats["opened"] == 1 and stats["recipients"][0]["open_count"] == 3
     assert stats["recipients"][0]["click_count"] == 1
+    assert stats["bounced"] == 1 and stats["recipients"][0]["bounce_type"] == "hard"
