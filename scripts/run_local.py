@@ -44,7 +44,6 @@ def prepare_demo_tenant() -> None:
 
     from chalicelib.mail.models import CommunicationSettings
     from chalicelib.tracking.routes import PIXEL
-
     from scripts.bootstrap import route_identity_notifications
 
     boto3.client("ses").verify_email_identity(EmailAddress=DEMO_SENDER)
