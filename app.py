@@ -1,7 +1,7 @@
 """Discussion Hub: the Chalice app. It only wires blueprints and event handlers; the logic lives in chalicelib/."""
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.mail.routes import blueprint as mail
@@ -24,3 +24,10 @@ def ses_events(event):
     from chalicelib.tracking import events
 
     return events.handle_lambda_event(event.to_dict())
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def retry_failed_sends(event):
+    from chalicelib.mail import send
+
+    return send.retry_failed().as_json()

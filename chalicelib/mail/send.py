@@ -205,12 +205,34 @@ def _send_copy(tenant_id: str, discussion: Discussion, message: Message, partici
     try:
         ses_id = ses.send_raw(sender.email, recipient, raw, settings().ses_configuration_set)
     except ses.SendFailed as error:
-        record.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(str(error))])
+        shard = f"failed#{int(pixel[:2], 16) % EmailTracking.RETRY_SHARDS}"
+        record.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(str(error)),
+                               EmailTracking.retry_shard.set(shard)])
         return {**base, "state": "failed", "reason": str(error)}
     header = threading.ses_message_id_header(ses_id)
     record.update(actions=[EmailTracking.state.set("sent"), EmailTracking.sent_at.set(clock.now_iso()),
                            EmailTracking.ses_message_id.set(ses_id), EmailTracking.email_message_id.set(header),
-                           EmailTracking.links.set(links), EmailTracking.failure_reason.remove()])
+                           EmailTracking.links.set(links), EmailTracking.failure_reason.remove(),
+                           EmailTracking.retry_shard.remove()])
     _index(tenant_id, discussion.discussion_id, message.message_id, recipient,
            {"ses": header, "ours": email.message_id, "thread": discussion.email_thread_id})
     return {**base, "state": "sent", "email_message_id": header}
+
+
+def retry_failed(limit_per_shard: int = 100) -> SendReport:
+    """The scheduled retry: send again every copy SES refused, wherever it is (bounded per run)."""
+    report = SendReport()
+    for shard in range(EmailTracking.RETRY_SHARDS):
+        failed = EmailTracking.failed_copies.query(f"failed#{shard}", limit=limit_per_shard)
+        for tenant_id, discussion_id, message_id in sorted({(r.tenant_id, r.thread_id, r.message_id)
+                                                            for r in failed}):
+            system = Principal(tenant_id=tenant_id, user_id="system:retry", roles=frozenset({"admin"}))
+            try:
+                result = send_discussion(system, discussion_id, message_id)
+            except (Conflict, NotFound) as error:  # integration switched off, discussion closed or gone
+                report.skipped.append({"message_id": message_id, "reason": error.message})
+                continue
+            report.sent += result.sent
+            report.failed += result.failed
+            report.skipped += result.skipped
+    return report

@@ -29,6 +29,16 @@ class BySesMessageIndex(GlobalSecondaryIndex):
     ses_message_id = UnicodeAttribute(hash_key=True)
 
 
+class FailedCopiesIndex(GlobalSecondaryIndex):
+    """Sparse: only copies SES refused carry `retry_shard`, so the retry job reads failures and nothing else."""
+    class Meta:
+        index_name = "failed_copies"
+        projection = AllProjection()
+
+    retry_shard = UnicodeAttribute(hash_key=True)
+    message_recipient = UnicodeAttribute(range_key=True)
+
+
 class EmailTracking(Model):
     Meta = _Meta.for_table("email-tracking")
 
@@ -59,9 +69,13 @@ class EmailTracking(Model):
     bounce_reason = UnicodeAttribute(null=True)
     user_agent = UnicodeAttribute(null=True)
     ip_address = UnicodeAttribute(null=True)
+    retry_shard = UnicodeAttribute(null=True)
 
     by_thread = ByThreadIndex()
     by_ses_message = BySesMessageIndex()
+    failed_copies = FailedCopiesIndex()
+
+    RETRY_SHARDS = 8
 
 
 MODELS = (EmailTracking,)

@@ -202,3 +202,28 @@ def test_changing_settings_needs_admin(api, admin):
 
 def test_enabled_settings_give_new_discussions_the_tenants_reply_domain(api, enabled):
     assert api.post(THREADS, {"subject": "S"}).data["email_thread_id"].endswith(f"@{REPLY_DOMAIN}>")
+
+
+def test_the_scheduled_retry_sends_exactly_the_failed_copies(api, client, enabled, outbox, monkeypatch):
+    from chalicelib.mail import ses
+
+    discussion = _discussion(api)
+    real = ses.client().send_raw_email
+
+    def refuse_carl(**kwargs):
+        if kwargs["Destinations"] == ["carl@client.example"]:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "SES is down"}}, "SendRawEmail")
+        return real(**kwargs)
+
+    monkeypatch.setattr(ses.client(), "send_raw_email", refuse_carl)
+    monkeypatch.setattr(ses.time, "sleep", lambda seconds: None)
+    assert len(api.post(f"{THREADS}/{discussion['id']}/send").data["failed"]) == 1
+    monkeypatch.setattr(ses.client(), "send_raw_email", real)
+    result = client.lambda_.invoke("retry_failed_sends", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])).payload
+    assert [s["recipient"] for s in result["sent"]] == ["carl@client.example"]
+    again = client.lambda_.invoke("retry_failed_sends", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])).payload
+    assert again == {"sent": [], "skipped": [], "failed": []}
+    assert sorted(d[0] for _, d, _ in outbox()) == sorted(
+        ["cleo@client.example", "carl@client.example", "betty@secret.example"])
