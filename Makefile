@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event
+.PHONY: install run test lint token clean mails ses-event deliver
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -38,3 +38,7 @@ mails: install
 ses-event: install
 	@$(BIN)/python scripts/ses_event.py --moto-port "$(or $(MOTO_PORT),5555)" \
 		$(if $(FILE),--file "$(FILE)",--simulate "$(KIND)" --ses-message-id "$(SES_ID)" --recipient "$(TO)")
+
+# Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
+deliver: install
+	@$(BIN)/python scripts/deliver_mail.py --moto-port "$(or $(MOTO_PORT),5555)" "$(FILE)"

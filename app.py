@@ -17,6 +17,8 @@ app.register_blueprint(tracking)
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.
 SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC", "discussion-hub-ses-events")
+# The SES receipt rule stores inbound mail in S3 and notifies this topic (on_s3_event cannot be packaged).
+INBOUND_MAIL_TOPIC = os.environ.get("INBOUND_MAIL_TOPIC", "discussion-hub-inbound-mail")
 
 
 @app.on_sns_message(topic=SES_EVENTS_TOPIC)
@@ -31,3 +33,16 @@ def retry_failed_sends(event):
     from chalicelib.mail import send
 
     return send.retry_failed().as_json()
+
+
+@app.on_sns_message(topic=INBOUND_MAIL_TOPIC)
+def inbound_mail(event):
+    import json
+
+    from chalicelib.mail import receive
+
+    outcomes = []
+    for record in event.to_dict().get("Records", []):
+        outcome = receive.handle_receipt(json.loads(record["Sns"]["Message"]))
+        outcomes.append({"status": outcome.status, "reason": outcome.reason, "message_id": outcome.message_id})
+    return outcomes

@@ -59,3 +59,21 @@ def route_identity_notifications(identity: str, region: str = "us-east-1") -> No
     topic_arn = boto3.client("sns", region_name=region).create_topic(Name="discussion-hub-ses-events")["TopicArn"]
     for kind in ("Bounce", "Complaint", "Delivery"):
         ses.set_identity_notification_topic(Identity=identity, NotificationType=kind, SnsTopic=topic_arn)
+
+
+def configure_receiving(stage: str, reply_domain: str, region: str = "us-east-1") -> None:
+    """SES receiving for a reply domain: store the raw mail in S3 and notify the inbound topic.
+
+    On AWS the rule set must then be made active (`aws ses set-active-receipt-rule-set`), which
+    CloudFormation cannot do.
+    """
+    ses = boto3.client("ses", region_name=region)
+    topic_arn = boto3.client("sns", region_name=region).create_topic(Name="discussion-hub-inbound-mail")["TopicArn"]
+    rule_set = f"discussion-hub-{stage}"
+    ses.create_receipt_rule_set(RuleSetName=rule_set)
+    ses.create_receipt_rule(RuleSetName=rule_set, Rule={
+        "Name": f"reply-{reply_domain}", "Enabled": True, "ScanEnabled": True, "TlsPolicy": "Optional",
+        "Recipients": [reply_domain],
+        "Actions": [{"S3Action": {"BucketName": f"discussion-hub-{stage}-inbound-mail", "ObjectKeyPrefix": "inbound/",
+                                  "TopicArn": topic_arn}}]})
+    ses.set_active_receipt_rule_set(RuleSetName=rule_set)

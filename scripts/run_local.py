@@ -44,10 +44,11 @@ def prepare_demo_tenant() -> None:
 
     from chalicelib.mail.models import CommunicationSettings
     from chalicelib.tracking.routes import PIXEL
-    from scripts.bootstrap import route_identity_notifications
+    from scripts.bootstrap import configure_receiving, route_identity_notifications
 
     boto3.client("ses").verify_email_identity(EmailAddress=DEMO_SENDER)
     route_identity_notifications(DEMO_SENDER)
+    configure_receiving("local", "reply.demo.local")
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=STATIC_BUCKET)
     s3.put_object(Bucket=STATIC_BUCKET, Key="pixel.gif", Body=PIXEL, ContentType="image/gif", ACL="public-read")
@@ -113,7 +114,8 @@ def main() -> int:
         print(f"  curl -s {base}/api/tenant/threads -H \"Authorization: Bearer {token}\"\n", flush=True)
         print("Email: add a participant {\"email\": \"someone@example.com\"}, POST .../threads/ID/send, then "
               f"`make mails` (or MOTO_PORT={arguments.moto_port} .venv/bin/python scripts/show_mail.py) "
-              "prints the raw MIME that SES was given.\n", flush=True)
+              "prints the raw MIME that SES was given; reply by saving an answer as reply.eml (To: the Reply-To "
+              "address) and `make deliver FILE=reply.eml`.\n", flush=True)
         print("Ctrl-C stops both servers.", flush=True)
         return chalice.wait()
     except KeyboardInterrupt:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -94,3 +96,14 @@ def _send_and_track_over_http(base, headers, process):
     assert stats["opened"] == 1 and stats["recipients"][0]["open_count"] == 3
     assert stats["recipients"][0]["click_count"] == 1
     assert stats["bounced"] == 1 and stats["recipients"][0]["bounce_type"] == "hard"
+    reply_to = re.search(r"Reply-To: (reply\+\S+)", shown).group(1)
+    # Outside the project: `chalice local` reloads itself when a file in the project changes.
+    eml = pathlib.Path(tempfile.mkdtemp()) / "reply.eml"
+    eml.write_bytes(f"From: someone@example.com\r\nTo: {reply_to}\r\nSubject: Re: Local mail\r\n"
+                    f"Message-ID: <local-reply@example.com>\r\n\r\nAgreed!\r\n\r\nOn Monday, Demo wrote:\r\n> Read\r\n"
+                    .encode())
+    delivered = subprocess.run([sys.executable, "scripts/deliver_mail.py", "--moto-port", str(process.moto_port),
+                                str(eml)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert '"status": "posted"' in delivered.stdout, delivered.stdout + delivered.stderr
+    thread = requests.get(f"{base}/api/tenant/threads/{created['id']}", headers=headers, timeout=10).json()
+    assert thread["messages"][-1]["body"] == "Agreed!" and thread["message_count"] == 2

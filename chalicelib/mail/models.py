@@ -43,4 +43,19 @@ class ReplyKey(Model):
     recipient = UnicodeAttribute()
 
 
-MODELS = (CommunicationSettings, MessageIdIndex, ReplyKey)
+class InboundMail(Model):
+    """Inbound mail that was not posted (quarantined), kept with its reason and raw original for staff."""
+    Meta = _Meta.for_table("inbound-quarantine")
+
+    tenant_id = UnicodeAttribute(hash_key=True)         # "_unmatched" when no discussion matched
+    inbound_id = UnicodeAttribute(range_key=True)       # time-ordered
+    discussion_id = UnicodeAttribute(null=True)
+    sender = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute()
+    raw_s3_key = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    email_message_id = UnicodeAttribute(null=True)
+
+
+MODELS = (CommunicationSettings, MessageIdIndex, ReplyKey, InboundMail)

@@ -6,8 +6,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.auth import Principal
+from chalicelib.db import parse_limit
+from chalicelib.errors import Forbidden
 from chalicelib.http import json_body, tenant_route
-from chalicelib.mail import send
+from chalicelib.mail import receive, send
 from chalicelib.mail import settings as communication
 from chalicelib.validation import reject_unknown, text
 
@@ -30,3 +32,33 @@ def send_discussion(principal: Principal, request: Any, discussion_id: str) -> d
     reject_unknown(body, {"message_id"})
     message_id = text(body, "message_id", max_length=64)
     return send.send_discussion(principal, discussion_id, message_id).as_json()
+
+
+def _staff(principal: Principal) -> None:
+    if not ({"admin", "staff"} & set(principal.roles)):
+        raise Forbidden("the inbound quarantine needs the staff or admin role")
+
+
+@tenant_route(blueprint, "/api/tenant/inbound/quarantine")
+def list_quarantine(principal: Principal, request: Any) -> dict[str, Any]:
+    _staff(principal)
+    query = request.query_params or {}
+    items, cursor = receive.list_quarantine(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
+    return {"items": [{"id": i.inbound_id, "discussion_id": i.discussion_id, "sender": i.sender,
+                       "subject": i.subject, "reason": i.reason, "received_at": i.received_at,
+                       "email_message_id": i.email_message_id} for i in items], "next_cursor": cursor}
+
+
+@tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}/release", methods=("POST",))
+def release_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
+    _staff(principal)
+    outcome = receive.release(principal.tenant_id, inbound_id)
+    return {"status": outcome.status, "reason": outcome.reason, "discussion_id": outcome.discussion_id,
+            "message_id": outcome.message_id}
+
+
+@tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}", methods=("DELETE",))
+def discard_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
+    _staff(principal)
+    receive.discard(principal.tenant_id, inbound_id)
+    return {"id": inbound_id, "discarded": True}

@@ -1,0 +1,181 @@
+"""Email in: replies land in the right discussion, trimmed; everything else is quarantined or ignored."""
+from __future__ import annotations
+
+import pathlib
+import re
+from email.message import EmailMessage
+from email.policy import SMTP
+
+import pytest
+
+from scripts.deliver_mail import deliver
+from tests.outbound.conftest import REPLY_DOMAIN, SENDER
+from tests.outbound.test_send import THREADS, _discussion
+
+CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+CLEO = "cleo@client.example"
+QUOTED = "\n\nOn Mon, 2 Mar 2026 at 10:00, Acme Events <hub@acme.example> wrote:\n> Hello, see the quote\n> thanks\n"
+
+
+@pytest.fixture
+def conversation(api, enabled, outbox):
+    discussion = _discussion(api)
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    copy = next(m for _, d, m in outbox() if d == [CLEO])
+    ses_header = next(s["email_message_id"] for s in report["sent"] if s["recipient"] == CLEO)
+    return discussion, str(copy["Reply-To"]), ses_header
+
+
+def _reply(to, sender=CLEO, body="Yes, the quote works for us." + QUOTED, headers=None, html=None):
+    message = EmailMessage(policy=SMTP)
+    message["From"] = f"Cleo Client <{sender}>"
+    message["To"] = to
+    message["Subject"] = "Re: Quote 1042"
+    message["Message-ID"] = f"<reply-{abs(hash((to, sender, body)))}@client.example>"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    if html:
+        message.set_content(html, subtype="html")
+    else:
+        message.set_content(body, cte="quoted-printable")
+    return message.as_bytes()
+
+
+def _messages(api, discussion):
+    return api.get(f"{THREADS}/{discussion['id']}").data["messages"]
+
+
+def test_a_reply_to_the_reply_address_is_posted_trimmed(api, client, conversation, make_api):
+    discussion, reply_to, ses_header = conversation
+    result = deliver(client, _reply(reply_to, headers={"In-Reply-To": ses_header}), [reply_to])
+    assert result[0]["status"] == "posted"
+    posted = _messages(api, discussion)[-1]
+    assert posted["body"] == "Yes, the quote works for us."
+    assert (posted["author"], posted["author_type"], posted["is_internal"]) == (CLEO, "email", False)
+    assert posted["email_message_id"].startswith("<reply-") and posted["email_in_reply_to"] == ses_header
+    summary = api.get(f"{THREADS}/{discussion['id']}").data
+    assert summary["message_count"] == 2 and summary["last_message_preview"] == "Yes, the quote works for us."
+    assert make_api(user_id="user-2").get(f"{THREADS}/unread-count").data["unread_count"] == 1
+
+
+def test_the_token_in_cc_alone_is_enough(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    deliver(client, _reply("someone@else.example", headers={"Cc": reply_to}), [])
+    assert _messages(api, discussion)[-1]["author"] == CLEO
+
+
+def test_without_a_token_the_references_find_the_discussion(api, client, conversation):
+    discussion, _, ses_header = conversation
+    result = deliver(client, _reply(f"hub@{REPLY_DOMAIN}", headers={"References": f"<x@y> {ses_header}"}), [])
+    assert result[0]["status"] == "posted" and _messages(api, discussion)[-1]["author"] == CLEO
+
+
+def test_unmatched_mail_is_kept_but_posted_nowhere(api, client, conversation, make_api):
+    discussion, _, _ = conversation
+    result = deliver(client, _reply(f"reply+{'a' * 26}@{REPLY_DOMAIN}"), [])
+    assert result[0]["status"] == "quarantined" and "no discussion" in result[0]["reason"]
+    assert len(_messages(api, discussion)) == 1
+    assert make_api(roles=["staff"]).get("/api/tenant/inbound/quarantine").data["items"] == []
+
+
+def test_a_forged_sender_is_quarantined_and_staff_can_release_or_discard(api, client, conversation, make_api):
+    discussion, reply_to, _ = conversation
+    result = deliver(client, _reply(reply_to, sender="mallory@evil.example"), [reply_to])
+    assert result[0]["status"] == "quarantined" and "not a participant" in result[0]["reason"]
+    assert len(_messages(api, discussion)) == 1
+    staff = make_api(roles=["staff"])
+    listed = staff.get("/api/tenant/inbound/quarantine").data["items"]
+    assert [(i["sender"], i["discussion_id"]) for i in listed] == [("mallory@evil.example", discussion["id"])]
+    assert make_api(tenant_id="tenant-b", roles=["staff"]).get("/api/tenant/inbound/quarantine").data["items"] == []
+    released = staff.post(f"/api/tenant/inbound/quarantine/{listed[0]['id']}/release").data
+    assert released["status"] == "posted" and _messages(api, discussion)[-1]["author"] == "mallory@evil.example"
+    deliver(client, _reply(reply_to, sender="spam@evil.example", body="buy"), [reply_to])
+    again = staff.get("/api/tenant/inbound/quarantine").data["items"]
+    assert staff.delete(f"/api/tenant/inbound/quarantine/{again[0]['id']}").status_code == 200
+    assert staff.get("/api/tenant/inbound/quarantine").data["items"] == []
+
+
+def test_ses_verdict_fail_is_quarantined(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    result = deliver(client, _reply(reply_to), [reply_to], verdicts={"spam": "FAIL"})
+    assert result[0]["status"] == "quarantined" and "spam" in result[0]["reason"]
+    assert len(_messages(api, discussion)) == 1
+
+
+@pytest.mark.parametrize("header, value", [("Auto-Submitted", "auto-replied"), ("X-Autoreply", "yes"),
+                                           ("Precedence", "bulk"), ("X-Auto-Response-Suppress", "All")])
+def test_auto_replies_never_become_messages(api, client, conversation, outbox, header, value):
+    discussion, reply_to, _ = conversation
+    sent_before = len(outbox())
+    result = deliver(client, _reply(reply_to, body="I am out of the office until Monday.",
+                                    headers={header: value}), [reply_to])
+    assert result[0]["status"] == "ignored"
+    assert len(_messages(api, discussion)) == 1 and len(outbox()) == sent_before
+
+
+def test_a_bounce_report_is_not_a_reply(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    raw = (CORPUS / "bounces_sisimai" / "maildir_bsd" / "rfc3464-01.eml").read_bytes()
+    result = deliver(client, raw, [reply_to])
+    assert result[0]["status"] in ("quarantined", "ignored") and "bounce" in (result[0]["reason"] or "")
+    assert len(_messages(api, discussion)) == 1
+
+
+def test_mail_from_our_own_address_is_ignored(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    assert deliver(client, _reply(reply_to, sender=SENDER), [reply_to])[0]["status"] == "ignored"
+    assert len(_messages(api, discussion)) == 1
+
+
+def test_the_same_message_delivered_twice_is_stored_once(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    raw = _reply(reply_to)
+    assert deliver(client, raw, [reply_to])[0]["status"] == "posted"
+    assert deliver(client, raw, [reply_to])[0]["status"] == "duplicate"
+    assert len(_messages(api, discussion)) == 2
+
+
+def test_a_reply_to_a_closed_discussion_is_quarantined(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    api.post(f"{THREADS}/{discussion['id']}/close")
+    assert deliver(client, _reply(reply_to), [reply_to])[0]["status"] == "quarantined"
+
+
+def test_html_only_replies_become_text(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    deliver(client, _reply(reply_to, html="<html><body><p>Looks <b>great</b>!</p><style>p{}</style></body></html>"),
+            [reply_to])
+    assert _messages(api, discussion)[-1]["body"] == "Looks great!"
+
+
+def test_attachments_are_stored_and_executables_refused(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    message = EmailMessage(policy=SMTP)
+    message["From"], message["To"], message["Subject"] = CLEO, reply_to, "Re: Quote"
+    message["Message-ID"] = "<with-files@client.example>"
+    message.set_content("Signed copy attached.")
+    message.add_attachment(b"%PDF-1.4 signed", maintype="application", subtype="pdf", filename="signed.pdf")
+    message.add_attachment(b"MZ...", maintype="application", subtype="octet-stream", filename="virus.exe")
+    deliver(client, message.as_bytes(), [reply_to])
+    files = api.get(f"{THREADS}/{discussion['id']}/attachments").data["items"]
+    assert [f["filename"] for f in files] == ["signed.pdf"]
+
+
+def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch):
+    from chalicelib.mail import receive
+
+    discussion, reply_to, _ = conversation
+    monkeypatch.setattr(receive, "MAX_RAW_BYTES", 1000)
+    assert deliver(client, _reply(reply_to, body="x" * 5000), [reply_to])[0]["status"] == "ignored"
+    assert len(_messages(api, discussion)) == 1
+
+
+def test_a_real_thunderbird_reply_is_read(aws):
+    from email import message_from_bytes, policy
+
+    from chalicelib.mail.receive import body_text
+    from chalicelib.mail.trimming import trim_reply
+
+    raw = (CORPUS / "mime_mikel_mail" / "plain_emails" / "raw_email_reply.eml").read_bytes()
+    text = trim_reply(body_text(message_from_bytes(raw, policy=policy.default)))
+    assert text and not re.search(r"^>", text, re.MULTILINE)
