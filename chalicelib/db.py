@@ -19,6 +19,12 @@ def table_name(short_name: str) -> str:
     return settings().table_name(short_name)
 
 
+def table_meta(short_name: str) -> type:
+    """A PynamoDB `Meta` for one of our tables: stage-prefixed name, region, on-demand billing."""
+    return type("Meta", (), {"table_name": table_name(short_name), "region": settings().region,
+                             "billing_mode": "PAY_PER_REQUEST"})
+
+
 @functools.lru_cache(maxsize=1)
 def connection() -> Connection:
     # One connection per warm container; PynamoDB honours AWS_ENDPOINT_URL(_DYNAMODB) for moto.

@@ -23,8 +23,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.config import settings
-from chalicelib.db import table_name
+from chalicelib.db import table_meta
 
 DISCUSSION_TYPES = (
     "quote", "invoice", "document", "freelancer", "project", "general",
@@ -35,13 +34,6 @@ CONTEXT_TYPES = ("quote", "invoice", "project", "client")
 PARTICIPANT_ROLES = ("owner", "participant", "cc", "bcc")
 RECIPIENT_TYPES = ("client_contact", "freelancer", "external")
 MAX_PARTICIPANTS = 40  # keeps every message transaction well under DynamoDB's 100-item limit
-
-
-class _Meta:
-    @staticmethod
-    def for_table(short_name: str) -> type:
-        return type("Meta", (), {"table_name": table_name(short_name), "region": settings().region,
-                                 "billing_mode": "PAY_PER_REQUEST"})
 
 
 class ParticipantMap(MapAttribute):
@@ -86,7 +78,7 @@ class ByContextIndex(GlobalSecondaryIndex):
 
 
 class Discussion(Model):
-    Meta = _Meta.for_table("discussions")
+    Meta = table_meta("discussions")
 
     tenant_id = UnicodeAttribute(hash_key=True)
     discussion_id = UnicodeAttribute(range_key=True)
@@ -135,7 +127,7 @@ class OutboxIndex(GlobalSecondaryIndex):
 
 
 class Message(Model):
-    Meta = _Meta.for_table("messages")
+    Meta = table_meta("messages")
 
     discussion_key = UnicodeAttribute(hash_key=True)
     message_id = UnicodeAttribute(range_key=True)
@@ -165,7 +157,7 @@ class ByParticipantActivityIndex(GlobalSecondaryIndex):
 
 
 class Membership(Model):
-    Meta = _Meta.for_table("memberships")
+    Meta = table_meta("memberships")
 
     participant_key = UnicodeAttribute(hash_key=True)   # tenant#u:<user_id> or tenant#e:<email>
     discussion_id = UnicodeAttribute(range_key=True)
@@ -176,7 +168,7 @@ class Membership(Model):
 
 
 class Counter(Model):
-    Meta = _Meta.for_table("counters")
+    Meta = table_meta("counters")
 
     tenant_id = UnicodeAttribute(hash_key=True)
     counter_key = UnicodeAttribute(range_key=True)
@@ -184,7 +176,7 @@ class Counter(Model):
 
 
 class Attachment(Model):
-    Meta = _Meta.for_table("attachments")
+    Meta = table_meta("attachments")
 
     discussion_key = UnicodeAttribute(hash_key=True)
     attachment_id = UnicodeAttribute(range_key=True)

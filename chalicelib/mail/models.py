@@ -4,12 +4,12 @@ from __future__ import annotations
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.discussions.models import _Meta
+from chalicelib.db import table_meta
 
 
 class CommunicationSettings(Model):
     """One item per tenant: the seed's communication settings."""
-    Meta = _Meta.for_table("communication-settings")
+    Meta = table_meta("communication-settings")
 
     tenant_id = UnicodeAttribute(hash_key=True)
     email_integration_enabled = BooleanAttribute(default=False)
@@ -23,7 +23,7 @@ class CommunicationSettings(Model):
 
 class MessageIdIndex(Model):
     """Every Message-ID we emit or receive → its discussion, so a reply's References finds its way home."""
-    Meta = _Meta.for_table("message-ids")
+    Meta = table_meta("message-ids")
 
     message_id_header = UnicodeAttribute(hash_key=True)   # lower-cased, without angle brackets
     tenant_id = UnicodeAttribute()
@@ -35,7 +35,7 @@ class MessageIdIndex(Model):
 
 class ReplyKey(Model):
     """reply+KEY@reply-domain → the tenant, discussion and recipient the key was made for."""
-    Meta = _Meta.for_table("reply-keys")
+    Meta = table_meta("reply-keys")
 
     reply_key = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
@@ -45,7 +45,7 @@ class ReplyKey(Model):
 
 class InboundMail(Model):
     """Inbound mail that was not posted (quarantined), kept with its reason and raw original for staff."""
-    Meta = _Meta.for_table("inbound-quarantine")
+    Meta = table_meta("inbound-quarantine")
 
     tenant_id = UnicodeAttribute(hash_key=True)         # "_unmatched" when no discussion matched
     inbound_id = UnicodeAttribute(range_key=True)       # time-ordered

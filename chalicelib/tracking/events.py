@@ -20,7 +20,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib import clock
-from chalicelib.discussions.models import _Meta
+from chalicelib.db import table_meta
 from chalicelib.tracking import suppression
 from chalicelib.tracking.models import EmailTracking
 
@@ -31,7 +31,7 @@ BOUNCE_TYPES = {"Permanent": "hard", "Transient": "soft", "Undetermined": "soft"
 
 class ProcessedEvent(Model):
     """One item per applied (SES event, recipient); DynamoDB's TTL removes it after DEDUP_DAYS."""
-    Meta = _Meta.for_table("processed-events")
+    Meta = table_meta("processed-events")
 
     event_key = UnicodeAttribute(hash_key=True)
     expires_at = NumberAttribute()

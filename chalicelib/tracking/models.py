@@ -9,7 +9,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.discussions.models import _Meta
+from chalicelib.db import table_meta
 
 
 class ByThreadIndex(GlobalSecondaryIndex):
@@ -40,7 +40,7 @@ class FailedCopiesIndex(GlobalSecondaryIndex):
 
 
 class EmailTracking(Model):
-    Meta = _Meta.for_table("email-tracking")
+    Meta = table_meta("email-tracking")
 
     tracking_pixel_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()

@@ -8,13 +8,12 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib import clock
-from chalicelib.db import decode_cursor, encode_cursor
-from chalicelib.discussions.models import _Meta
+from chalicelib.db import decode_cursor, encode_cursor, table_meta
 from chalicelib.errors import NotFound
 
 
 class Suppression(Model):
-    Meta = _Meta.for_table("suppressions")
+    Meta = table_meta("suppressions")
 
     tenant_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute(range_key=True)
