@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event deliver
+.PHONY: install run test lint token clean mails ses-event deliver package
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -42,3 +42,9 @@ ses-event: install
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install
 	@$(BIN)/python scripts/deliver_mail.py --moto-port "$(or $(MOTO_PORT),5555)" "$(FILE)"
+
+# The Lambda package and its CloudFormation template (Chalice's, merged with infra/chalice-merge.yaml).
+package: install
+	AWS_DEFAULT_REGION=$(or $(AWS_DEFAULT_REGION),us-east-1) $(BIN)/chalice package --stage "$(or $(STAGE),dev)" \
+		--merge-template infra/chalice-merge.yaml build/package
+	$(BIN)/cfn-lint build/package/sam.yaml
