@@ -7,6 +7,7 @@ Exactly one algorithm is allowed per stage, so `alg: none` and HS/RS confusion a
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ import jwt
 
 from chalicelib.config import settings
 from chalicelib.errors import Unauthorized
+
+TENANT_ID = re.compile(r"[A-Za-z0-9.:-][A-Za-z0-9_.:-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     tenant_id = claims.get("tenant_id") or claims.get("custom:tenant_id")
     if not isinstance(tenant_id, str) or not tenant_id.strip():
         raise Unauthorized("token has no tenant_id claim")
+    if not TENANT_ID.fullmatch(tenant_id.strip()):
+        # '#' separates the parts of our composite keys; a leading '_' marks internal partitions.
+        raise Unauthorized("token tenant_id must be 1-128 letters, digits, '.', ':', '-' or '_' (not first)")
     roles = claims.get("roles", claims.get("cognito:groups", []))
     if isinstance(roles, str):
         roles = roles.split()

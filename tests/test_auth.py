@@ -169,3 +169,10 @@ def _forge_hs256(secret: bytes, issuer: str) -> str:
     body = b64(json.dumps(_claims(iss=issuer, aud=AUDIENCE)).encode())
     signature = b64(hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest())
     return f"{header}.{body}.{signature}"
+
+
+@pytest.mark.parametrize("tenant", ["a#b", "_unmatched", "x" * 129, "t y"])
+def test_tenant_ids_that_could_collide_with_our_keys_are_refused(client, tenant):
+    token = jwt.encode(_claims(tenant_id=tenant), JWT_SECRET, algorithm="HS256")
+    status, body = _get(client, {"Authorization": f"Bearer {token}"})
+    assert status == 401 and "tenant_id" in body["error"]["message"]
