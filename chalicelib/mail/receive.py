@@ -152,8 +152,8 @@ def find_discussion(message: EmailMessage, envelope_recipients: list[str]) -> Ma
                                                    *reversed(_ids(message.get("References")))]]
     candidates = list(dict.fromkeys(candidates))[:50]
     if candidates:
-        found = {item.message_id_header: item for item in MessageIdIndex.batch_get(candidates)
-                 if item.origin != "inbound"}
+        # Our ids, the SES ids recipients saw, and ids of mail they sent us earlier all lead home.
+        found = {item.message_id_header: item for item in MessageIdIndex.batch_get(candidates)}
         for candidate in candidates:
             if candidate in found:
                 return Match(found[candidate].tenant_id, found[candidate].discussion_id, None, "references")
