@@ -116,6 +116,38 @@ def is_bounce_report(message: EmailMessage) -> bool:
         "mailer-daemon@" in sender
 
 
+def failed_recipients(message: EmailMessage) -> list[dict[str, str]]:
+    """Per-recipient fields of the message/delivery-status parts of a DSN (RFC 3464) that report a failure."""
+    failed = []
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload() if isinstance(part.get_payload(), list) else []
+        for block in blocks[1:]:
+            recipient = str(block.get("Final-Recipient", "")).split(";")[-1].strip().strip("<>").lower()
+            status = str(block.get("Status", "")).strip()
+            if recipient and str(block.get("Action", "")).strip().lower() in ("failed", "delayed"):
+                failed.append({"recipient": recipient, "status": status,
+                               "diagnostic": str(block.get("Diagnostic-Code", "")).strip()[:500]})
+    return failed
+
+
+def _record_bounces(match: Match, failed: list[dict[str, str]]) -> None:
+    """A DSN that reached a reply address feeds the same suppression and participant marks as SES bounces."""
+    from chalicelib.tracking import suppression
+
+    discussion_addresses = {p.email for p in discussions.load(match.tenant_id, match.discussion_id).participants
+                            if p.email}
+    for entry in failed:
+        if entry["recipient"] not in discussion_addresses:
+            continue  # only addresses of this discussion: a forged report cannot suppress anyone else
+        if entry["status"].startswith("5"):
+            suppression.suppress(match.tenant_id, entry["recipient"], "hard_bounce",
+                                 entry["diagnostic"] or entry["status"])
+            discussions.mark_participant_email_status(match.tenant_id, match.discussion_id, entry["recipient"],
+                                                      "hard_bounce")
+
+
 def _ids(value: Any) -> list[str]:
     return re.findall(r"<[^<>\s]+>", str(value or ""))
 
@@ -186,7 +218,12 @@ def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = No
     match = find_discussion(message, [r.lower() for r in envelope_recipients or []])
 
     if is_bounce_report(message):
-        return _quarantine(raw_key, message, "bounce report (delivery status notification)", match, sender)
+        failed = failed_recipients(message)
+        if match is not None:
+            _record_bounces(match, failed)
+        outcome = _quarantine(raw_key, message, "bounce report (delivery status notification)", match, sender)
+        outcome.details["failed_recipients"] = failed
+        return outcome
     automatic = auto_reply_reason(message)
     if automatic:
         return Outcome("ignored", f"automatic reply ({automatic})", match.tenant_id if match else None)

@@ -179,3 +179,30 @@ def test_a_real_thunderbird_reply_is_read(aws):
     raw = (CORPUS / "mime_mikel_mail" / "plain_emails" / "raw_email_reply.eml").read_bytes()
     text = trim_reply(body_text(message_from_bytes(raw, policy=policy.default)))
     assert text and not re.search(r"^>", text, re.MULTILINE)
+
+
+def _dsn(to, failed, status):
+    return (f"From: Mail Delivery System <MAILER-DAEMON@mx.client.example>\r\nTo: {to}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.client.example>\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+            "--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+            "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.client.example\r\n\r\n"
+            f"Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: {status}\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b--\r\n").encode()
+
+
+def test_a_dsn_at_a_reply_address_feeds_bounce_tracking(api, client, conversation, make_api):
+    discussion, reply_to, _ = conversation
+    result = deliver(client, _dsn(reply_to, CLEO, "5.1.1"), [reply_to])
+    assert result[0]["status"] == "quarantined" and len(_messages(api, discussion)) == 1
+    suppressed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
+    assert [(s["email"], s["reason"]) for s in suppressed] == [(CLEO, "hard_bounce")]
+    participant = next(p for p in api.get(f"{THREADS}/{discussion['id']}").data["participants"] if p["email"] == CLEO)
+    assert participant["email_status"] == "hard_bounce"
+
+
+def test_a_dsn_cannot_suppress_an_address_outside_the_discussion(api, client, conversation, make_api):
+    _, reply_to, _ = conversation
+    deliver(client, _dsn(reply_to, "ceo@other-company.example", "5.1.1"), [reply_to])
+    assert make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"] == []
