@@ -5,6 +5,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.mail.routes import blueprint as mail
+from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.tracking.routes import blueprint as tracking
 
 app = Chalice(app_name="discussion-hub")
@@ -13,6 +14,7 @@ app.api.binary_types.append("image/*")
 app.register_blueprint(discussions)
 app.register_blueprint(mail)
 app.register_blueprint(tracking)
+app.register_blueprint(notifications)
 
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.

@@ -206,3 +206,22 @@ def test_a_dsn_cannot_suppress_an_address_outside_the_discussion(api, client, co
     _, reply_to, _ = conversation
     deliver(client, _dsn(reply_to, "ceo@other-company.example", "5.1.1"), [reply_to])
     assert make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"] == []
+
+
+def test_staff_participants_are_notified_of_a_reply_once(api, client, conversation, make_api):
+    discussion, reply_to, _ = conversation
+    raw = _reply(reply_to)
+    deliver(client, raw, [reply_to])
+    deliver(client, raw, [reply_to])  # the same mail again: no second notification
+    colleague = make_api(user_id="user-2")
+    items = colleague.get("/api/tenant/notifications").data["items"]
+    assert [(n["type"], n["discussion_id"], n["priority"]) for n in items] == \
+        [("inbound_reply", discussion["id"], "normal")]
+    assert items[0]["title"] == "Cleo Client replied: Quote 1042"
+    assert colleague.get("/api/tenant/notifications/unread-count").data["unread_count"] == 1
+    assert api.get("/api/tenant/notifications/unread-count").data["unread_count"] == 1   # the owner too
+    read = colleague.post(f"/api/tenant/notifications/{items[0]['id']}/read").data
+    assert read["unread_count"] == 0
+    assert colleague.post(f"/api/tenant/notifications/{items[0]['id']}/read").data["unread_count"] == 0
+    assert colleague.post("/api/tenant/notifications/unknown/read").status_code == 404
+    assert make_api(tenant_id="tenant-b", user_id="user-2").get("/api/tenant/notifications").data["items"] == []

@@ -1,0 +1,83 @@
+"""Storing notifications and reading them back; each write moves the unread counter in the same transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib import clock
+from chalicelib.db import decode_cursor, encode_cursor, transaction
+from chalicelib.errors import NotFound
+from chalicelib.notifications.models import Notification, NotificationCounter
+
+
+def user_key(tenant_id: str, user_id: str) -> str:
+    return f"{tenant_id}#{user_id}"
+
+
+@dataclass
+class NewNotification:
+    type: str
+    title: str
+    body: str | None = None
+    discussion_id: str | None = None
+    priority: str = "normal"
+
+
+def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotification) -> bool:
+    """Store one notification; the same notification_id twice stores it once. True if it is new."""
+    key = user_key(tenant_id, user_id)
+    record = Notification(key, notification_id, tenant_id=tenant_id, user_id=user_id, type=item.type,
+                          priority=item.priority, title=item.title[:300], body=(item.body or "")[:1000] or None,
+                          discussion_id=item.discussion_id,
+                          delivery="instant" if item.priority in ("urgent", "high") else "digest",
+                          created_at=clock.now_iso())
+    try:
+        with transaction() as tx:
+            tx.save(record, condition=Notification.notification_id.does_not_exist())
+            tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
+    except TransactWriteError as error:
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons or []):
+            return False
+        raise
+    return True
+
+
+def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:
+    key = user_key(tenant_id, user_id)
+    try:
+        with transaction() as tx:
+            tx.update(Notification(key, notification_id), actions=[Notification.read_at.set(clock.now_iso())],
+                      condition=Notification.notification_id.exists() & Notification.read_at.does_not_exist())
+            tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(-1)])
+    except TransactWriteError as error:
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons or []):
+            try:
+                Notification.get(key, notification_id)
+            except Notification.DoesNotExist:
+                raise NotFound("notification not found") from None
+            return  # already read: nothing changes
+        raise
+
+
+def unread_count(tenant_id: str, user_id: str) -> int:
+    try:
+        return max(int(NotificationCounter.get(user_key(tenant_id, user_id)).unread), 0)
+    except NotificationCounter.DoesNotExist:
+        return 0
+
+
+def list_page(tenant_id: str, user_id: str, limit: int, cursor: str | None) -> tuple[list[Notification], str | None]:
+    key = user_key(tenant_id, user_id)
+    scope = f"{key}|notifications"
+    results = Notification.query(key, scan_index_forward=False, limit=limit,
+                                 last_evaluated_key=decode_cursor(cursor, scope))
+    items = list(results)
+    return items, encode_cursor(results.last_evaluated_key, scope)
+
+
+def as_json(item: Notification) -> dict[str, Any]:
+    return {"id": item.notification_id, "type": item.type, "priority": item.priority, "title": item.title,
+            "body": item.body, "discussion_id": item.discussion_id, "delivery": item.delivery,
+            "created_at": item.created_at, "read_at": item.read_at, "email_sent_at": item.email_sent_at}
