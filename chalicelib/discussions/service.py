@@ -29,7 +29,7 @@ from chalicelib.discussions.models import (
     Message,
     ParticipantMap,
 )
-from chalicelib.errors import ApiError, Conflict, NotFound, ValidationError
+from chalicelib.errors import Conflict, NotFound, ValidationError
 
 PREVIEW_LENGTH = 160
 MAX_COMMIT_ATTEMPTS = 12
@@ -483,9 +483,3 @@ def validate_type(value: str | None, field_name: str = "discussion_type") -> str
         raise ValidationError(f"{field_name} must be one of: {', '.join(DISCUSSION_TYPES)}", field=field_name)
     return value
 
-
-__all__ = [
-    "ApiError", "Page", "ParticipantInput", "MessageInput", "load", "list_discussions", "list_by_context",
-    "list_messages", "unread_count", "category_counts", "read_state", "add_participants",
-    "remove_participant", "create_discussion", "add_message", "mark_read", "change_status",
-]
