@@ -40,3 +40,15 @@ def test_every_model_has_a_table_with_the_same_keys_and_indexes():
         assert _model_shape(model) == _template_shape(tables[name]), name
         assert tables[name]["BillingMode"] == "PAY_PER_REQUEST"
         assert tables[name]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_resources_template_passes_cfn_lint():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from scripts.bootstrap import RESOURCES_TEMPLATE
+
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(RESOURCES_TEMPLATE)],
+                          capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
