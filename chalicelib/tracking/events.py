@@ -6,12 +6,8 @@ bounce after a delivery wins and a delivery after a bounce erases nothing.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,10 +19,10 @@ from chalicelib import clock
 from chalicelib.db import table_meta
 from chalicelib.tracking import suppression
 from chalicelib.tracking.models import EmailTracking
+from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
-BOUNCE_TYPES = {"Permanent": "hard", "Transient": "soft", "Undetermined": "soft"}
 
 
 class ProcessedEvent(Model):
@@ -38,102 +34,6 @@ class ProcessedEvent(Model):
 
 
 MODELS = (ProcessedEvent,)
-
-
-class MalformedEvent(ValueError):
-    """The SNS message is not an SES event we can read; logged and acknowledged, never retried."""
-
-
-@dataclass(frozen=True)
-class SesEvent:
-    ses_message_id: str
-    recipient: str | None
-    kind: str
-    occurred_at: str | None
-    event_id: str
-    bounce_type: str | None = None
-    reason: str | None = None
-    user_agent: str | None = None
-    ip_address: str | None = None
-    link: str | None = None
-
-
-def _stable_id(*parts: Any) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
-
-
-def parse(message: str | dict[str, Any]) -> list[SesEvent]:
-    """Both identity notifications (`notificationType`) and event publishing (`eventType`) → one event per recipient."""
-    try:
-        body = json.loads(message) if isinstance(message, str) else message
-    except ValueError as error:
-        raise MalformedEvent(f"message is not JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise MalformedEvent("message is not a JSON object")
-    if "Message" in body and "Type" in body:  # an SNS HTTP envelope around the SES notification
-        return parse(body["Message"])
-    kind = body.get("eventType") or body.get("notificationType")
-    mail = body.get("mail")
-    if not isinstance(kind, str) or not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str):
-        raise MalformedEvent("not an SES event: eventType/notificationType and mail.messageId are required")
-    ses_id = mail["messageId"]
-    destination = [d.lower() for d in mail.get("destination", []) if isinstance(d, str)]
-    only = destination[0] if len(destination) == 1 else None
-
-    def each(name: str, recipients: Iterable[str | None], feedback_id: str | None = None,
-             **fields: Any) -> list[SesEvent]:
-        events = []
-        for recipient in recipients:
-            recipient = recipient.lower() if isinstance(recipient, str) else None
-            # The same SES event re-published (a new SNS MessageId) still gets the same id.
-            event_id = _stable_id(kind, ses_id, recipient, fields.get("occurred_at"), feedback_id)
-            events.append(SesEvent(ses_message_id=ses_id, recipient=recipient, kind=name, event_id=event_id,
-                                   **fields))
-        return events
-
-    try:
-        if kind == "Bounce":
-            bounce = body["bounce"]
-            return each(
-                "bounce", [r.get("emailAddress") for r in bounce.get("bouncedRecipients", [])],
-                occurred_at=bounce.get("timestamp"), feedback_id=bounce.get("feedbackId"),
-                bounce_type=BOUNCE_TYPES.get(bounce.get("bounceType"), "soft"),
-                reason=_bounce_reason(bounce))
-        if kind == "Complaint":
-            complaint = body["complaint"]
-            return each("complaint", [r.get("emailAddress") for r in complaint.get("complainedRecipients", [])],
-                        occurred_at=complaint.get("timestamp"), feedback_id=complaint.get("feedbackId"),
-                        bounce_type="complaint", reason=complaint.get("complaintFeedbackType") or "complaint")
-        if kind == "Delivery":
-            delivery = body["delivery"]
-            return each("delivery", delivery.get("recipients", destination), occurred_at=delivery.get("timestamp"))
-        if kind in ("Open", "Click"):
-            detail = body[kind.lower()]
-            return each(kind.lower(), [only], occurred_at=detail.get("timestamp"), user_agent=detail.get("userAgent"),
-                        ip_address=detail.get("ipAddress"), link=detail.get("link"))
-        if kind == "Reject":
-            return each("reject", destination, occurred_at=mail.get("timestamp"),
-                        reason=f"rejected by SES: {body['reject'].get('reason')}")
-        if kind in ("Rendering Failure", "RenderingFailure"):
-            return each("rendering_failure", destination, occurred_at=mail.get("timestamp"),
-                        reason=f"rendering failed: {body['failure'].get('errorMessage')}")
-        if kind == "DeliveryDelay":
-            delay = body["deliveryDelay"]
-            return each("delivery_delay", [r.get("emailAddress") for r in delay.get("delayedRecipients", [])],
-                        occurred_at=delay.get("timestamp"), reason=delay.get("delayType"))
-        if kind in ("Send", "Subscription", "Received"):
-            return []
-    except (KeyError, AttributeError, TypeError) as error:
-        raise MalformedEvent(f"{kind} event is missing {error}") from None
-    logger.info("ignoring SES event type %s", kind)
-    return []
-
-
-def _bounce_reason(bounce: dict[str, Any]) -> str:
-    recipients = bounce.get("bouncedRecipients") or [{}]
-    first = recipients[0] if isinstance(recipients[0], dict) else {}
-    return first.get("diagnosticCode") or first.get("status") or \
-        f"{bounce.get('bounceType')}/{bounce.get('bounceSubType')}"
 
 
 def _first_time(event: SesEvent) -> str:
@@ -218,7 +118,7 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
     """Apply one SNS message; malformed and unknown ones are logged and acknowledged."""
     outcome = {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 0}
     try:
-        events = parse(message)
+        events = parse_ses_events(message, sns_message_id)
     except MalformedEvent as error:
         logger.warning("malformed SES event in SNS message %s: %s", sns_message_id, error)
         outcome["malformed"] += 1

@@ -110,6 +110,7 @@ def test_soft_bounces_count_and_suppress_after_three_in_a_row(api, make_api, cli
     soft = _example("event_bounce")
     soft["bounce"]["bounceType"] = "Transient"
     for number in range(3):
+        soft["bounce"]["feedbackId"] = f"soft-bounce-{number}"  # every real SES bounce has its own feedbackId
         _deliver(client, _aim(soft, copies[CLEO], CLEO, f"2026-03-0{number + 1}T10:00:00.000Z"), f"sns-{number}")
         listed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
         assert len(listed) == (1 if number == 2 else 0)
@@ -136,7 +137,7 @@ def test_open_and_click_events_count_with_agent_and_ip(api, client, sent):
 
 
 @pytest.mark.parametrize("example, words", [("event_reject", "Bad content"),
-                                            ("event_rendering_failure", "rendering failed")])
+                                            ("event_rendering_failure", "is not present in the rendering data")])
 def test_reject_and_rendering_failure_mark_the_copy_failed(api, client, sent, example, words):
     discussion, copies = sent
     _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
