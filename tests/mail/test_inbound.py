@@ -1,0 +1,188 @@
+"""Inbound mail parsing and classification on real-world corpora (sisimai, mikel/mail) and SES receipts."""
+import json
+from pathlib import Path
+
+import pytest
+
+from chalicelib.mail.inbound import (
+    AUTO_REPLY,
+    BOUNCE,
+    COMPLAINT,
+    REPLY,
+    parse_inbound,
+    parse_received_notification,
+    sanitize_filename,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SISIMAI = FIXTURES / "mail" / "sisimai"
+MIKEL = FIXTURES / "mail" / "mikel"
+SES = FIXTURES / "ses"
+
+
+def expected_kind(path: Path) -> str:
+    if path.parent.name == "not_bounce":
+        return REPLY
+    return {"arf": COMPLAINT, "rfc3834": AUTO_REPLY, "rfc3464": BOUNCE, "lhost": BOUNCE, "rhost": BOUNCE}[
+        path.name.split("-")[0]]
+
+
+# Known exceptions, with reasons (see the report): SNS *email* notifications of SES Delivery events
+# (sisimai files them under lhost-amazonses but they are not bounces), an ARF-less "unsubscribe" mail,
+# and a postmaster "bounce notification" that sisimai counts as not a bounce.
+EXCEPTIONS = {"lhost-amazonses-10.eml", "lhost-amazonses-11.eml", "lhost-amazonses-12.eml",
+              "lhost-amazonses-13.eml", "arf-26.eml", "rb-issue-368-bug.eml"}
+
+
+def test_sisimai_classification_rates():
+    results: dict[str, list[bool]] = {}
+    wrong = []
+    for path in sorted(SISIMAI.rglob("*.eml")):
+        kind = parse_inbound(path.read_bytes()).kind
+        want = expected_kind(path)
+        results.setdefault(want, []).append(kind == want)
+        if kind != want:
+            wrong.append(path.name)
+        if want == REPLY:
+            assert kind not in (BOUNCE, AUTO_REPLY) or path.name in EXCEPTIONS, path.name
+    assert set(wrong) <= EXCEPTIONS, sorted(set(wrong) - EXCEPTIONS)
+    assert sum(results[BOUNCE]) >= 155 and len(results[BOUNCE]) == 159
+    assert all(results[AUTO_REPLY]) and len(results[AUTO_REPLY]) == 6
+    assert sum(results[COMPLAINT]) >= 16 and len(results[COMPLAINT]) == 17
+
+
+def test_bounced_recipients_from_delivery_status():
+    mail = parse_inbound((SISIMAI / "maildir_bsd" / "rfc3464-01.eml").read_bytes())
+    assert mail.kind == BOUNCE
+    assert mail.bounced_recipients, "a DSN names its recipients"
+    first = mail.bounced_recipients[0]
+    assert "@" in first.address and first.address == first.address.lower()
+    assert first.status and first.status[0] in "245"
+    dsns = [parse_inbound(p.read_bytes()) for p in sorted((SISIMAI / "maildir_bsd").glob("rfc3464-*.eml"))]
+    assert sum(bool(m.bounced_recipients) for m in dsns) >= 0.8 * len(dsns)
+
+
+@pytest.mark.parametrize("path", sorted(MIKEL.rglob("*.eml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_mikel_corpus_never_crashes(path):
+    mail = parse_inbound(path.read_bytes())
+    assert isinstance(mail.text, str) and isinstance(mail.subject, str)
+    assert all(a.filename and "/" not in a.filename for a in mail.attachments)
+
+
+def test_thunderbird_reply_keeps_new_text_only():
+    mail = parse_inbound((MIKEL / "plain_emails" / "raw_email_reply.eml").read_bytes())
+    assert mail.kind == REPLY
+    assert mail.text and len(mail.text) <= len(mail.full_text)
+    assert mail.in_reply_to and mail.in_reply_to.startswith("<")
+    assert all(r.startswith("<") and r.endswith(">") for r in mail.references)
+
+
+RAW = b"""From: "Ann Example" <Ann@Example.ORG>
+To: reply+tok@reply.example.com, Bob <BOB@example.com>
+Cc: bob@example.com
+Delivered-To: reply+tok@reply.example.com
+Subject: =?utf-8?q?Re=3A_caf=C3=A9?=
+Message-ID: <new@example.org>
+In-Reply-To: <orig@hub.example.com>
+References: <a@x> <orig@hub.example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=XX
+
+--XX
+Content-Type: multipart/alternative; boundary=YY
+
+--YY
+Content-Type: text/html; charset=utf-8
+
+<div>Sounds good &amp; thanks!</div><div>On Mon, 1 Jan 2024, Hub wrote:</div><blockquote>old text</blockquote>
+--YY--
+--XX
+Content-Type: application/pdf; name="../../etc/passwd.pdf"
+Content-Disposition: attachment; filename="../../etc/passwd.pdf"
+Content-Transfer-Encoding: base64
+
+JVBERi0=
+--XX--
+"""
+
+
+def test_headers_html_body_and_attachment():
+    mail = parse_inbound(RAW)
+    assert mail.kind == REPLY and mail.auto_reply_reason is None
+    assert (mail.from_address, mail.from_name) == ("ann@example.org", "Ann Example")
+    assert mail.recipients == ["reply+tok@reply.example.com", "bob@example.com"]
+    assert mail.subject == "Re: café"
+    assert (mail.message_id, mail.in_reply_to) == ("<new@example.org>", "<orig@hub.example.com>")
+    assert mail.references == ["<a@x>", "<orig@hub.example.com>"]
+    assert mail.text == "Sounds good & thanks!"
+    assert "old text" in mail.full_text
+    [att] = mail.attachments
+    assert (att.filename, att.content_type, att.content) == ("passwd.pdf", "application/pdf", b"%PDF-")
+
+
+@pytest.mark.parametrize("header,reason", [
+    ("Auto-Submitted: auto-replied", "Auto-Submitted: auto-replied"),
+    ("X-Autoreply: yes", "X-Autoreply: yes"),
+    ("X-Autorespond: yes", "X-Autorespond: yes"),
+    ("Precedence: bulk", "Precedence: bulk"),
+    ("Precedence: junk", "Precedence: junk"),
+    ("X-Auto-Response-Suppress: All", "X-Auto-Response-Suppress: All"),
+])
+def test_auto_reply_headers(header, reason):
+    raw = f"From: a@example.org\nTo: b@example.com\nSubject: Out of office\n{header}\n\nI am away.\n".encode()
+    mail = parse_inbound(raw)
+    assert (mail.kind, mail.auto_reply_reason) == (AUTO_REPLY, reason)
+
+
+def test_auto_submitted_no_is_a_reply_and_mailer_daemon_is_a_bounce():
+    raw = b"From: a@example.org\nAuto-Submitted: no\nSubject: hi\n\nhello\n"
+    assert parse_inbound(raw).kind == REPLY
+    raw = b"From: MAILER-DAEMON@mx.example.org\nSubject: failure notice\n\nSorry, could not deliver.\n"
+    assert parse_inbound(raw).kind == BOUNCE
+
+
+def test_garbage_never_crashes():
+    garbage = (b"", b"\x00\xff\xfe",
+               b"From: <<<\nSubject: =?bogus?q?x?=\n\n\xff", b"Content-Type: multipart/mixed\n\nx")
+    for raw in garbage:
+        parse_inbound(raw)
+
+
+def test_sanitize_filename():
+    assert sanitize_filename("..\\..\\a:b?.txt") == "ab.txt"
+    assert sanitize_filename(None) == "attachment"
+    assert sanitize_filename(".hidden") == "hidden"
+    assert len(sanitize_filename("x" * 500 + ".pdf")) == 200
+
+
+def test_received_sns_utf8_content():
+    n = parse_received_notification(json.loads((SES / "received_sns_action_utf8_content.json").read_text()))
+    assert n.recipients == ["recipient@example.com"] and n.s3_bucket is None
+    assert n.content and b"Subject:" in n.content
+    assert (n.verdicts.spam, n.verdicts.virus, n.verdicts.spf, n.verdicts.dkim, n.verdicts.dmarc) == (
+        "PASS", "PASS", "PASS", "PASS", None)
+    assert parse_inbound(n.content).subject
+
+
+def test_received_sns_base64_content():
+    data = json.loads((SES / "received_sns_action_base64_content.json").read_text())
+    n = parse_received_notification(data)
+    assert n.message_id == data["mail"]["messageId"]
+    assert (n.verdicts.dkim, n.verdicts.dmarc) == ("GRAY", "GRAY")
+    assert n.content and b"Subject:" in n.content
+
+
+def test_received_s3_alert_and_lambda_shapes():
+    n = parse_received_notification(json.loads((SES / "received_s3_action_alert.json").read_text()))
+    assert (n.s3_bucket, n.s3_key, n.content) == ("my-S3-bucket", "\\email", None)
+    lam = parse_received_notification(json.loads((SES / "received_lambda_action_event.json").read_text()))
+    assert lam.verdicts.dmarc == "GRAY" and lam.recipients == ["recipient@example.com"] and lam.content is None
+    wrapped = json.loads((SES / "lambda_sns_event_wrapping_received_notification.json").read_text())
+    w = parse_received_notification(wrapped)
+    assert w.message_id == "12345678901example" and w.recipients == ["recipient@example.com"]
+    assert parse_received_notification(wrapped["Records"][0]["Sns"]).message_id == "12345678901example"
+
+
+def test_received_rejects_non_receipt():
+    with pytest.raises(ValueError):
+        parse_received_notification({"foo": 1})

@@ -1,0 +1,30 @@
+"""Reply trimming on Discourse's email_reply_trimmer corpus (64 cases)."""
+from pathlib import Path
+
+from chalicelib.mail.trimming import trim_reply
+
+ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "mail" / "discourse"
+
+
+def test_discourse_corpus_pass_rate_and_never_empty():
+    cases = sorted((ROOT / "emails").glob("*.txt"))
+    assert len(cases) == 64
+    passed = []
+    for path in cases:
+        original = path.read_bytes().decode("utf-8", errors="replace")
+        trimmed = trim_reply(original)
+        expected = (ROOT / "trimmed" / path.name).read_bytes().decode("utf-8", errors="replace").strip()
+        if original.strip():
+            assert trimmed.strip(), path.name
+        if trimmed.strip() == expected:
+            passed.append(path.name)
+    assert len(passed) >= 53, (len(passed), sorted({p.name for p in cases} - set(passed)))
+
+
+def test_simple_cases():
+    assert trim_reply("Thanks, works!\n\nOn Mon, 1 Jan 2024 at 10:00, Ann <a@x.org> wrote:\n> old text\n") == \
+        "Thanks, works!"
+    assert trim_reply("Great\n\nSent from my iPhone") == "Great"
+    assert trim_reply("Just text") == "Just text"
+    assert trim_reply("") == ""
+    assert trim_reply("> only a quote") == "> only a quote"  # never empty when there is text
