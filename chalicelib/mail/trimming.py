@@ -4,32 +4,39 @@ email_reply_trimmer is Copyright (c) Discourse, MIT licence (https://github.com/
 The approach: classify every line (empty, delimiter, signature, embedded-email marker, email header,
 quote, text) into one letter, then cut the reply with regular expressions over that string of letters.
 
-Measured on that project's test corpus (tests/mail/test_trimming.py keeps the floor). mail-parser-reply
-1.36 alone matched 18 of 64 expected results; this port matches more, see the test.
+Rules as of email_reply_trimmer 0.1.13. On that project's 64 test cases (tests/mail/test_trimming.py keeps
+the floor) this port matches 62; the PyPI libraries did worse: mail-parser-reply 1.36 18, email-reply-parser
+0.5.12 28. Not ported: the fenced-code-block matchers (block_code_spacers) and the spam_1 case.
 """
 from __future__ import annotations
 
 import re
 
-_B = r"[ \t]"  # Ruby's [[:blank:]]
+_BLANK = r"\t \xa0\u2000-\u200a\u202f\u3000"  # Ruby's [[:blank:]] (horizontal space, NBSP included)
+_B = f"[{_BLANK}]"
+
+
+def _rx(pattern: str, flags: int = 0) -> re.Pattern:
+    """re.compile with Ruby's [:blank:] class spelled out inside brackets."""
+    return re.compile(pattern.replace("[:blank:]", _BLANK), flags)
 
 EMPTY, DELIMITER, SIGNATURE, EMBEDDED, HEADER, QUOTE, TEXT = "e", "d", "s", "b", "h", "q", "t"
 
-_EMPTY = re.compile(rf"^{_B}*$")
-_DELIMITER = re.compile(rf"^{_B}*[-_,=+~#*ᐧ]+{_B}*$")
-_QUOTE = re.compile(rf"^{_B}*>")
+_EMPTY = _rx(rf"^{_B}*$")
+_DELIMITER = _rx(rf"^{_B}*[-_,=+~#*ᐧ]+{_B}*$")
+_QUOTE = _rx(rf"^{_B}*>")
 
-_SIGNATURES = [re.compile(rf"^{_B}*{p}", re.IGNORECASE) for p in (
+_SIGNATURES = [_rx(rf"^{_B}*{p}", re.IGNORECASE) for p in (
     r"從我的 iPhone 傳送", r"\w+ from mobile", r"[(<]*Sent (from|via|with|by) .+[)>]*", r"From my .{1,20}",
     r"Get Outlook for ", r"Envoyé depuis (mon|Yahoo Mail)", r"Von meinem .+ gesendet",
     r"Diese Nachricht wurde von .+ gesendet", r"Inviato da ", r"Sendt fra min ", r"Enviado do meu ",
     r"Enviado desde mi ", r"Verzonden met ", r"Verstuurd vanaf mijn ", r"från min ",
 )]
-_MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+_MARKDOWN_LINK = _rx(r"\[([^\]]+)\]\([^)]+\)")
 
 # "On <date>, <someone> wrote:" in several languages; may span several lines (joined first).
-_MARKER_END = r"[ \t.:>-]*$"
-_ON_DATE_SOMEONE_WROTE = [re.compile(rf"^[ \t<>-]*{on} (?:(?!\b(?>{stop})\b).)+?{wrote}{_MARKER_END}",
+_MARKER_END = r"[[:blank:].:>-]*$"
+_ON_DATE_SOMEONE_WROTE = [_rx(rf"^[[:blank:]<>-]*{on} (?:(?!\b(?>{stop})\b).)+?{wrote}{_MARKER_END}",
                                      re.IGNORECASE | re.DOTALL | re.MULTILINE) for on, stop, wrote in (
     ("在", "在|写道", "写道"),
     ("Op", r"Op|het\svolgende\sgeschreven|schreef", r"(het\svolgende\sgeschreven|schreef[^:]+)"),
@@ -44,28 +51,34 @@ _ON_DATE_SOMEONE_WROTE = [re.compile(rf"^[ \t<>-]*{on} (?:(?!\b(?>{stop})\b).)+?
     ("El", "El|escribió", "escribió"),
 )]
 
+_DATE_SOMEONE_WROTE = [
+    _rx(r"\d{4}.{1,80}пользователь.{0,80}\n?.{0,80}?написал:", re.MULTILINE),
+    _rx(r"\d{4}.{1,80}\n?.{0,80}?napisał\(a\):", re.MULTILINE),
+    _rx(r"\d{4}.{1,80}\n?.{0,80}?пише:", re.MULTILINE),
+]
+_DATE_SOMEONE_EMAIL = _rx(r"\d{4}.{1,80}\s?<[^@<>]+@[^@<>.]+\.[^@<>]+>:?$", re.MULTILINE)
+_SOMEONE_WROTE_ON_DATE = [
+    _rx(r"^.+\bwrote\b\s+\bon\b.+[^:]+:", re.MULTILINE),
+    _rx(r"^.+\bschrieb\b\s+\bam\b.+[^:]+:", re.MULTILINE),
+]
+_JOINABLE = _ON_DATE_SOMEONE_WROTE + _SOMEONE_WROTE_ON_DATE + _DATE_SOMEONE_WROTE + [_DATE_SOMEONE_EMAIL]
+
 _EMBEDDED = _ON_DATE_SOMEONE_WROTE + [
-    re.compile(rf"^[ \t>]*{on}\s.+\s{wrote}\s[^:]+:")
+    _rx(rf"^[[:blank:]>]*{on}\s.+\s{wrote}\s[^:]+:")
     for on, wrote in (("Op", "schreef"), ("Am", "schrieb"), ("Den", "skrev"), (r"søn\.", "skrev"))
-] + [
-    re.compile(r"\d{4}.{1,80}пользователь.{0,80}\n?.{0,80}?написал:"),
-    re.compile(r"\d{4}.{1,80}\n?.{0,80}?napisał\(a\):"),
-    re.compile(r"\d{4}.{1,80}\n?.{0,80}?пише:"),
-    re.compile(r"\d{4}.{1,80}\s?<[^@<>]+@[^@<>.]+\.[^@<>]+>:?$"),
-    re.compile(r"^.+\bwrote\b\s+\bon\b.+[^:]+:"),
-    re.compile(r"^.+\bschrieb\b\s+\bam\b.+[^:]+:"),
-    re.compile(r"^[ \t>]*20\d\d-\d\d-\d\d \d\d:\d\d GMT\+\d\d:\d\d [\w \t]+$"),
-    re.compile(r"^.+ via .+ wrote:?[ \t]*$"),
-    re.compile(r"^.+ via .+ schrieb:?[ \t]*$"),
-    re.compile(r"^.+\b[\w.+-]+@[\w.-]+\.\w{2,}\b.+wrote:?$"),
-    re.compile(r"^[ \t>]*Posted by .+ on \d{2}/\d{2}/\d{4}$", re.IGNORECASE),
-    re.compile(r"^[ \t>]*Begin forwarded message:", re.IGNORECASE),
-    re.compile(r"^[ \t>*]*-{2,}[ \t]*(Forwarded|Original|Reply) Message[ \t]*-{2,}", re.IGNORECASE),
-    re.compile(r"^[ \t>]*Début du message transféré :", re.IGNORECASE),
-    re.compile(r"^[ \t>*]*-{2,}[ \t]*Message transféré[ \t]*-{2,}", re.IGNORECASE),
-    re.compile(r"^[ \t>*]*-{2,}[ \t]*Ursprüngliche Nachricht[ \t]*-{2,}", re.IGNORECASE),
-    re.compile(r"^[ \t>*]*-{2,}[ \t]*Mensaje original[ \t]*-{2,}", re.IGNORECASE),
-    re.compile(r"^[ \t>*]*-{2,}[ \t]*原始邮件[ \t]*-{2,}", re.IGNORECASE),
+] + _DATE_SOMEONE_WROTE + [_DATE_SOMEONE_EMAIL] + _SOMEONE_WROTE_ON_DATE + [
+    _rx(r"^[[:blank:]>]*20\d\d-\d\d-\d\d \d\d:\d\d GMT\+\d\d:\d\d [\w \t]+$"),
+    _rx(r"^.+ via .+ wrote:?[[:blank:]]*$"),
+    _rx(r"^.+ via .+ schrieb:?[[:blank:]]*$"),
+    _rx(r"^.+\b[\w.+-]+@[\w.-]+\.\w{2,}\b.+wrote:?$"),
+    _rx(r"^[[:blank:]>]*Posted by .+ on \d{2}/\d{2}/\d{4}$", re.IGNORECASE),
+    _rx(r"^[[:blank:]>]*Begin forwarded message:", re.IGNORECASE),
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*(Forwarded|Original|Reply) Message[[:blank:]]*-{2,}", re.IGNORECASE),
+    _rx(r"^[[:blank:]>]*Début du message transféré :", re.IGNORECASE),
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*Message transféré[[:blank:]]*-{2,}", re.IGNORECASE),
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*Ursprüngliche Nachricht[[:blank:]]*-{2,}", re.IGNORECASE),
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*Mensaje original[[:blank:]]*-{2,}", re.IGNORECASE),
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*原始邮件[[:blank:]]*-{2,}", re.IGNORECASE),
 ]
 
 _HEADER_WITH_DATE = ["Sendt", "Sent", "Date", "Le", "Gesendet", "Enviada em", "Enviado", "Fecha", "Data", "Datum",
@@ -75,8 +88,8 @@ _HEADER_WITH_TEXT = ["Fra", "Til", "Emne", "From", "To", "Cc", "Reply-To", "Subj
                      "Risposta", "A", "Oggetto", "Van", "Beantwoorden - Aan", "Aan", "Onderwerp", "Från", "Till",
                      "Ämne", "发件人", "收件人", "主题"]
 _HEADERS = [
-    re.compile(rf"^[ \t*]*(?:{'|'.join(_HEADER_WITH_DATE)})[ \t*]*:.*\d+"),
-    re.compile(rf"^[ \t*]*(?:{'|'.join(_HEADER_WITH_TEXT)})[ \t*]*:.*\w+", re.IGNORECASE),
+    _rx(rf"^[[:blank:]*]*(?:{'|'.join(_HEADER_WITH_DATE)})[[:blank:]*]*:.*\d+"),
+    _rx(rf"^[[:blank:]*]*(?:{'|'.join(_HEADER_WITH_TEXT)})[[:blank:]*]*:.*\w+", re.IGNORECASE),
 ]
 
 
@@ -98,37 +111,60 @@ def classify(line: str) -> str:
 
 
 def _drop_all(pattern: str, lines: list[str], letter: str) -> tuple[str, list[str]]:
+    if letter not in pattern:  # also keeps lines when the pattern was emptied ("reply below the quote")
+        return pattern, lines
     keep = [i for i, c in enumerate(pattern) if c != letter]
     return "".join(pattern[i] for i in keep), [lines[i] for i in keep]
 
 
-def _trim(text: str) -> str:
+def _preprocess(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    for regex in _ON_DATE_SOMEONE_WROTE:  # a marker split over lines becomes one line
-        text = regex.sub(lambda m: re.sub(r"\n[\s>\-]*", " ", m.group(0)), text)
-    lines = text.split("\n")
+    text = re.sub(r"\A-----BEGIN PGP SIGNED MESSAGE-----\n(?:Hash: \w+)?\s+", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"^-----BEGIN PGP SIGNATURE-----$[\s\S]+^-----END PGP SIGNATURE-----", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^Unsubscribe: .+@.+(\n.+http:.+)?\s*\Z", "", text, flags=re.IGNORECASE | re.MULTILINE)
+    text = re.sub(r"^.*>{5} \"[^\"\n]+\" == .+ writes:", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^>>> ?(.+) ?>>>$\n([\s\S]+?)\n^<<< ?\1 ?<<<$",
+                  lambda m: re.sub("^", "> ", m.group(2), flags=re.MULTILINE), text, flags=re.MULTILINE)
+    text = re.sub(r"^>{4,}[\t ]*$\n([\s\S]+?)\n^<{4,}[\t ]*$",
+                  lambda m: re.sub("^", "> ", m.group(1), flags=re.MULTILINE), text, flags=re.MULTILINE)
+    # every quote style ("|", "AB>") becomes ">"
+    text = re.sub(r"^((?:[\t ]*[^\W\d_]*[>|])+)", lambda m: re.sub(r"([^\W\d_]+>|\|)", ">", m.group(1)), text,
+                  flags=re.MULTILINE)
+    for regex in _JOINABLE:  # a marker split over a few lines becomes one line
+        text = regex.sub(lambda m: m.group(0) if m.group(0).count("\n") > 4 else re.sub(r"\n+\s*", " ", m.group(0)),
+                         text)
+    return text.strip()
+
+
+def _cut(pattern: str, lines: list[str], rule: str, keep_match_start: bool = True) -> tuple[str, list[str]]:
+    match = re.search(rule, pattern)
+    if match:
+        end = match.start() + 1 if keep_match_start else match.start()
+        return pattern[:end], lines[:end]
+    return pattern, lines
+
+
+def _trim(text: str) -> str:
+    lines = _preprocess(text).split("\n")
     pattern = "".join(classify(line) for line in lines)
 
-    if DELIMITER in pattern:  # everything after the first delimiter goes
-        index = pattern.index(DELIMITER)
-        pattern, lines = pattern[:index], lines[:index]
+    pattern, lines = _cut(pattern, lines, DELIMITER, keep_match_start=False)  # all after the first delimiter
     pattern, lines = _drop_all(pattern, lines, SIGNATURE)  # mobile signatures
 
-    if re.search(r"^b+q+[eq]*t[te]*$", pattern):  # the reply is below the quote
-        index = pattern.index(TEXT)
+    if re.search(r"^b[^t]+t[et]*$", pattern):  # the reply is below the quote
+        index = re.search(r"t[et]*$", pattern).start()
         pattern, lines = "", lines[index:]
-    for rule in (r"te*b[^q]*$", r"te*b[eqbh]*[te]*$"):  # a marker then (no quote | a long quote): cut there
-        match = re.search(rule, pattern)
-        if match:
-            pattern, lines = pattern[:match.start() + 1], lines[:match.start() + 1]
+    pattern, lines = _cut(pattern, lines, r"te*b[^q]*$")  # a marker not followed by a quote
+    match = re.search(r"te*b[eqbh]*([te]*)$", pattern)  # a marker followed by a long quote
+    if match and match.group(1).count(TEXT) < 7:
+        pattern, lines = pattern[:match.start() + 1], lines[:match.start() + 1]
+    pattern, lines = _cut(pattern, lines, r"t?e*[qbe]+$")  # text, then a quote to the end
     pattern, lines = _drop_all(pattern, lines, EMBEDDED)
 
     match = re.search(r"h+[hte]+h+e", pattern)  # headers spanning several lines
     if match:
         pattern = pattern[:match.start()] + HEADER * len(match.group(0)) + pattern[match.end():]
-    match = re.search(r"t[eq]*h{3,}", pattern)  # a block of 3+ headers: cut there
-    if match:
-        pattern, lines = pattern[:match.start() + 1], lines[:match.start() + 1]
+    pattern, lines = _cut(pattern, lines, r"t[eq]*h{3,}")  # a block of 3+ headers
     pattern, lines = _drop_all(pattern, lines, HEADER)
 
     match = re.search(r"[eq]+$", pattern)
