@@ -7,14 +7,9 @@ check the sender and SES verdicts → keep the new text → post, or quarantine 
 """
 from __future__ import annotations
 
-import email
 import logging
 import re
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.utils import getaddresses
-from html.parser import HTMLParser
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -24,10 +19,10 @@ from chalicelib.config import settings
 from chalicelib.discussions import attachments as discussion_attachments
 from chalicelib.discussions import service as discussions
 from chalicelib.errors import ApiError
+from chalicelib.mail import inbound, threading
 from chalicelib.mail import settings as communication
-from chalicelib.mail import threading
-from chalicelib.mail.models import InboundMail, MessageIdIndex, ReplyKey
-from chalicelib.mail.trimming import trim_reply
+from chalicelib.mail.models import InboundMail as QuarantinedMail
+from chalicelib.mail.models import MessageIdIndex, ReplyKey
 
 logger = logging.getLogger(__name__)
 
@@ -49,89 +44,6 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------- reading the mail
-
-
-class _TextOfHtml(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        if tag in ("br", "p", "div", "tr", "li", "blockquote"):
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextOfHtml()
-    parser.feed(html)
-    return re.sub(r"\n{3,}", "\n\n", "".join(parser.parts)).strip()
-
-
-def body_text(message: EmailMessage) -> str:
-    """text/plain when there is one, else the HTML as text; charsets and transfer encodings decoded."""
-    for preference in (("plain",), ("html",)):
-        try:
-            part = message.get_body(preferencelist=preference)
-            content = part.get_content() if part is not None else None
-        except (LookupError, ValueError, AttributeError):
-            content = None
-        if content:
-            return content if preference == ("plain",) else html_to_text(content)
-    return ""
-
-
-def auto_reply_reason(message: EmailMessage) -> str | None:
-    """Why this mail is automatic (RFC 3834 and the de-facto headers), or None for a person's mail."""
-    auto_submitted = str(message.get("Auto-Submitted", "")).strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted}"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        if message.get(header) is not None:
-            return header
-    precedence = str(message.get("Precedence", "")).strip().lower()
-    if precedence in AUTO_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    # Last resort, for responders that set no header at all (Apple's iCloud vacation reply, for one).
-    if AUTO_SUBJECT.match(str(message.get("Subject", ""))):
-        return "auto-reply subject"
-    return None
-
-
-def is_bounce_report(message: EmailMessage) -> bool:
-    sender = str(message.get("From", "")).lower()
-    return (message.get_content_type() == "multipart/report"
-            and message.get_param("report-type", "").lower() in ("delivery-status", "feedback-report")) or \
-        "mailer-daemon@" in sender
-
-
-def failed_recipients(message: EmailMessage) -> list[dict[str, str]]:
-    """Per-recipient fields of the message/delivery-status parts of a DSN (RFC 3464) that report a failure."""
-    failed = []
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        blocks = part.get_payload() if isinstance(part.get_payload(), list) else []
-        for block in blocks[1:]:
-            recipient = str(block.get("Final-Recipient", "")).split(";")[-1].strip().strip("<>").lower()
-            status = str(block.get("Status", "")).strip()
-            if recipient and str(block.get("Action", "")).strip().lower() in ("failed", "delayed"):
-                failed.append({"recipient": recipient, "status": status,
-                               "diagnostic": str(block.get("Diagnostic-Code", "")).strip()[:500]})
-    return failed
-
-
 def _record_bounces(match: Match, failed: list[dict[str, str]]) -> None:
     """A DSN that reached a reply address feeds the same suppression and participant marks as SES bounces."""
     from chalicelib.tracking import suppression
@@ -148,18 +60,6 @@ def _record_bounces(match: Match, failed: list[dict[str, str]]) -> None:
                                                       "hard_bounce")
 
 
-def _ids(value: Any) -> list[str]:
-    return re.findall(r"<[^<>\s]+>", str(value or ""))
-
-
-def _recipients(message: EmailMessage) -> list[str]:
-    found = []
-    for header in ("To", "Cc", "Delivered-To", "X-Original-To"):
-        for value in message.get_all(header, []) or []:
-            found += [address.lower() for _, address in getaddresses([str(value)]) if address]
-    return list(dict.fromkeys(found))
-
-
 # ---------------------------------------------------------------- finding the discussion
 
 
@@ -171,8 +71,8 @@ class Match:
     by: str
 
 
-def find_discussion(message: EmailMessage, envelope_recipients: list[str]) -> Match | None:
-    for address in [*envelope_recipients, *_recipients(message)]:
+def find_discussion(mail: inbound.InboundMail, envelope_recipients: list[str]) -> Match | None:
+    for address in [*envelope_recipients, *mail.recipients]:
         key = REPLY_ADDRESS.match(address)
         if key:
             try:
@@ -180,8 +80,8 @@ def find_discussion(message: EmailMessage, envelope_recipients: list[str]) -> Ma
                 return Match(record.tenant_id, record.discussion_id, record.recipient, "reply_key")
             except ReplyKey.DoesNotExist:
                 continue
-    candidates = [threading.index_key(i) for i in [*_ids(message.get("In-Reply-To")),
-                                                   *reversed(_ids(message.get("References")))]]
+    candidates = [threading.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
+                                                   *reversed(mail.references)]]
     candidates = list(dict.fromkeys(candidates))[:50]
     if candidates:
         # Our ids, the SES ids recipients saw, and ids of mail they sent us earlier all lead home.
@@ -195,13 +95,13 @@ def find_discussion(message: EmailMessage, envelope_recipients: list[str]) -> Ma
 # ---------------------------------------------------------------- the journey
 
 
-def _quarantine(raw_key: str, message: EmailMessage, reason: str, match: Match | None,
+def _quarantine(raw_key: str, mail: inbound.InboundMail, reason: str, match: Match | None,
                 sender: str) -> Outcome:
     tenant = match.tenant_id if match else "_unmatched"
-    item = InboundMail(tenant, ids.new_sortable_id(), discussion_id=match.discussion_id if match else None,
-                       sender=sender, subject=str(message.get("Subject", ""))[:500], reason=reason,
-                       raw_s3_key=raw_key, received_at=clock.now_iso(),
-                       email_message_id=str(message.get("Message-ID", "") or "")[:500] or None)
+    item = QuarantinedMail(tenant, ids.new_sortable_id(), discussion_id=match.discussion_id if match else None,
+                           sender=sender, subject=(mail.subject or "")[:500], reason=reason,
+                           raw_s3_key=raw_key, received_at=clock.now_iso(),
+                           email_message_id=(mail.message_id or "")[:500] or None)
     item.save()
     logger.info("inbound mail quarantined: %s", reason)
     return Outcome("quarantined", reason, match.tenant_id if match else None,
@@ -212,57 +112,56 @@ def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = No
             verdicts: dict[str, str] | None = None) -> Outcome:
     if len(raw) > MAX_RAW_BYTES:
         return Outcome("ignored", f"message is larger than {MAX_RAW_BYTES} bytes")
-    message = email.message_from_bytes(raw, policy=policy.default)
-    sender_name, sender = (getaddresses([str(message.get("From", ""))]) or [("", "")])[0]
-    sender = sender.lower()
-    match = find_discussion(message, [r.lower() for r in envelope_recipients or []])
+    mail = inbound.parse_inbound(raw)
+    sender = mail.from_address or ""
+    match = find_discussion(mail, [r.lower() for r in envelope_recipients or []])
 
-    if is_bounce_report(message):
-        failed = failed_recipients(message)
+    if mail.kind in (inbound.BOUNCE, inbound.COMPLAINT):
+        failed = [{"recipient": b.address, "status": b.status or "", "diagnostic": b.diagnostic or ""}
+                  for b in mail.bounced_recipients if (b.action or "failed").lower() in ("failed", "delayed")]
         if match is not None:
             _record_bounces(match, failed)
-        outcome = _quarantine(raw_key, message, "bounce report (delivery status notification)", match, sender)
+        outcome = _quarantine(raw_key, mail, f"{mail.kind} report (delivery status notification)", match, sender)
         outcome.details["failed_recipients"] = failed
         return outcome
-    automatic = auto_reply_reason(message)
-    if automatic:
-        return Outcome("ignored", f"automatic reply ({automatic})", match.tenant_id if match else None)
+    if mail.kind == inbound.AUTO_REPLY:
+        return Outcome("ignored", f"automatic reply ({mail.auto_reply_reason})", match.tenant_id if match else None)
     if match is None:
-        return _quarantine(raw_key, message, "no discussion matches this mail", None, sender)
+        return _quarantine(raw_key, mail, "no discussion matches this mail", None, sender)
     config = communication.get(match.tenant_id)
     if config.from_address and sender == config.from_address.lower():
         return Outcome("ignored", "mail from our own sending address (loop)", match.tenant_id)
     failing = [name for name, verdict in (verdicts or {}).items()
                if name in ("spam", "virus", "dmarc") and str(verdict).upper() == "FAIL"]
     if failing:
-        return _quarantine(raw_key, message, f"SES verdict FAIL: {', '.join(failing)}", match, sender)
+        return _quarantine(raw_key, mail, f"SES verdict FAIL: {', '.join(failing)}", match, sender)
     try:
         discussion = discussions.load(match.tenant_id, match.discussion_id)
     except ApiError:
-        return _quarantine(raw_key, message, "the discussion no longer exists", match, sender)
+        return _quarantine(raw_key, mail, "the discussion no longer exists", match, sender)
     participants = {p.email for p in discussion.participants if p.email}
     if sender not in participants and sender != match.recipient:
-        return _quarantine(raw_key, message, f"sender {sender} is not a participant of the discussion", match,
+        return _quarantine(raw_key, mail, f"sender {sender} is not a participant of the discussion", match,
                            sender)
     if discussion.status == "closed":
-        return _quarantine(raw_key, message, "the discussion is closed", match, sender)
-    return _post(message, match, raw_key, sender, sender_name)
+        return _quarantine(raw_key, mail, "the discussion is closed", match, sender)
+    return _post(mail, match, raw_key)
 
 
-def _post(message: EmailMessage, match: Match, raw_key: str, sender: str, sender_name: str) -> Outcome:
-    their_id = (_ids(message.get("Message-ID")) or [f"<inbound.{ids.new_id()}@{settings().default_reply_domain}>"])[0]
+def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
+    sender = mail.from_address or ""
+    their_id = mail.message_id or f"<inbound.{ids.new_id()}@{settings().default_reply_domain}>"
     if not _first_delivery(their_id, match):
         return Outcome("duplicate", "this Message-ID was already posted", match.tenant_id, match.discussion_id)
-    text = trim_reply(body_text(message)) or "(no text)"
+    text = mail.text or "(no text)"
     spec = discussions.MessageInput(body=text[:100_000], is_internal=False)
     _, posted = discussions.add_message(
         match.tenant_id, match.discussion_id, spec, author=sender, author_user_id=None, author_type="email",
-        email_message_id=their_id, email_in_reply_to=(_ids(message.get("In-Reply-To")) or [None])[0],
-        raw_s3_key=raw_key)
-    _store_attachments(message, match, posted.message_id)
-    _notify_staff(match, posted.message_id, sender_name or sender, text)
+        email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key)
+    _store_attachments(mail, match, posted.message_id)
+    _notify_staff(match, posted.message_id, mail.from_name or sender, text)
     return Outcome("posted", None, match.tenant_id, match.discussion_id, posted.message_id,
-                   {"matched_by": match.by, "sender_name": sender_name})
+                   {"matched_by": match.by, "sender_name": mail.from_name})
 
 
 def _notify_staff(match: Match, message_id: str, who: str, text: str) -> None:
@@ -289,21 +188,13 @@ def _first_delivery(their_id: str, match: Match) -> bool:
         raise
 
 
-def _store_attachments(message: EmailMessage, match: Match, message_id: str) -> None:
-    stored = 0
-    for part in message.iter_attachments():
-        if stored >= MAX_ATTACHMENTS:
-            break
+def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str) -> None:
+    for attachment in mail.attachments[:MAX_ATTACHMENTS]:
         try:
-            content = part.get_content()
-            if isinstance(content, str):
-                content = content.encode()
-            discussion_attachments.store(match.tenant_id, match.discussion_id,
-                                         filename=part.get_filename() or "attachment",
-                                         content_type=part.get_content_type(), content=content,
+            discussion_attachments.store(match.tenant_id, match.discussion_id, filename=attachment.filename,
+                                         content_type=attachment.content_type, content=attachment.content,
                                          uploaded_by="email", message_id=message_id)
-            stored += 1
-        except (ApiError, LookupError, ValueError, TypeError) as error:
+        except ApiError as error:
             logger.info("inbound attachment refused: %s", error)
 
 
@@ -325,22 +216,22 @@ def _raw(raw_key: str) -> bytes:
     return storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read(MAX_RAW_BYTES + 1)
 
 
-def list_quarantine(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[InboundMail], str | None]:
+def list_quarantine(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[QuarantinedMail], str | None]:
     from chalicelib.db import decode_cursor, encode_cursor
 
     scope = f"{tenant_id}|quarantine"
-    results = InboundMail.query(tenant_id, scan_index_forward=False, limit=limit,
+    results = QuarantinedMail.query(tenant_id, scan_index_forward=False, limit=limit,
                                 last_evaluated_key=decode_cursor(cursor, scope))
     items = list(results)
     return items, encode_cursor(results.last_evaluated_key, scope)
 
 
-def _quarantined(tenant_id: str, inbound_id: str) -> InboundMail:
+def _quarantined(tenant_id: str, inbound_id: str) -> QuarantinedMail:
     from chalicelib.errors import NotFound
 
     try:
-        return InboundMail.get(tenant_id, inbound_id)
-    except InboundMail.DoesNotExist:
+        return QuarantinedMail.get(tenant_id, inbound_id)
+    except QuarantinedMail.DoesNotExist:
         raise NotFound("quarantined mail not found") from None
 
 
@@ -351,13 +242,11 @@ def release(tenant_id: str, inbound_id: str) -> Outcome:
     item = _quarantined(tenant_id, inbound_id)
     if not item.discussion_id:
         raise Conflict("this mail matched no discussion; it cannot be released", field="inbound_id")
-    message = email.message_from_bytes(_raw(item.raw_s3_key), policy=policy.default)
-    sender_name, sender = (getaddresses([str(message.get("From", ""))]) or [("", "")])[0]
+    mail = inbound.parse_inbound(_raw(item.raw_s3_key))
     discussion = discussions.load(tenant_id, item.discussion_id)
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it first", field="status")
-    outcome = _post(message, Match(tenant_id, item.discussion_id, None, "released"), item.raw_s3_key,
-                    sender.lower(), sender_name)
+    outcome = _post(mail, Match(tenant_id, item.discussion_id, None, "released"), item.raw_s3_key)
     item.delete()
     return outcome
 

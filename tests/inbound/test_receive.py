@@ -171,13 +171,10 @@ def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch)
 
 
 def test_a_real_thunderbird_reply_is_read(aws):
-    from email import message_from_bytes, policy
-
-    from chalicelib.mail.receive import body_text
-    from chalicelib.mail.trimming import trim_reply
+    from chalicelib.mail.inbound import parse_inbound
 
     raw = (CORPUS / "mime_mikel_mail" / "plain_emails" / "raw_email_reply.eml").read_bytes()
-    text = trim_reply(body_text(message_from_bytes(raw, policy=policy.default)))
+    text = parse_inbound(raw).text
     assert text and not re.search(r"^>", text, re.MULTILINE)
 
 
