@@ -3,10 +3,12 @@ import os
 
 from chalice import Chalice, Rate
 
+from chalicelib.community.routes import blueprint as community
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.tracking.routes import blueprint as tracking
+from chalicelib.users.routes import blueprint as users
 
 app = Chalice(app_name="discussion-hub")
 # The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
@@ -15,12 +17,16 @@ app.register_blueprint(discussions)
 app.register_blueprint(mail)
 app.register_blueprint(tracking)
 app.register_blueprint(notifications)
+app.register_blueprint(community)
+app.register_blueprint(users)
 
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.
 SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC", "discussion-hub-ses-events")
 # The SES receipt rule stores inbound mail in S3 and notifies this topic (on_s3_event cannot be packaged).
 INBOUND_MAIL_TOPIC = os.environ.get("INBOUND_MAIL_TOPIC", "discussion-hub-inbound-mail")
+# Background work (notification fan-out, purges) written to the jobs outbox and queued here.
+JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "discussion-hub-jobs")
 
 
 @app.on_sns_message(topic=SES_EVENTS_TOPIC)
@@ -48,3 +54,18 @@ def inbound_mail(event):
         outcome = receive.handle_receipt(json.loads(record["Sns"]["Message"]))
         outcomes.append({"status": outcome.status, "reason": outcome.reason, "message_id": outcome.message_id})
     return outcomes
+
+
+@app.on_sqs_message(queue=JOBS_QUEUE, batch_size=1)
+def jobs(event):
+    # One message per invocation: a failure redelivers only that job (it is idempotent), then the DLQ.
+    from chalicelib import jobs as background
+
+    return [background.run_message(record.body) for record in event]
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_jobs(event):
+    from chalicelib import jobs as background
+
+    return {"resent": background.sweep()}

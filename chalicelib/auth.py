@@ -26,6 +26,10 @@ class Principal:
     user_id: str
     roles: frozenset[str]
     email: str | None = None
+    # The community board identifies people by integer ids: the `user_id` claim, else a numeric `sub`.
+    member_id: int | None = None
+    # When the token lists the locations (BusinessIds) its user belongs to, the board shows only those.
+    business_ids: frozenset[int] | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -75,7 +79,39 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     if not isinstance(user_id, str) or not user_id:
         raise Unauthorized("token has no sub claim")
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    return Principal(tenant_id=tenant_id.strip(), user_id=user_id, roles=frozenset(roles), email=email)
+    return Principal(tenant_id=tenant_id.strip(), user_id=user_id, roles=frozenset(roles), email=email,
+                     member_id=_member_id(claims), business_ids=_business_ids(claims))
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    return value if isinstance(value, int) and 0 < value < 2**63 else None
+
+
+def _member_id(claims: Mapping[str, Any]) -> int | None:
+    for name in ("user_id", "custom:user_id", "sub"):
+        if name in claims:
+            member = _positive_int(claims[name])
+            if member is not None:
+                return member
+    return None
+
+
+def _business_ids(claims: Mapping[str, Any]) -> frozenset[int] | None:
+    raw = claims.get("business_ids", claims.get("custom:business_ids"))
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = raw.replace(",", " ").split()
+    if not isinstance(raw, list):
+        raise Unauthorized("token business_ids claim must be a list of integers")
+    values = [_positive_int(value) for value in raw]
+    if any(value is None for value in values):
+        raise Unauthorized("token business_ids claim must be a list of integers")
+    return frozenset(values)
 
 
 def authenticate(headers: Mapping[str, str]) -> Principal:
@@ -95,7 +131,8 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
 
 def issue_local_token(tenant_id: str, user_id: str, roles: list[str], secret: str,
                       ttl_seconds: int = 12 * 3600, email: str | None = None,
-                      issuer: str | None = None, audience: str | None = None) -> str:
+                      issuer: str | None = None, audience: str | None = None,
+                      extra: dict[str, Any] | None = None) -> str:
     """An HS256 token for stage `local` (the `make token` command and tests)."""
     import time
 
@@ -108,4 +145,5 @@ def issue_local_token(tenant_id: str, user_id: str, roles: list[str], secret: st
         claims["iss"] = issuer
     if audience:
         claims["aud"] = audience
+    claims.update(extra or {})
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -34,10 +34,12 @@ JWT_SECRET = os.environ["JWT_SECRET"]
 def _reset_cached_clients() -> None:
     db.connection.cache_clear()
     storage.s3.cache_clear()
+    from chalicelib import jobs
     from chalicelib.mail import ses
     from chalicelib.tables import all_models
 
     ses.client.cache_clear()
+    jobs.reset_clients()
     for model in all_models():
         model._connection = None
 

@@ -121,3 +121,46 @@ def build(email: OutboundEmail, link_url: Callable[[int], str]) -> bytes:
     message.set_content(environment.get_template("discussion_message.txt").render(context))
     message.add_alternative(environment.get_template("discussion_message.html").render(context), subtype="html")
     return message.as_bytes()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # maintype/subtype
+    data: bytes
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NotificationEmail:
+    """A notification sent to one user: what happened, an excerpt, a link, and why they get it."""
+    sender: Person
+    recipient: Person
+    subject: str
+    message_id: str
+    title: str
+    excerpt: str | None
+    link: str | None
+    reason: str
+    extra_lines: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def build_notification(email: NotificationEmail) -> bytes:
+    context = {"title": email.title, "excerpt": email.excerpt, "link": email.link, "reason": email.reason,
+               "extra_lines": email.extra_lines}
+    environment = _environment()
+    message = EmailMessage(policy=SMTP)
+    message["From"] = email.sender.address()
+    message["To"] = email.recipient.address()
+    message["Subject"] = header_safe(email.subject)
+    message["Message-ID"] = email.message_id
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(environment.get_template("notification.txt").render(context))
+    message.add_alternative(environment.get_template("notification.html").render(context), subtype="html")
+    for attachment in email.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename,
+                               params=attachment.params)
+    return message.as_bytes()

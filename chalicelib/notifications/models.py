@@ -21,10 +21,16 @@ class Notification(Model):
     title = UnicodeAttribute()
     body = UnicodeAttribute(null=True)
     discussion_id = UnicodeAttribute(null=True)
+    community_thread_id = NumberAttribute(null=True)
+    community_message_id = NumberAttribute(null=True)
     delivery = UnicodeAttribute(default="digest")       # instant | digest (the digest job sends the latter)
     created_at = UnicodeAttribute()
     read_at = UnicodeAttribute(null=True)
+    # Email of an instant notification: claimed (sending) once, then sent / failed / no_address / no_sender /
+    # suppressed; never sent twice.
+    email_status = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
+    ses_message_id = UnicodeAttribute(null=True)
 
 
 class NotificationCounter(Model):

@@ -23,6 +23,13 @@ class NewNotification:
     body: str | None = None
     discussion_id: str | None = None
     priority: str = "normal"
+    community_thread_id: int | None = None
+    community_message_id: int | None = None
+    instant: bool = False  # email at once whatever the priority (a community thread's InstantDelivery)
+
+    @property
+    def delivery(self) -> str:
+        return "instant" if self.instant or self.priority in ("urgent", "high") else "digest"
 
 
 def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotification) -> bool:
@@ -30,8 +37,8 @@ def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotifica
     key = user_key(tenant_id, user_id)
     record = Notification(key, notification_id, tenant_id=tenant_id, user_id=user_id, type=item.type,
                           priority=item.priority, title=item.title[:300], body=(item.body or "")[:1000] or None,
-                          discussion_id=item.discussion_id,
-                          delivery="instant" if item.priority in ("urgent", "high") else "digest",
+                          discussion_id=item.discussion_id, community_thread_id=item.community_thread_id,
+                          community_message_id=item.community_message_id, delivery=item.delivery,
                           created_at=clock.now_iso())
     try:
         with transaction() as tx:
@@ -79,5 +86,9 @@ def list_page(tenant_id: str, user_id: str, limit: int, cursor: str | None) -> t
 
 def as_json(item: Notification) -> dict[str, Any]:
     return {"id": item.notification_id, "type": item.type, "priority": item.priority, "title": item.title,
-            "body": item.body, "discussion_id": item.discussion_id, "delivery": item.delivery,
-            "created_at": item.created_at, "read_at": item.read_at, "email_sent_at": item.email_sent_at}
+            "body": item.body, "discussion_id": item.discussion_id,
+            "community_thread_id": int(item.community_thread_id) if item.community_thread_id is not None else None,
+            "community_message_id": (int(item.community_message_id) if item.community_message_id is not None
+                                     else None),
+            "delivery": item.delivery, "created_at": item.created_at, "read_at": item.read_at,
+            "email_status": item.email_status, "email_sent_at": item.email_sent_at}

@@ -1,0 +1,113 @@
+"""Who may do what on the board: roles (`Entity-Action`, or `admin` for everything) and visibility.
+
+Visibility of a thread to a person:
+- not in a group, or in a Public or Restricted group: everyone with board access; in a Private group: its members;
+- and, when the thread is Private: only its author, its guests and the people its message mentions.
+Contributing (posting a thread or reply in a group): Public groups are open to all, Restricted and Private
+groups to their members. Administrators see and do everything.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chalicelib.auth import Principal
+from chalicelib.community.envelope import forbidden
+from chalicelib.community.keys import group_key
+from chalicelib.community.models import CommunityGroup, CommunityGroupMember, CommunityThread
+
+
+def sees(thread: CommunityThread, group: CommunityGroup | None, user_id: int | None, is_member: bool) -> bool:
+    """Whether a (non-administrator) user may read this thread; `group` is the thread's group, if any."""
+    if thread.group_id is not None:
+        if group is None:
+            return False
+        if group.access_level == "Private" and not is_member:
+            return False
+    if thread.private and (user_id is None or user_id not in thread.audience()):
+        return False
+    return True
+
+
+def contributes(group: CommunityGroup | None, is_member: bool) -> bool:
+    return group is None or group.access_level == "Public" or is_member
+
+
+class Viewer:
+    """The caller on the community routes, with the groups and memberships a request has looked up."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.tenant_id = principal.tenant_id
+        self.member_id = principal.member_id
+        self.is_admin = principal.is_admin
+        self._groups: dict[int, CommunityGroup | None] = {}
+        self._memberships: dict[int, bool] = {}
+
+    @property
+    def name(self) -> str:
+        return self.principal.email or self.principal.user_id
+
+    def require(self, entity: str, action: str) -> None:
+        if not (self.is_admin or self.principal.has_role(f"{entity}-{action}")):
+            raise forbidden(f"requires a full unrestricted administrator or the {entity}-{action} role")
+
+    def acting_as(self, user_id: int | None) -> None:
+        """Only administrators post on behalf of someone else; everyone else posts as themselves."""
+        if self.is_admin or user_id is None:
+            return
+        if self.member_id is None:
+            raise forbidden("the token carries no numeric user id (user_id claim or numeric sub)", "UserId")
+        if user_id != self.member_id:
+            raise forbidden("must be the id of the signed-in user", "UserId")
+
+    def in_business(self, business_id: int) -> bool:
+        business_ids = self.principal.business_ids
+        return self.is_admin or business_ids is None or business_id in business_ids
+
+    def load(self, group_ids: Iterable[int]) -> None:
+        """Fetch the groups and this user's memberships not yet known: at most two BatchGets."""
+        wanted = sorted({int(g) for g in group_ids} - set(self._groups))
+        if not wanted:
+            return
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start:start + 100]
+            found = {int(g.group_id): g for g in CommunityGroup.batch_get([(self.tenant_id, g) for g in chunk])}
+            for group_id in chunk:
+                self._groups[group_id] = found.get(group_id)
+            members: set[int] = set()
+            if self.member_id is not None:
+                keys = [(group_key(self.tenant_id, g), self.member_id) for g in chunk]
+                members = {int(m.group_id) for m in CommunityGroupMember.batch_get(keys)}
+            for group_id in chunk:
+                self._memberships[group_id] = group_id in members
+
+    def group(self, group_id: int | None) -> CommunityGroup | None:
+        if group_id is None:
+            return None
+        self.load([group_id])
+        return self._groups[int(group_id)]
+
+    def is_member(self, group_id: int | None) -> bool:
+        if group_id is None:
+            return False
+        self.load([group_id])
+        return self._memberships[int(group_id)]
+
+    def sees_group(self, group: CommunityGroup) -> bool:
+        return (self.is_admin or (self.in_business(int(group.business_id))
+                                  and (group.access_level != "Private" or self.is_member(int(group.group_id)))))
+
+    def contributes_to(self, group: CommunityGroup | None) -> bool:
+        return self.is_admin or contributes(group, group is not None and self.is_member(int(group.group_id)))
+
+    def sees(self, thread: CommunityThread) -> bool:
+        if self.is_admin:
+            return True
+        if not self.in_business(int(thread.business_id)):
+            return False
+        group_id = int(thread.group_id) if thread.group_id is not None else None
+        return sees(thread, self.group(group_id), self.member_id, self.is_member(group_id))
+
+    def contributes(self, thread: CommunityThread) -> bool:
+        group_id = int(thread.group_id) if thread.group_id is not None else None
+        return self.sees(thread) and self.contributes_to(self.group(group_id))

@@ -1,0 +1,158 @@
+"""Reading a community request body: every field is checked and every failure collected, then reported at once."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.community.envelope import FieldError, invalid
+from chalicelib.config import settings
+
+REQUIRED = "is a required field"
+MAX_ID = 2**53 - 1  # ids stay exact in JavaScript clients
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
+def parse_body(raw: bytes | None) -> dict[str, Any]:
+    """The JSON object of a request; malformed JSON, another JSON type or an oversize body fail in the envelope."""
+    raw = raw or b""
+    if len(raw) > settings().max_request_bytes:
+        raise invalid([FieldError("Body", f"must be at most {settings().max_request_bytes} bytes")])
+    if not raw.strip():
+        raise invalid([FieldError("Body", "is a required field: send a JSON object")])
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid([FieldError("Body", f"is not valid JSON ({error})")]) from None
+    if not isinstance(body, dict):
+        raise invalid([FieldError("Body", "must be a JSON object", type(body).__name__)])
+    return body
+
+
+class Form:
+    """Typed reads of one JSON object; `done()` raises a 400 envelope listing every field that failed."""
+
+    def __init__(self, body: dict[str, Any], known: Iterable[str]) -> None:
+        self.body = body
+        self.errors: list[FieldError] = []
+        for name in body:
+            if name not in known:
+                self.fail(name, "is not a field of this resource", body[name])
+
+    def fail(self, name: str, message: str, attempted: Any = None) -> None:
+        self.errors.append(FieldError(name, message, _attempted(attempted)))
+
+    def given(self, name: str) -> bool:
+        return name in self.body
+
+    def integer(self, name: str, required: bool = False) -> int | None:
+        value = self.body.get(name)
+        if value is None:
+            if required:
+                self.fail(name, REQUIRED, None)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not value.is_integer()):
+            self.fail(name, "must be an integer", value)
+            return None
+        value = int(value)
+        if not 0 < value <= MAX_ID:
+            self.fail(name, REQUIRED if value == 0 and required else f"must be between 1 and {MAX_ID}", value)
+            return None
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.fail(name, "must be true or false", value)
+            return None
+        return value
+
+    def string(self, name: str, required: bool = False, max_length: int = 255,
+               single_line: bool = True) -> str | None:
+        value = self.body.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(name, REQUIRED, value)
+            return None
+        if not isinstance(value, str):
+            self.fail(name, "must be a string", value)
+            return None
+        value = value.strip()
+        if len(value) > max_length:
+            self.fail(name, f"must be at most {max_length} characters", value)
+        elif _CONTROL.search(value) or (single_line and _LINE_BREAK.search(value)):
+            self.fail(name, "must not contain control characters" + (" or line breaks" if single_line else ""),
+                      value)
+        else:
+            return value
+        return None
+
+    def integer_list(self, name: str, max_items: int) -> list[int] | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or any(isinstance(item, bool) or not isinstance(item, int)
+                                              or not 0 < item <= MAX_ID for item in value):
+            self.fail(name, "must be a list of positive integer ids", value)
+            return None
+        unique = list(dict.fromkeys(value))
+        if len(unique) > max_items:
+            self.fail(name, f"must list at most {max_items} ids", value)
+            return None
+        return unique
+
+    def json_text(self, name: str, max_length: int = 10_000) -> str | None:
+        text = self.string(name, max_length=max_length, single_line=False)
+        if text is None:
+            return None
+        try:
+            json.loads(text)
+        except ValueError:
+            self.fail(name, "must be valid JSON", text)
+            return None
+        return text
+
+    def choice(self, name: str, allowed: tuple[str, ...], required: bool = False) -> str | None:
+        value = self.body.get(name)
+        if value is None:
+            if required:
+                self.fail(name, REQUIRED, None)
+            return None
+        match = next((option for option in allowed if isinstance(value, str) and option.lower() == value.lower()),
+                     None)
+        if match is None:
+            self.fail(name, f"must be one of: {', '.join(allowed)}", value)
+        return match
+
+    def done(self) -> None:
+        if self.errors:
+            raise invalid(self.errors)
+
+
+def _attempted(value: Any) -> Any:
+    """Echo what was sent, shortened: an error must not mirror a megabyte back."""
+    if isinstance(value, str) and len(value) > 200:
+        return value[:200] + "…"
+    if isinstance(value, list | dict) and len(json.dumps(value)) > 200:
+        return json.dumps(value)[:200] + "…"
+    return value
+
+
+def query_integer(query: dict[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise invalid([FieldError(name, "must be a positive integer", raw)])
+    return int(raw)
+
+
+def path_id(raw: str, name: str = "Id") -> int:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise invalid([FieldError(name, "must be a positive integer", raw)])
+    return int(raw)

@@ -1,0 +1,191 @@
+"""Replies on a thread (the `communitymessages`): post, read, list oldest first, edit, delete."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import clock, ids, jobs
+from chalicelib.community import keys
+from chalicelib.community.access import Viewer
+from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
+from chalicelib.community.fields import Form
+from chalicelib.community.mentions import mentioned_ids
+from chalicelib.community.models import CommunityMessage, CommunityReaction, CommunityThread
+from chalicelib.community.threads import MAX_GUESTS, MAX_MESSAGE, remember
+from chalicelib.community.threads import load as load_thread
+from chalicelib.community.writes import Tx
+from chalicelib.db import decode_cursor, encode_cursor
+
+ENTITY = "CommunityMessage"
+WRITABLE = ("CommunityThreadId", "UserId", "CoworkerId", "Message", "Guests")
+READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "LikeCount", "Mentions", "Liked")
+
+
+def _read(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+    form = Form(body, WRITABLE + READ_ONLY)
+    values = {
+        "CommunityThreadId": form.integer("CommunityThreadId", required=creating),
+        "UserId": form.integer("UserId", required=creating),
+        "CoworkerId": form.integer("CoworkerId"),
+        "Message": form.string("Message", required=creating or form.given("Message"), max_length=MAX_MESSAGE,
+                               single_line=False),
+        "Guests": form.integer_list("Guests", MAX_GUESTS),
+    }
+    form.done()
+    return {name: value for name, value in values.items() if creating or name in body}
+
+
+def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
+    viewer.require(ENTITY, "Create")
+    values = _read(body, creating=True)
+    viewer.acting_as(values["UserId"])
+    thread_id = values["CommunityThreadId"]
+    try:
+        thread = load_thread(viewer, thread_id)
+    except CommunityError as error:
+        if error.status == 404:
+            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)]) from None
+        raise
+    if not viewer.contributes(thread):
+        raise forbidden("only members of this conversation's group can reply", "CommunityThreadId")
+    tenant_id = viewer.tenant_id
+    for _ in range(3):
+        now = clock.now_iso()
+        reply = CommunityMessage(
+            tenant_id, keys.new_id(), thread_id=thread_id, thread_key=keys.thread_key(tenant_id, thread_id),
+            user_id=values["UserId"], coworker_id=values["CoworkerId"], message=values["Message"],
+            guests=values["Guests"] or None, mentions=mentioned_ids(values["Message"]) or None,
+            created_at=now, updated_at=now, updated_by=viewer.name)
+        reply.created_key = f"{now}#{int(reply.message_id):016d}"
+        job = jobs.new_job("community.notify", {
+            "tenant_id": tenant_id, "thread_id": thread_id, "message_id": int(reply.message_id),
+            "actor": int(reply.user_id), "event_key": ids.new_sortable_id(), "stage": "mentions", "only": None})
+        tx = Tx()
+        tx.save("reply", reply, condition=CommunityMessage.message_id.does_not_exist())
+        tx.update("thread", CommunityThread(tenant_id, thread_id), [
+            CommunityThread.reply_count.add(1), CommunityThread.last_activity_at.set(now),
+            CommunityThread.activity_key.set(keys.activity_key(now, thread_id))],
+            condition=CommunityThread.thread_id.exists())
+        tx.save("job", job)
+        remember(tx, viewer, int(reply.user_id))
+        failed = tx.commit()
+        if "thread" in failed:
+            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)])
+        if not failed:
+            jobs.dispatch(job)
+            return reply
+    raise conflict("could not allocate an id; try again")
+
+
+def load(viewer: Viewer, message_id: int) -> tuple[CommunityMessage, CommunityThread]:
+    try:
+        reply = CommunityMessage.get(viewer.tenant_id, message_id)
+    except CommunityMessage.DoesNotExist:
+        raise not_found(ENTITY, attempted=message_id) from None
+    try:
+        thread = load_thread(viewer, int(reply.thread_id))
+    except CommunityError as error:
+        if error.status == 404:
+            raise not_found(ENTITY, attempted=message_id) from None
+        raise
+    return reply, thread
+
+
+def get(viewer: Viewer, message_id: int) -> dict[str, Any]:
+    from chalicelib.community.threads import reactions_of
+
+    viewer.require(ENTITY, "Read")
+    reply, _ = load(viewer, message_id)
+    return {**as_json(reply), **reactions_of(viewer, "message", message_id)}
+
+
+def _only_author(viewer: Viewer, reply: CommunityMessage, action: str) -> None:
+    if not viewer.is_admin and viewer.member_id != int(reply.user_id):
+        raise forbidden(f"only the author or an administrator can {action} this message")
+
+
+def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMessage:
+    viewer.require(ENTITY, "Update")
+    values = _read(body, creating=False)
+    reply, thread = load(viewer, message_id)
+    _only_author(viewer, reply, "change")
+    errors = [FieldError(name, "cannot be changed", values[name]) for name, current in
+              (("UserId", reply.user_id), ("CommunityThreadId", reply.thread_id))
+              if values.get(name) is not None and values[name] != int(current)]
+    if errors:
+        raise invalid(errors)
+    now = clock.now_iso()
+    actions = [CommunityMessage.updated_at.set(now), CommunityMessage.updated_by.set(viewer.name)]
+    before = {*(reply.mentions or []), *(reply.guests or [])}
+    mentions = list(reply.mentions or [])
+    if "Message" in values:
+        mentions = mentioned_ids(values["Message"])
+        actions += [CommunityMessage.message.set(values["Message"]),
+                    CommunityMessage.mentions.set(mentions) if mentions else CommunityMessage.mentions.remove()]
+    guests = list(reply.guests or [])
+    if "Guests" in values:
+        guests = values["Guests"] or []
+        actions.append(CommunityMessage.guests.set(guests) if guests else CommunityMessage.guests.remove())
+    if "CoworkerId" in values:
+        actions.append(CommunityMessage.coworker_id.set(values["CoworkerId"]) if values["CoworkerId"]
+                       else CommunityMessage.coworker_id.remove())
+    tx = Tx()
+    tx.update("reply", CommunityMessage(viewer.tenant_id, message_id), actions,
+              condition=CommunityMessage.message_id.exists())
+    newly = [user for user in dict.fromkeys([*mentions, *guests]) if user not in before and user != reply.user_id]
+    job = None
+    if newly:
+        job = jobs.new_job("community.notify", {
+            "tenant_id": viewer.tenant_id, "thread_id": int(thread.thread_id), "message_id": message_id,
+            "actor": int(reply.user_id), "event_key": ids.new_sortable_id(), "stage": "mentions", "only": newly})
+        tx.save("job", job)
+    if "reply" in tx.commit():
+        raise not_found(ENTITY, attempted=message_id)
+    if job is not None:
+        jobs.dispatch(job)
+    return CommunityMessage.get(viewer.tenant_id, message_id)
+
+
+def delete(viewer: Viewer, message_id: int) -> CommunityMessage:
+    viewer.require(ENTITY, "Delete")
+    reply, thread = load(viewer, message_id)
+    _only_author(viewer, reply, "delete")
+    tx = Tx()
+    tx.delete("reply", CommunityMessage(viewer.tenant_id, message_id), condition=CommunityMessage.message_id.exists())
+    tx.update("thread", CommunityThread(viewer.tenant_id, int(thread.thread_id)),
+              [CommunityThread.reply_count.add(-1)], condition=CommunityThread.thread_id.exists())
+    failed = tx.commit()
+    if "reply" in failed:
+        raise not_found(ENTITY, attempted=message_id)
+    if "thread" in failed:  # the thread is being purged; the reply goes with it
+        CommunityMessage(viewer.tenant_id, message_id).delete()
+    with CommunityReaction.batch_write() as batch:
+        for reaction in CommunityReaction.query(keys.target_key(viewer.tenant_id, "message", message_id), limit=200):
+            batch.delete(reaction)
+    return reply
+
+
+def list_page(viewer: Viewer, thread_id: int, limit: int,
+              cursor: str | None) -> tuple[list[CommunityMessage], str | None]:
+    """A thread's replies, oldest first: one Query, after one GetItem for the thread's visibility."""
+    viewer.require(ENTITY, "Read")
+    try:
+        load_thread(viewer, thread_id)
+    except CommunityError as error:
+        if error.status == 404:
+            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)]) from None
+        raise
+    scope = f"{viewer.tenant_id}|replies|{thread_id}"
+    results = CommunityMessage.by_thread.query(keys.thread_key(viewer.tenant_id, thread_id), limit=limit,
+                                               last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
+    items = list(results)
+    return items, encode_cursor(results.last_evaluated_key, scope)
+
+
+def as_json(reply: CommunityMessage) -> dict[str, Any]:
+    return {
+        "Id": int(reply.message_id), "CommunityThreadId": int(reply.thread_id), "UserId": int(reply.user_id),
+        "CoworkerId": int(reply.coworker_id) if reply.coworker_id is not None else None, "Message": reply.message,
+        "Guests": [int(g) for g in reply.guests or []], "Mentions": [int(m) for m in reply.mentions or []],
+        "LikeCount": int(reply.like_count or 0), "CreatedOn": keys.public_time(reply.created_at),
+        "UpdatedOn": keys.public_time(reply.updated_at), "UpdatedBy": reply.updated_by,
+    }

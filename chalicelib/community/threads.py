@@ -1,0 +1,382 @@
+"""Community threads: create, read, list, update, delete — each a few DynamoDB calls, whatever the board's size."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import clock, ids, jobs
+from chalicelib.community import keys
+from chalicelib.community.access import Viewer
+from chalicelib.community.envelope import FieldError, conflict, forbidden, invalid, not_found
+from chalicelib.community.fields import Form
+from chalicelib.community.mentions import mentioned_ids
+from chalicelib.community.models import (
+    CommunityGroup,
+    CommunityMessage,
+    CommunityReaction,
+    CommunityThread,
+)
+from chalicelib.community.writes import Tx
+from chalicelib.db import decode_cursor, encode_cursor
+
+ENTITY = "CommunityThread"
+MAX_SUBJECT = 255
+MAX_MESSAGE = 20_000
+MAX_TAGS = 20
+MAX_TAG = 50
+MAX_GUESTS = 100
+WRITABLE = ("BusinessId", "UserId", "Subject", "Message", "CommunityGroupId", "CoworkerId", "InstantDelivery",
+            "Tags", "Private", "Guests", "IncludeZoomInvite", "ZoomEventData")
+# Sent back by clients that PUT what they GET; accepted and ignored.
+READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "ReplyCount", "LikeCount", "FollowerCount",
+             "LastActivityOn", "Mentions", "Liked", "Following")
+LIST_BUDGET = 400  # items a list request may examine to fill one page of visible threads
+
+
+@dataclass
+class ThreadInput:
+    values: dict[str, Any]
+    tag_set: set[str] | None
+
+
+def _tags(form: Form) -> tuple[str | None, set[str] | None]:
+    raw = form.string("Tags", max_length=1000)
+    if raw is None:
+        return None, None
+    tags = [tag.strip() for tag in raw.split(",") if tag.strip()]
+    if len(tags) > MAX_TAGS or any(len(tag) > MAX_TAG for tag in tags):
+        form.fail("Tags", f"must be at most {MAX_TAGS} tags of at most {MAX_TAG} characters each", raw)
+        return None, None
+    return ", ".join(tags) or None, {tag.lower() for tag in tags} or None
+
+
+def read_input(body: dict[str, Any], creating: bool) -> ThreadInput:
+    """The thread fields of a request; every invalid field is reported at once (400 envelope)."""
+    form = Form(body, WRITABLE + READ_ONLY)
+    values: dict[str, Any] = {
+        "BusinessId": form.integer("BusinessId", required=creating),
+        "UserId": form.integer("UserId", required=creating),
+        "Subject": form.string("Subject", required=creating or form.given("Subject"), max_length=MAX_SUBJECT),
+        "Message": form.string("Message", required=creating or form.given("Message"), max_length=MAX_MESSAGE,
+                               single_line=False),
+        "CommunityGroupId": form.integer("CommunityGroupId"),
+        "CoworkerId": form.integer("CoworkerId"),
+        "InstantDelivery": form.boolean("InstantDelivery"),
+        "Private": form.boolean("Private"),
+        "Guests": form.integer_list("Guests", MAX_GUESTS),
+        "IncludeZoomInvite": form.boolean("IncludeZoomInvite"),
+        "ZoomEventData": form.json_text("ZoomEventData"),
+    }
+    values["Tags"], tag_set = _tags(form)
+    if creating and values["IncludeZoomInvite"] and values["ZoomEventData"] is None and not any(
+            error.property_name == "ZoomEventData" for error in form.errors):
+        form.fail("ZoomEventData", "is required when IncludeZoomInvite is true", form.body.get("ZoomEventData"))
+    form.done()
+    return ThreadInput({name: value for name, value in values.items() if creating or name in body}, tag_set)
+
+
+def _check_group(viewer: Viewer, group_id: int, business_id: int) -> CommunityGroup:
+    group = viewer.group(group_id)
+    if group is None or not viewer.sees_group(group):
+        raise invalid([FieldError("CommunityGroupId", "does not exist", group_id)])
+    if int(group.business_id) != business_id:
+        raise invalid([FieldError("CommunityGroupId", "belongs to another location (BusinessId)", group_id)])
+    if not viewer.contributes_to(group):
+        raise forbidden(f"only members of the {group.access_level} group can post in it", "CommunityGroupId")
+    return group
+
+
+def _notify_job(tenant_id: str, thread_id: int, actor: int, *, message_id: int | None = None,
+                only: list[int] | None = None) -> jobs.JobRecord:
+    return jobs.new_job("community.notify", {
+        "tenant_id": tenant_id, "thread_id": thread_id, "message_id": message_id, "actor": actor,
+        "event_key": ids.new_sortable_id(), "stage": "mentions", "only": only})
+
+
+def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
+    viewer.require(ENTITY, "Create")
+    data = read_input(body, creating=True)
+    values = data.values
+    viewer.acting_as(values["UserId"])
+    if not viewer.in_business(values["BusinessId"]):
+        raise forbidden("is not a location you belong to", "BusinessId")
+    group_id = values["CommunityGroupId"]
+    if group_id is not None:
+        _check_group(viewer, group_id, values["BusinessId"])
+    tenant_id = viewer.tenant_id
+    for _ in range(3):  # a clash of random ids is astronomically rare, but handled
+        now = clock.now_iso()
+        thread = CommunityThread(
+            tenant_id, keys.new_id(), business_id=values["BusinessId"],
+            business_key=keys.business_key(tenant_id, values["BusinessId"]), group_id=group_id,
+            group_key=keys.group_key(tenant_id, group_id) if group_id is not None else None,
+            user_id=values["UserId"], coworker_id=values["CoworkerId"], subject=values["Subject"],
+            message=values["Message"], tags=values["Tags"], tag_set=data.tag_set,
+            private=bool(values["Private"]), guests=values["Guests"] or None,
+            mentions=mentioned_ids(values["Message"]) or None, instant_delivery=bool(values["InstantDelivery"]),
+            include_zoom_invite=bool(values["IncludeZoomInvite"]), zoom_event_data=values["ZoomEventData"],
+            follower_count=1, created_at=now, updated_at=now, updated_by=viewer.name, last_activity_at=now)
+        thread.activity_key = keys.activity_key(now, int(thread.thread_id))
+        job = _notify_job(tenant_id, int(thread.thread_id), int(thread.user_id))
+        tx = Tx()
+        tx.save("thread", thread, condition=CommunityThread.thread_id.does_not_exist())
+        tx.save("follow", CommunityReaction(keys.target_key(tenant_id, "thread", int(thread.thread_id)),
+                                            f"follow#{thread.user_id}", user_id=thread.user_id, created_at=now))
+        tx.save("job", job)
+        if group_id is not None:
+            tx.update("group", CommunityGroup(tenant_id, group_id), [CommunityGroup.thread_count.add(1)],
+                      condition=CommunityGroup.group_id.exists())
+        remember(tx, viewer, int(thread.user_id))
+        failed = tx.commit()
+        if "group" in failed:
+            raise invalid([FieldError("CommunityGroupId", "does not exist", group_id)])
+        if not failed:
+            jobs.dispatch(job)
+            return thread
+    raise conflict("could not allocate an id; try again")
+
+
+def remember(tx: Tx, viewer: Viewer, user_id: int) -> None:
+    from chalicelib.users import service as users
+
+    if viewer.member_id == user_id:
+        tx.raw("profile", lambda t: users.remember_in(t, viewer.principal, viewer.principal.user_id), "update")
+
+
+def load(viewer: Viewer, thread_id: int, action: str = "Read") -> CommunityThread:
+    """A thread the viewer may see; 404 otherwise (an invisible thread is indistinguishable from none)."""
+    try:
+        thread = CommunityThread.get(viewer.tenant_id, thread_id)
+    except CommunityThread.DoesNotExist:
+        raise not_found(ENTITY, attempted=thread_id) from None
+    if not viewer.sees(thread):
+        raise not_found(ENTITY, attempted=thread_id)
+    return thread
+
+
+def get(viewer: Viewer, thread_id: int) -> dict[str, Any]:
+    viewer.require(ENTITY, "Read")
+    thread = load(viewer, thread_id)
+    result = as_json(thread)
+    result.update(reactions_of(viewer, "thread", thread_id))
+    return result
+
+
+def reactions_of(viewer: Viewer, kind: str, target_id: int) -> dict[str, bool]:
+    """Whether the viewer likes / follows the target: one BatchGet."""
+    if viewer.member_id is None:
+        return {"Liked": False, "Following": False} if kind == "thread" else {"Liked": False}
+    target = keys.target_key(viewer.tenant_id, kind, target_id)
+    wanted = [(target, f"like#{viewer.member_id}")]
+    if kind == "thread":
+        wanted.append((target, f"follow#{viewer.member_id}"))
+    found = {item.reaction_key.split("#")[0] for item in CommunityReaction.batch_get(wanted)}
+    result = {"Liked": "like" in found}
+    if kind == "thread":
+        result["Following"] = "follow" in found
+    return result
+
+
+def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
+    if not viewer.is_admin and viewer.member_id != int(thread.user_id):
+        raise forbidden(f"only the author or an administrator can {action} this conversation")
+
+
+def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThread:
+    viewer.require(ENTITY, "Update")
+    data = read_input(body, creating=False)
+    values = data.values
+    thread = load(viewer, thread_id)
+    _only_author(viewer, thread, "change")
+    errors = [FieldError(name, "cannot be changed", values[name]) for name, current in
+              (("UserId", thread.user_id), ("BusinessId", thread.business_id))
+              if values.get(name) is not None and values[name] != int(current)]
+    if errors:
+        raise invalid(errors)
+    tenant_id = viewer.tenant_id
+    now = clock.now_iso()
+    actions = [CommunityThread.updated_at.set(now), CommunityThread.updated_by.set(viewer.name)]
+    simple = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
+              "CoworkerId": CommunityThread.coworker_id, "InstantDelivery": CommunityThread.instant_delivery,
+              "Private": CommunityThread.private, "IncludeZoomInvite": CommunityThread.include_zoom_invite,
+              "ZoomEventData": CommunityThread.zoom_event_data, "Tags": CommunityThread.tags,
+              "Guests": CommunityThread.guests}
+    for name, attribute in simple.items():
+        if name in values:
+            value = values[name]
+            if name in ("InstantDelivery", "Private", "IncludeZoomInvite"):
+                value = bool(value)
+            actions.append(attribute.remove() if value in (None, []) else attribute.set(value))
+    if "Tags" in values:
+        actions.append(CommunityThread.tag_set.set(data.tag_set) if data.tag_set else CommunityThread.tag_set.remove())
+    include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
+    zoom_data = values["ZoomEventData"] if "ZoomEventData" in values else thread.zoom_event_data
+    if include_zoom and not zoom_data:
+        raise invalid([FieldError("ZoomEventData", "is required when IncludeZoomInvite is true", None)])
+    before = thread.audience()
+    mentions = mentioned_ids(values["Message"]) if "Message" in values else list(thread.mentions or [])
+    if "Message" in values:
+        actions.append(CommunityThread.mentions.set(mentions) if mentions else CommunityThread.mentions.remove())
+    tx = Tx()
+    old_group = int(thread.group_id) if thread.group_id is not None else None
+    if "CommunityGroupId" in values and values["CommunityGroupId"] != old_group:
+        new_group = values["CommunityGroupId"]
+        if new_group is not None:
+            _check_group(viewer, new_group, int(thread.business_id))
+            actions += [CommunityThread.group_id.set(new_group),
+                        CommunityThread.group_key.set(keys.group_key(tenant_id, new_group))]
+            tx.update("group", CommunityGroup(tenant_id, new_group), [CommunityGroup.thread_count.add(1)],
+                      condition=CommunityGroup.group_id.exists())
+        else:
+            actions += [CommunityThread.group_id.remove(), CommunityThread.group_key.remove()]
+        if old_group is not None:
+            tx.update("old_group", CommunityGroup(tenant_id, old_group), [CommunityGroup.thread_count.add(-1)])
+    tx.update("thread", CommunityThread(tenant_id, thread_id), actions,
+              condition=CommunityThread.thread_id.exists())
+    guests = values["Guests"] if "Guests" in values else list(thread.guests or [])
+    newly_addressed = [user for user in dict.fromkeys([*mentions, *(guests or [])])
+                       if user not in before and user != int(thread.user_id)]
+    job = None
+    if newly_addressed:
+        job = _notify_job(tenant_id, thread_id, viewer.member_id or int(thread.user_id), only=newly_addressed)
+        tx.save("job", job)
+    failed = tx.commit()
+    if "thread" in failed:
+        raise not_found(ENTITY, attempted=thread_id)
+    if "group" in failed:
+        raise invalid([FieldError("CommunityGroupId", "does not exist", values.get("CommunityGroupId"))])
+    if job is not None:
+        jobs.dispatch(job)
+    return CommunityThread.get(tenant_id, thread_id)
+
+
+def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
+    viewer.require(ENTITY, "Delete")
+    thread = load(viewer, thread_id)
+    _only_author(viewer, thread, "delete")
+    job = jobs.new_job("community.purge", {"tenant_id": viewer.tenant_id, "thread_id": thread_id})
+    tx = Tx()
+    tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id), condition=CommunityThread.thread_id.exists())
+    tx.save("job", job)
+    if thread.group_id is not None:
+        tx.update("group", CommunityGroup(viewer.tenant_id, int(thread.group_id)),
+                  [CommunityGroup.thread_count.add(-1)], condition=CommunityGroup.group_id.exists())
+    failed = tx.commit()
+    if "thread" in failed:
+        raise not_found(ENTITY, attempted=thread_id)
+    if "group" in failed:  # the group went first: delete the thread alone
+        tx = Tx()
+        tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id))
+        tx.save("job", job)
+        tx.commit()
+    jobs.dispatch(job)
+    return thread
+
+
+def purge(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Job: delete a deleted thread's replies and reactions, a page per run."""
+    tenant_id, thread_id = payload["tenant_id"], int(payload["thread_id"])
+    replies = CommunityMessage.by_thread.query(keys.thread_key(tenant_id, thread_id), limit=50)
+    page = list(replies)
+    with CommunityReaction.batch_write() as batch:
+        for reply in page:
+            for reaction in CommunityReaction.query(keys.target_key(tenant_id, "message", int(reply.message_id))):
+                batch.delete(reaction)
+    with CommunityMessage.batch_write() as batch:
+        for reply in page:
+            batch.delete(reply)
+    if page:
+        return payload
+    reactions = list(CommunityReaction.query(keys.target_key(tenant_id, "thread", thread_id), limit=100))
+    with CommunityReaction.batch_write() as batch:
+        for reaction in reactions:
+            batch.delete(reaction)
+    return payload if reactions else None
+
+
+@dataclass
+class ListFilter:
+    business_id: int | None = None
+    group_id: int | None = None
+    tag: str | None = None
+    text: str | None = None
+
+    def matches(self, thread: CommunityThread) -> bool:
+        if self.business_id is not None and int(thread.business_id) != self.business_id:
+            return False
+        if self.tag and self.tag not in (thread.tag_set or set()):
+            return False
+        return not self.text or self.text in thread.subject.lower()
+
+    def scope(self, tenant_id: str) -> str:
+        return f"{tenant_id}|threads|{self.business_id}|{self.group_id}|{self.tag}|{self.text}"
+
+
+def list_page(viewer: Viewer, filters: ListFilter, limit: int,
+              cursor: str | None) -> tuple[list[CommunityThread], str | None]:
+    """Newest activity first, only threads the viewer may see: a page is a few Queries on one index partition.
+
+    Invisible threads are skipped before a page is cut, and the cursor points after the last thread shown,
+    so neither an invisible thread nor how many there are ever shows through a page or its cursor.
+    """
+    viewer.require(ENTITY, "Read")
+    tenant_id = viewer.tenant_id
+    if filters.group_id is not None:
+        group = viewer.group(filters.group_id)
+        if group is None or not viewer.sees_group(group):
+            return [], None
+        index, hash_key, hash_name = CommunityThread.by_group, keys.group_key(tenant_id, filters.group_id), "group_key"
+    elif filters.business_id is not None:
+        index, hash_key, hash_name = (CommunityThread.by_business, keys.business_key(tenant_id, filters.business_id),
+                                      "business_key")
+    else:
+        index, hash_key, hash_name = CommunityThread.by_activity, tenant_id, None
+    scope = filters.scope(tenant_id)
+    start = decode_cursor(cursor, scope, field="Cursor")
+    shown: list[CommunityThread] = []
+    examined = 0
+    while True:
+        results = index.query(hash_key, scan_index_forward=False, limit=min(100, limit * 2 + 1),
+                              last_evaluated_key=start)
+        page = list(results)
+        examined += len(page)
+        viewer.load(int(t.group_id) for t in page if t.group_id is not None)
+        for thread in page:
+            if filters.matches(thread) and viewer.sees(thread):
+                if len(shown) == limit:  # one more visible thread exists: there is a next page
+                    return shown, encode_cursor(_key_of(shown[-1], hash_name), scope)
+                shown.append(thread)
+        start = results.last_evaluated_key
+        if not start:
+            return shown, None
+        if examined >= LIST_BUDGET:
+            last = shown[-1] if shown and len(shown) == limit else None
+            return shown, encode_cursor(_key_of(last, hash_name) if last else start, scope)
+
+
+def _key_of(thread: CommunityThread, hash_name: str | None) -> dict[str, Any]:
+    key = {"tenant_id": {"S": thread.tenant_id}, "thread_id": {"N": str(int(thread.thread_id))},
+           "activity_key": {"S": thread.activity_key}}
+    if hash_name:
+        key[hash_name] = {"S": getattr(thread, hash_name)}
+    return key
+
+
+def as_json(thread: CommunityThread) -> dict[str, Any]:
+    return {
+        "Id": int(thread.thread_id), "BusinessId": int(thread.business_id), "UserId": int(thread.user_id),
+        "CoworkerId": _int(thread.coworker_id), "CommunityGroupId": _int(thread.group_id),
+        "Subject": thread.subject, "Message": thread.message, "Tags": thread.tags,
+        "Private": bool(thread.private), "Guests": [int(g) for g in thread.guests or []],
+        "Mentions": [int(m) for m in thread.mentions or []], "InstantDelivery": bool(thread.instant_delivery),
+        "IncludeZoomInvite": bool(thread.include_zoom_invite), "ZoomEventData": thread.zoom_event_data,
+        "ReplyCount": int(thread.reply_count or 0), "LikeCount": int(thread.like_count or 0),
+        "FollowerCount": int(thread.follower_count or 0),
+        "LastActivityOn": keys.public_time(thread.last_activity_at),
+        "CreatedOn": keys.public_time(thread.created_at), "UpdatedOn": keys.public_time(thread.updated_at),
+        "UpdatedBy": thread.updated_by,
+    }
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None

@@ -1,0 +1,71 @@
+"""Committing a board change: one DynamoDB transaction whose failed conditions come back by name.
+
+Every item of a transaction gets a label; when DynamoDB cancels it, the caller learns which conditions failed
+(`{"thread", "group"}`) and answers accordingly. Conflicts with concurrent transactions and throttling are
+retried with jittered backoff.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+
+from chalicelib.db import transaction
+
+RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "TransactionInProgress"}
+RETRYABLE_RESPONSES = {"TransactionConflictException", "ThrottlingException",
+                       "ProvisionedThroughputExceededException", "TransactionInProgressException",
+                       "InternalServerError"}
+
+
+class Tx:
+    """Collects the items of one transaction with labels, in the order PynamoDB sends them."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, list[tuple[str, Callable[[Any], None]]]] = {
+            "check": [], "delete": [], "put": [], "update": []}
+
+    def check(self, label: str, model_cls: type[Model], hash_key: Any, range_key: Any, condition: Any) -> None:
+        self._items["check"].append((label, lambda tx: tx.condition_check(model_cls, hash_key, range_key,
+                                                                             condition=condition)))
+
+    def delete(self, label: str, model: Model, condition: Any = None) -> None:
+        self._items["delete"].append((label, lambda tx: tx.delete(model, condition=condition)))
+
+    def save(self, label: str, model: Model, condition: Any = None) -> None:
+        self._items["put"].append((label, lambda tx: tx.save(model, condition=condition)))
+
+    def update(self, label: str, model: Model, actions: list[Any], condition: Any = None) -> None:
+        self._items["update"].append((label, lambda tx: tx.update(model, actions=actions, condition=condition)))
+
+    def raw(self, label: str, add: Callable[[Any], None], kind: str) -> None:
+        """An item added by another feature's helper (e.g. users.remember_in) through the PynamoDB transaction."""
+        self._items[kind].append((label, add))
+
+    def labels(self) -> list[str]:
+        return [label for kind in ("check", "delete", "put", "update") for label, _ in self._items[kind]]
+
+    def commit(self, attempts: int = 6) -> set[str]:
+        """Commit; returns the labels whose condition failed (empty on success)."""
+        for attempt in range(attempts):
+            try:
+                with transaction() as tx:
+                    for kind in ("check", "delete", "put", "update"):
+                        for _, add in self._items[kind]:
+                            add(tx)
+                return set()
+            except TransactWriteError as error:
+                codes = [reason.code if reason is not None else None for reason in error.cancellation_reasons or []]
+                if "ConditionalCheckFailed" in codes:
+                    return {label for label, code in zip(self.labels(), codes, strict=False)
+                            if code == "ConditionalCheckFailed"}
+                retryable = any(code in RETRYABLE for code in codes if code) or \
+                    error.cause_response_code in RETRYABLE_RESPONSES
+                if not retryable or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+        raise AssertionError("unreachable")

@@ -1,0 +1,148 @@
+"""Background jobs: a transactional outbox in DynamoDB, delivered through SQS, swept by a schedule.
+
+A request that must start work elsewhere (notify a group's members, purge a deleted thread's replies)
+writes a job record in the same DynamoDB transaction as its change, then sends it to the jobs queue.
+If that send fails or the Lambda dies first, the sweeper finds the record and sends it again, so no
+work is lost; handlers are idempotent, so work done twice changes nothing. A long job does one page
+per run and sends its continuation, keeping each run far inside Lambda's time limit.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib import clock, ids
+from chalicelib.config import settings
+from chalicelib.db import table_meta
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = os.environ.get("JOBS_QUEUE", "discussion-hub-jobs")
+SHARDS = 8
+STALE_AFTER = timedelta(minutes=5)
+
+Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+_HANDLERS: dict[str, str] = {
+    # kind → "module:function"; imported on first use so a cold start loads only what its jobs need.
+    "community.notify": "chalicelib.community.fanout:run",
+    "community.purge": "chalicelib.community.threads:purge",
+}
+
+
+class JobRecord(Model):
+    """One job not yet finished: written with the change that needs it, deleted when the job is done."""
+    Meta = table_meta("jobs")
+
+    shard = UnicodeAttribute(hash_key=True)       # jobs#0 … jobs#7, so the sweeper reads a few partitions
+    job_id = UnicodeAttribute(range_key=True)     # time-ordered
+    kind = UnicodeAttribute()
+    payload = UnicodeAttribute()                  # JSON; replaced by the continuation as a job progresses
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    runs = NumberAttribute(default=0)
+
+
+MODELS = (JobRecord,)
+
+
+def new_job(kind: str, payload: dict[str, Any]) -> JobRecord:
+    """A job record to save inside the caller's transaction; `dispatch` it once the transaction committed."""
+    if kind not in _HANDLERS:
+        raise ValueError(f"unknown job kind {kind}")
+    job_id = ids.new_sortable_id()
+    now = clock.now_iso()
+    return JobRecord(f"jobs#{int(job_id[-2:], 16) % SHARDS}", job_id, kind=kind,
+                     payload=json.dumps(payload, separators=(",", ":")), created_at=now, updated_at=now)
+
+
+@functools.lru_cache(maxsize=1)
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs", region_name=settings().region)
+
+
+@functools.lru_cache(maxsize=1)
+def _queue_url() -> str:
+    return _sqs().get_queue_url(QueueName=QUEUE_NAME)["QueueUrl"]
+
+
+def reset_clients() -> None:
+    _sqs.cache_clear()
+    _queue_url.cache_clear()
+
+
+def _message(record: JobRecord, payload: dict[str, Any] | None = None) -> str:
+    return json.dumps({"shard": record.shard, "job_id": record.job_id, "kind": record.kind,
+                       "payload": payload if payload is not None else json.loads(record.payload)})
+
+
+def dispatch(record: JobRecord) -> bool:
+    """Send a committed job to the queue; False (and the sweeper's turn) if SQS did not take it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _sqs().send_message(QueueUrl=_queue_url(), MessageBody=_message(record))
+        return True
+    except (BotoCoreError, ClientError):
+        logger.warning("job %s not queued; the sweeper will send it", record.job_id, exc_info=True)
+        return False
+
+
+def _handler(kind: str) -> Handler:
+    import importlib
+
+    module, _, function = _HANDLERS[kind].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def run_message(body: str) -> str:
+    """Run one queued job (the SQS handler calls this per message). Malformed messages are dropped."""
+    try:
+        message = json.loads(body)
+        kind, payload = message["kind"], message["payload"]
+        record = JobRecord(message["shard"], message["job_id"], kind=kind)
+    except (ValueError, KeyError, TypeError):
+        logger.error("dropping a malformed job message: %.200s", body)
+        return "malformed"
+    if kind not in _HANDLERS or not isinstance(payload, dict):
+        logger.error("dropping a job of unknown kind %r", kind)
+        return "unknown"
+    continuation = _handler(kind)(payload)
+    if continuation is None:
+        record.delete()
+        return "done"
+    # Progress is saved before the next page is queued: if the send fails the message is redelivered
+    # and the page is redone (idempotently); if the Lambda dies, the sweeper resumes from the saved page.
+    saved = json.dumps(continuation, separators=(",", ":"))
+    try:
+        record.update(actions=[JobRecord.payload.set(saved), JobRecord.updated_at.set(clock.now_iso()),
+                               JobRecord.runs.add(1)], condition=JobRecord.job_id.exists())
+    except JobRecord.UpdateError:
+        return "finished elsewhere"  # a redelivered copy already completed this job
+    _sqs().send_message(QueueUrl=_queue_url(), MessageBody=_message(record, continuation))
+    return "continued"
+
+
+def sweep(limit_per_shard: int = 100) -> int:
+    """Send again the jobs whose record has not moved for STALE_AFTER: lost sends and crashed runs."""
+    cutoff = clock.iso(clock.now() - STALE_AFTER)
+    resent = 0
+    for shard in range(SHARDS):
+        for record in JobRecord.query(f"jobs#{shard}", limit=limit_per_shard):
+            if record.updated_at <= cutoff and dispatch(record):
+                resent += 1
+                try:
+                    record.update(actions=[JobRecord.updated_at.set(clock.now_iso())],
+                                  condition=JobRecord.job_id.exists())
+                except JobRecord.UpdateError:
+                    pass  # finished meanwhile
+    return resent

@@ -1,0 +1,1 @@
+"""Users: the directory of people we may write to (email address, name), per tenant."""
