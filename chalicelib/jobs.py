@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from chalicelib import clock, ids
@@ -126,7 +127,7 @@ def run_message(body: str) -> str:
     try:
         record.update(actions=[JobRecord.payload.set(saved), JobRecord.updated_at.set(clock.now_iso()),
                                JobRecord.runs.add(1)], condition=JobRecord.job_id.exists())
-    except JobRecord.UpdateError:
+    except UpdateError:
         return "finished elsewhere"  # a redelivered copy already completed this job
     _sqs().send_message(QueueUrl=_queue_url(), MessageBody=_message(record, continuation))
     return "continued"
@@ -143,6 +144,6 @@ def sweep(limit_per_shard: int = 100) -> int:
                 try:
                     record.update(actions=[JobRecord.updated_at.set(clock.now_iso())],
                                   condition=JobRecord.job_id.exists())
-                except JobRecord.UpdateError:
+                except UpdateError:
                     pass  # finished meanwhile
     return resent

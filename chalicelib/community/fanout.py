@@ -58,7 +58,8 @@ def run(payload: dict[str, Any]) -> dict[str, Any] | None:
         _tell(event, [int(user) for user in addressed], "mention")
         if payload.get("only"):
             return None
-        stage, cursor = "followers", None
+        # A new thread has no followers but its author; a reply tells the thread's followers.
+        stage, cursor = ("followers" if event.reply else "group"), None
     if stage == "followers":
         results = CommunityReaction.query(keys.target_key(event.tenant_id, "thread", int(event.thread.thread_id)),
                                           CommunityReaction.reaction_key.startswith("follow#"), limit=PAGE,

@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.community import keys
 from chalicelib.community.access import Viewer
-from chalicelib.community.envelope import FieldError, conflict, forbidden, invalid, not_found
+from chalicelib.community.envelope import conflict, forbidden, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.models import ACCESS_LEVELS, CommunityGroup, CommunityGroupMember
 from chalicelib.community.writes import Tx
@@ -21,7 +21,7 @@ WRITABLE = ("BusinessId", "Name", "Description", "AccessLevel")
 READ_ONLY = ("Id", "MemberCount", "ThreadCount", "CreatedOn", "UpdatedOn", "UpdatedBy", "IsMember")
 
 
-def _read(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+def _read(body: dict[str, Any], creating: bool, current: CommunityGroup | None = None) -> dict[str, Any]:
     form = Form(body, WRITABLE + READ_ONLY)
     values = {
         "BusinessId": form.integer("BusinessId", required=creating),
@@ -29,6 +29,8 @@ def _read(body: dict[str, Any], creating: bool) -> dict[str, Any]:
         "Description": form.string("Description", max_length=2000, single_line=False),
         "AccessLevel": form.choice("AccessLevel", ACCESS_LEVELS, required=creating or form.given("AccessLevel")),
     }
+    if current is not None and values["BusinessId"] is not None and values["BusinessId"] != int(current.business_id):
+        form.fail("BusinessId", "cannot be changed", values["BusinessId"])
     form.done()
     return {name: value for name, value in values.items() if creating or name in body}
 
@@ -65,10 +67,7 @@ def get(viewer: Viewer, group_id: int) -> dict[str, Any]:
 
 def update(viewer: Viewer, group_id: int, body: dict[str, Any]) -> CommunityGroup:
     viewer.require(ENTITY, "Update")
-    values = _read(body, creating=False)
-    group = load(viewer, group_id)
-    if values.get("BusinessId") is not None and values["BusinessId"] != int(group.business_id):
-        raise invalid([FieldError("BusinessId", "cannot be changed", values["BusinessId"])])
+    values = _read(body, creating=False, current=load(viewer, group_id))
     actions = [CommunityGroup.updated_at.set(clock.now_iso()), CommunityGroup.updated_by.set(viewer.name)]
     for name, attribute in (("Name", CommunityGroup.name), ("AccessLevel", CommunityGroup.access_level),
                             ("Description", CommunityGroup.description)):

@@ -20,7 +20,7 @@ WRITABLE = ("CommunityThreadId", "UserId", "CoworkerId", "Message", "Guests")
 READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "LikeCount", "Mentions", "Liked")
 
 
-def _read(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+def _read(body: dict[str, Any], creating: bool, current: CommunityMessage | None = None) -> dict[str, Any]:
     form = Form(body, WRITABLE + READ_ONLY)
     values = {
         "CommunityThreadId": form.integer("CommunityThreadId", required=creating),
@@ -30,6 +30,10 @@ def _read(body: dict[str, Any], creating: bool) -> dict[str, Any]:
                                single_line=False),
         "Guests": form.integer_list("Guests", MAX_GUESTS),
     }
+    if current is not None:
+        for name, value in (("UserId", current.user_id), ("CommunityThreadId", current.thread_id)):
+            if values[name] is not None and values[name] != int(value):
+                form.fail(name, "cannot be changed", values[name])
     form.done()
     return {name: value for name, value in values.items() if creating or name in body}
 
@@ -105,14 +109,9 @@ def _only_author(viewer: Viewer, reply: CommunityMessage, action: str) -> None:
 
 def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMessage:
     viewer.require(ENTITY, "Update")
-    values = _read(body, creating=False)
     reply, thread = load(viewer, message_id)
     _only_author(viewer, reply, "change")
-    errors = [FieldError(name, "cannot be changed", values[name]) for name, current in
-              (("UserId", reply.user_id), ("CommunityThreadId", reply.thread_id))
-              if values.get(name) is not None and values[name] != int(current)]
-    if errors:
-        raise invalid(errors)
+    values = _read(body, creating=False, current=reply)
     now = clock.now_iso()
     actions = [CommunityMessage.updated_at.set(now), CommunityMessage.updated_by.set(viewer.name)]
     before = {*(reply.mentions or []), *(reply.guests or [])}

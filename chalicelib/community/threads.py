@@ -50,8 +50,10 @@ def _tags(form: Form) -> tuple[str | None, set[str] | None]:
     return ", ".join(tags) or None, {tag.lower() for tag in tags} or None
 
 
-def read_input(body: dict[str, Any], creating: bool) -> ThreadInput:
-    """The thread fields of a request; every invalid field is reported at once (400 envelope)."""
+def read_input(body: dict[str, Any], creating: bool, current: CommunityThread | None = None) -> ThreadInput:
+    """The thread fields of a request; every invalid field is reported at once (400 envelope).
+
+    On an update (`current`), the author and the location cannot change."""
     form = Form(body, WRITABLE + READ_ONLY)
     values: dict[str, Any] = {
         "BusinessId": form.integer("BusinessId", required=creating),
@@ -71,6 +73,10 @@ def read_input(body: dict[str, Any], creating: bool) -> ThreadInput:
     if creating and values["IncludeZoomInvite"] and values["ZoomEventData"] is None and not any(
             error.property_name == "ZoomEventData" for error in form.errors):
         form.fail("ZoomEventData", "is required when IncludeZoomInvite is true", form.body.get("ZoomEventData"))
+    if current is not None:
+        for name, value in (("UserId", current.user_id), ("BusinessId", current.business_id)):
+            if values[name] is not None and values[name] != int(value):
+                form.fail(name, "cannot be changed", values[name])
     form.done()
     return ThreadInput({name: value for name, value in values.items() if creating or name in body}, tag_set)
 
@@ -184,15 +190,10 @@ def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
 
 def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThread:
     viewer.require(ENTITY, "Update")
-    data = read_input(body, creating=False)
-    values = data.values
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "change")
-    errors = [FieldError(name, "cannot be changed", values[name]) for name, current in
-              (("UserId", thread.user_id), ("BusinessId", thread.business_id))
-              if values.get(name) is not None and values[name] != int(current)]
-    if errors:
-        raise invalid(errors)
+    data = read_input(body, creating=False, current=thread)
+    values = data.values
     tenant_id = viewer.tenant_id
     now = clock.now_iso()
     actions = [CommunityThread.updated_at.set(now), CommunityThread.updated_by.set(viewer.name)]

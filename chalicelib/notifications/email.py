@@ -9,6 +9,8 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.mail import compose
@@ -35,7 +37,7 @@ def deliver_now(tenant_id: str, user_id: str, notification_id: str, content: Ema
     try:
         record.update(actions=[Notification.email_status.set("sending")],
                       condition=Notification.notification_id.exists() & Notification.email_status.does_not_exist())
-    except Notification.UpdateError:
+    except UpdateError:
         return "already claimed"
     status, ses_id = _send(tenant_id, user_id, notification_id, content)
     actions = [Notification.email_status.set(status)]
