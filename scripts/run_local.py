@@ -12,6 +12,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -57,6 +58,35 @@ def prepare_demo_tenant() -> None:
                           email_signature="Demo Events · https://demo.example").save()
 
 
+def start_job_worker(stop: threading.Event) -> threading.Thread:
+    """What SQS → Lambda does in AWS: run each queued job (notification fan-out, purges), sweep now and then."""
+    import boto3
+
+    from chalicelib import jobs
+
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
+
+    def work() -> None:
+        last_sweep = time.monotonic()
+        while not stop.is_set():
+            try:
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                   WaitTimeSeconds=1).get("Messages", []):
+                    jobs.run_message(message["Body"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                if time.monotonic() - last_sweep > 60:
+                    jobs.sweep()
+                    last_sweep = time.monotonic()
+            except Exception:  # noqa: BLE001 - a failed job stays queued and is retried, as in AWS
+                logging.getLogger("jobs").exception("job failed; it will be retried")
+                time.sleep(1)
+
+    thread = threading.Thread(target=work, name="jobs", daemon=True)
+    thread.start()
+    return thread
+
+
 def wait_for_http(url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,6 +124,8 @@ def main() -> int:
     bootstrap("local")
     prepare_demo_tenant()
     print("created every table and bucket from infra/resources.yaml; demo tenant can send mail", flush=True)
+    stop_jobs = threading.Event()
+    start_job_worker(stop_jobs)
 
     chalice = subprocess.Popen(
         [str(pathlib.Path(sys.executable).parent / "chalice"), "local", "--stage", "local", "--host", "127.0.0.1",
@@ -116,6 +148,9 @@ def main() -> int:
               f"`make mails` (or MOTO_PORT={arguments.moto_port} .venv/bin/python scripts/show_mail.py) "
               "prints the raw MIME that SES was given; reply by saving an answer as reply.eml (To: the Reply-To "
               "address) and `make deliver FILE=reply.eml`.\n", flush=True)
+        print("Community board: POST /api/community/communitythreads with "
+              "{\"BusinessId\": 1, \"UserId\": 1, \"Subject\": \"Hello\", \"Message\": \"Hi @[Ann](2)\"}; "
+              "queued notifications are delivered by a worker in this process, as SQS would.\n", flush=True)
         print("Ctrl-C stops both servers.", flush=True)
         return chalice.wait()
     except KeyboardInterrupt:
@@ -127,6 +162,7 @@ def main() -> int:
                 chalice.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(chalice.pid, signal.SIGKILL)
+        stop_jobs.set()
         moto.stop()
         print("stopped.", flush=True)
 

@@ -61,6 +61,7 @@ def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     assert [item["subject"] for item in listed["items"]] == ["Quote 1042 for the spring event"]
     assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
     _send_and_track_over_http(base, headers, process)
+    _community_over_http(base, headers)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
     with pytest.raises(requests.ConnectionError):
@@ -107,3 +108,22 @@ def _send_and_track_over_http(base, headers, process):
     assert '"status": "posted"' in delivered.stdout, delivered.stdout + delivered.stderr
     thread = requests.get(f"{base}/api/tenant/threads/{created['id']}", headers=headers, timeout=10).json()
     assert thread["messages"][-1]["body"] == "Agreed!" and thread["message_count"] == 2
+
+
+def _community_over_http(base, headers):
+    """The board on the local stack: a thread mentioning user 2 reaches their notifications via the job worker."""
+    from chalicelib.auth import issue_local_token
+    from tests.conftest import JWT_SECRET
+
+    created = requests.post(f"{base}/api/community/communitythreads", headers=headers, timeout=10, json={
+        "BusinessId": 1, "UserId": 1, "Subject": "Hello board", "Message": "Welcome @[Ann](2)"}).json()
+    assert created["WasSuccessful"] is True, created
+    ann = {"Authorization": f"Bearer {issue_local_token('demo-tenant', '2', ['CommunityThread-Read'], JWT_SECRET)}"}
+    deadline, items = time.monotonic() + 20, []
+    while not items and time.monotonic() < deadline:
+        items = requests.get(f"{base}/api/tenant/notifications", headers=ann, timeout=10).json()["items"]
+        time.sleep(0.2)
+    assert [item["title"] for item in items] == ["You were mentioned in “Hello board”"]
+    thread = requests.get(f"{base}/api/community/communitythreads/{created['Value']['Id']}", headers=ann,
+                          timeout=10).json()
+    assert thread["Subject"] == "Hello board" and thread["Mentions"] == [2]
