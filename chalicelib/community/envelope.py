@@ -78,8 +78,12 @@ def _from_api_error(error: ApiError) -> CommunityError:
     return CommunityError(error.status, [FieldError(name, error.message)])
 
 
-def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
-    """Declare a community route: the view gets the verified Principal and the request; any failure is enveloped."""
+def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("GET",),
+                    roles: tuple[str, ...] = ()) -> Callable:
+    """Declare a community route: the view gets the verified Principal and the request; any failure is enveloped.
+
+    `roles`: the caller needs `admin` or one of these before anything of the request is even read, so a caller
+    without the role learns nothing from validation errors."""
 
     def register(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -87,6 +91,9 @@ def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = 
             request = blueprint.current_request
             try:
                 principal: Principal = authenticate(request.headers)
+                if roles and not (principal.is_admin or any(principal.has_role(role) for role in roles)):
+                    raise forbidden("requires a full unrestricted administrator or the "
+                                    + " or ".join(roles) + " role")
                 result = view(principal, request, **params)
             except CommunityError as error:
                 return Response(body=error.body(), status_code=error.status, headers=dict(JSON_HEADERS))

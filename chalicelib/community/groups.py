@@ -47,6 +47,14 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityGroup:
                                access_level=values["AccessLevel"], created_at=now, updated_at=now,
                                updated_by=viewer.name)
         tx = Tx()
+        # A creator who is not an administrator joins the group, or a Private group would hide from its maker.
+        joins = not viewer.is_admin and viewer.member_id is not None
+        if joins:
+            group.member_count = 1
+            tx.save("member", CommunityGroupMember(
+                keys.group_key(viewer.tenant_id, int(group.group_id)), viewer.member_id,
+                user_key=keys.user_key(viewer.tenant_id, viewer.member_id), group_id=int(group.group_id),
+                joined_at=now))
         tx.save("group", group, condition=CommunityGroup.group_id.does_not_exist())
         if not tx.commit():
             return group

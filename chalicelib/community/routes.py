@@ -42,14 +42,14 @@ def _body_id(body: dict[str, Any]) -> int:
 # Threads ---------------------------------------------------------------------------------------------------
 
 
-@community_route(blueprint, THREADS, methods=("POST",))
+@community_route(blueprint, THREADS, methods=("POST",), roles=("CommunityThread-Create",))
 def create_thread(principal: Principal, request: Any) -> dict[str, Any]:
     thread = threads.create(Viewer(principal), parse_body(request.raw_body))
     return success("CommunityThread was successfully created.", {"Id": int(thread.thread_id)},
                    public_time(thread.updated_at), thread.updated_by)
 
 
-@community_route(blueprint, THREADS)
+@community_route(blueprint, THREADS, roles=("CommunityThread-Read",))
 def list_threads(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
     size = _page_size(query)
@@ -61,7 +61,7 @@ def list_threads(principal: Principal, request: Any) -> dict[str, Any]:
     return _page([threads.as_json(item) for item in items], cursor, size)
 
 
-@community_route(blueprint, THREADS + "/{thread_id}")
+@community_route(blueprint, THREADS + "/{thread_id}", roles=("CommunityThread-Read",))
 def get_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
     return threads.get(Viewer(principal), path_id(thread_id))
 
@@ -72,18 +72,18 @@ def _updated_thread(principal: Principal, thread_id: int, body: dict[str, Any]) 
                    thread.updated_by)
 
 
-@community_route(blueprint, THREADS + "/{thread_id}", methods=("PUT",))
+@community_route(blueprint, THREADS + "/{thread_id}", methods=("PUT",), roles=("CommunityThread-Update",))
 def update_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
     return _updated_thread(principal, path_id(thread_id), parse_body(request.raw_body))
 
 
-@community_route(blueprint, THREADS, methods=("PUT",))
+@community_route(blueprint, THREADS, methods=("PUT",), roles=("CommunityThread-Update",))
 def update_thread_by_body(principal: Principal, request: Any) -> dict[str, Any]:
     body = parse_body(request.raw_body)
     return _updated_thread(principal, _body_id(body), body)
 
 
-@community_route(blueprint, THREADS + "/{thread_id}", methods=("DELETE",))
+@community_route(blueprint, THREADS + "/{thread_id}", methods=("DELETE",), roles=("CommunityThread-Delete",))
 def delete_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
     viewer = Viewer(principal)
     thread = threads.delete(viewer, path_id(thread_id))
@@ -99,12 +99,13 @@ def _reaction(principal: Principal, kind: str, reaction: str, raw_id: str, on: b
     return success(f"{entity} was successfully {verb}.", state, None, viewer.name)
 
 
-@community_route(blueprint, THREADS + "/{thread_id}/like", methods=("POST", "DELETE"))
+@community_route(blueprint, THREADS + "/{thread_id}/like", methods=("POST", "DELETE"), roles=("CommunityThread-Read",))
 def like_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
     return _reaction(principal, "thread", "like", thread_id, request.method == "POST")
 
 
-@community_route(blueprint, THREADS + "/{thread_id}/follow", methods=("POST", "DELETE"))
+@community_route(blueprint, THREADS + "/{thread_id}/follow", methods=("POST", "DELETE"),
+                 roles=("CommunityThread-Read",))
 def follow_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
     return _reaction(principal, "thread", "follow", thread_id, request.method == "POST")
 
@@ -112,14 +113,14 @@ def follow_thread(principal: Principal, request: Any, thread_id: str) -> dict[st
 # Replies ---------------------------------------------------------------------------------------------------
 
 
-@community_route(blueprint, MESSAGES, methods=("POST",))
+@community_route(blueprint, MESSAGES, methods=("POST",), roles=("CommunityMessage-Create",))
 def create_message(principal: Principal, request: Any) -> dict[str, Any]:
     reply = replies.create(Viewer(principal), parse_body(request.raw_body))
     return success("CommunityMessage was successfully created.", {"Id": int(reply.message_id)},
                    public_time(reply.updated_at), reply.updated_by)
 
 
-@community_route(blueprint, MESSAGES)
+@community_route(blueprint, MESSAGES, roles=("CommunityMessage-Read",))
 def list_messages(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
     size = _page_size(query)
@@ -130,26 +131,27 @@ def list_messages(principal: Principal, request: Any) -> dict[str, Any]:
     return _page([replies.as_json(item) for item in items], cursor, size)
 
 
-@community_route(blueprint, MESSAGES + "/{message_id}")
+@community_route(blueprint, MESSAGES + "/{message_id}", roles=("CommunityMessage-Read",))
 def get_message(principal: Principal, request: Any, message_id: str) -> dict[str, Any]:
     return replies.get(Viewer(principal), path_id(message_id))
 
 
-@community_route(blueprint, MESSAGES + "/{message_id}", methods=("PUT",))
+@community_route(blueprint, MESSAGES + "/{message_id}", methods=("PUT",), roles=("CommunityMessage-Update",))
 def update_message(principal: Principal, request: Any, message_id: str) -> dict[str, Any]:
     reply = replies.update(Viewer(principal), path_id(message_id), parse_body(request.raw_body))
     return success("CommunityMessage was successfully updated.", {"Id": int(reply.message_id)},
                    public_time(reply.updated_at), reply.updated_by)
 
 
-@community_route(blueprint, MESSAGES + "/{message_id}", methods=("DELETE",))
+@community_route(blueprint, MESSAGES + "/{message_id}", methods=("DELETE",), roles=("CommunityMessage-Delete",))
 def delete_message(principal: Principal, request: Any, message_id: str) -> dict[str, Any]:
     viewer = Viewer(principal)
     reply = replies.delete(viewer, path_id(message_id))
     return success("CommunityMessage was successfully deleted.", {"Id": int(reply.message_id)}, None, viewer.name)
 
 
-@community_route(blueprint, MESSAGES + "/{message_id}/like", methods=("POST", "DELETE"))
+@community_route(blueprint, MESSAGES + "/{message_id}/like", methods=("POST", "DELETE"),
+                 roles=("CommunityMessage-Read",))
 def like_message(principal: Principal, request: Any, message_id: str) -> dict[str, Any]:
     return _reaction(principal, "message", "like", message_id, request.method == "POST")
 
@@ -157,14 +159,14 @@ def like_message(principal: Principal, request: Any, message_id: str) -> dict[st
 # Groups ----------------------------------------------------------------------------------------------------
 
 
-@community_route(blueprint, GROUPS, methods=("POST",))
+@community_route(blueprint, GROUPS, methods=("POST",), roles=("CommunityGroup-Create",))
 def create_group(principal: Principal, request: Any) -> dict[str, Any]:
     group = groups.create(Viewer(principal), parse_body(request.raw_body))
     return success("CommunityGroup was successfully created.", {"Id": int(group.group_id)},
                    public_time(group.updated_at), group.updated_by)
 
 
-@community_route(blueprint, GROUPS)
+@community_route(blueprint, GROUPS, roles=("CommunityGroup-Read",))
 def list_groups(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
     size = _page_size(query)
@@ -173,26 +175,26 @@ def list_groups(principal: Principal, request: Any) -> dict[str, Any]:
     return _page([groups.as_json(group, member) for group, member in items], cursor, size)
 
 
-@community_route(blueprint, GROUPS + "/{group_id}")
+@community_route(blueprint, GROUPS + "/{group_id}", roles=("CommunityGroup-Read",))
 def get_group(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     return groups.get(Viewer(principal), path_id(group_id))
 
 
-@community_route(blueprint, GROUPS + "/{group_id}", methods=("PUT",))
+@community_route(blueprint, GROUPS + "/{group_id}", methods=("PUT",), roles=("CommunityGroup-Update",))
 def update_group(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     group = groups.update(Viewer(principal), path_id(group_id), parse_body(request.raw_body))
     return success("CommunityGroup was successfully updated.", {"Id": int(group.group_id)},
                    public_time(group.updated_at), group.updated_by)
 
 
-@community_route(blueprint, GROUPS + "/{group_id}", methods=("DELETE",))
+@community_route(blueprint, GROUPS + "/{group_id}", methods=("DELETE",), roles=("CommunityGroup-Delete",))
 def delete_group(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     viewer = Viewer(principal)
     group = groups.delete(viewer, path_id(group_id))
     return success("CommunityGroup was successfully deleted.", {"Id": int(group.group_id)}, None, viewer.name)
 
 
-@community_route(blueprint, GROUPS + "/{group_id}/members", methods=("GET",))
+@community_route(blueprint, GROUPS + "/{group_id}/members", methods=("GET",), roles=("CommunityGroup-Read",))
 def list_members(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     query = _query(request)
     size = _page_size(query)
@@ -200,14 +202,16 @@ def list_members(principal: Principal, request: Any, group_id: str) -> dict[str,
     return _page([{"UserId": user} for user in users], cursor, size)
 
 
-@community_route(blueprint, GROUPS + "/{group_id}/members", methods=("POST",))
+@community_route(blueprint, GROUPS + "/{group_id}/members", methods=("POST",),
+                 roles=("CommunityGroup-Update", "CommunityGroup-Read"))
 def add_member(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     viewer = Viewer(principal)
     state = groups.add_member(viewer, path_id(group_id), parse_body(request.raw_body))
     return success("CommunityGroup member was successfully added.", state, None, viewer.name)
 
 
-@community_route(blueprint, GROUPS + "/{group_id}/members/{user_id}", methods=("DELETE",))
+@community_route(blueprint, GROUPS + "/{group_id}/members/{user_id}", methods=("DELETE",),
+                 roles=("CommunityGroup-Update", "CommunityGroup-Read"))
 def remove_member(principal: Principal, request: Any, group_id: str, user_id: str) -> dict[str, Any]:
     viewer = Viewer(principal)
     state = groups.remove_member(viewer, path_id(group_id), path_id(user_id, "UserId"))
