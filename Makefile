@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event deliver package
+.PHONY: install run test lint token clean mails ses-event deliver digest package
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -38,6 +38,10 @@ mails: install
 ses-event: install
 	@$(BIN)/python scripts/ses_event.py --moto-port "$(or $(MOTO_PORT),5555)" \
 		$(if $(FILE),--file "$(FILE)",--simulate "$(KIND)" --ses-message-id "$(SES_ID)" --recipient "$(TO)")
+
+# Run the digest now against the local stack (AT=2026-11-24T09:00:00Z to run it as of another time).
+digest: install
+	@$(BIN)/python scripts/run_digest.py --moto-port "$(or $(MOTO_PORT),5555)" $(if $(AT),--at "$(AT)")
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install

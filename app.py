@@ -69,3 +69,11 @@ def sweep_jobs(event):
     from chalicelib import jobs as background
 
     return {"resent": background.sweep()}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def digest_tick(event):
+    # Queues one job per shard of users whose digest is due; the jobs handler does the rest in parallel.
+    from chalicelib.notifications import digest
+
+    return {"shards": digest.tick()}

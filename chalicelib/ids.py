@@ -19,3 +19,12 @@ def new_sortable_id() -> str:
 
 def new_short_id() -> str:
     return secrets.token_hex(6)
+
+
+def sortable_id_for(moment_iso: str, key: str) -> str:
+    """A time-ordered id that is the same for the same moment and key: for notifications of retried events."""
+    import hashlib
+    from datetime import datetime
+
+    millis = int(datetime.fromisoformat(moment_iso.replace("Z", "+00:00")).timestamp() * 1000)
+    return f"{millis:012x}{hashlib.sha256(key.encode()).hexdigest()[:20]}"

@@ -35,6 +35,9 @@ _HANDLERS: dict[str, str] = {
     # kind → "module:function"; imported on first use so a cold start loads only what its jobs need.
     "community.notify": "chalicelib.community.fanout:run",
     "community.purge": "chalicelib.community.threads:purge",
+    "discussion.notify": "chalicelib.discussions.notify:run",
+    "digest.shard": "chalicelib.notifications.digest:run_shard",
+    "digest.user": "chalicelib.notifications.digest:run_user",
 }
 
 
@@ -98,6 +101,16 @@ def dispatch(record: JobRecord) -> bool:
         return False
 
 
+def send_direct(kind: str, payloads: list[dict[str, Any]]) -> None:
+    """Queue jobs that need no outbox record: work that the next schedule finds again if this send is lost."""
+    for start in range(0, len(payloads), 10):
+        entries = [{"Id": str(n), "MessageBody": json.dumps({"kind": kind, "payload": payload})}
+                   for n, payload in enumerate(payloads[start:start + 10])]
+        failed = _sqs().send_message_batch(QueueUrl=_queue_url(), Entries=entries).get("Failed", [])
+        if failed:
+            raise RuntimeError(f"SQS refused {len(failed)} {kind} jobs: {failed[0].get('Message')}")
+
+
 def _handler(kind: str) -> Handler:
     import importlib
 
@@ -110,7 +123,7 @@ def run_message(body: str) -> str:
     try:
         message = json.loads(body)
         kind, payload = message["kind"], message["payload"]
-        record = JobRecord(message["shard"], message["job_id"], kind=kind)
+        record = JobRecord(message["shard"], message["job_id"], kind=kind) if "job_id" in message else None
     except (ValueError, KeyError, TypeError):
         logger.error("dropping a malformed job message: %.200s", body)
         return "malformed"
@@ -118,6 +131,10 @@ def run_message(body: str) -> str:
         logger.error("dropping a job of unknown kind %r", kind)
         return "unknown"
     continuation = _handler(kind)(payload)
+    if record is None:  # a direct job: its continuation is simply queued
+        if continuation is not None:
+            _sqs().send_message(QueueUrl=_queue_url(), MessageBody=json.dumps({"kind": kind, "payload": continuation}))
+        return "done" if continuation is None else "continued"
     if continuation is None:
         record.delete()
         return "done"

@@ -40,6 +40,9 @@ def _reset_cached_clients() -> None:
 
     ses.client.cache_clear()
     jobs.reset_clients()
+    from chalicelib.notifications import sms
+
+    sms.client.cache_clear()
     for model in all_models():
         model._connection = None
 
@@ -143,3 +146,34 @@ def aws_server(monkeypatch):
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     _reset_cached_clients()
+
+
+@pytest.fixture
+def run_jobs(client):
+    """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName="discussion-hub-jobs")["QueueUrl"]
+
+    def run(max_rounds: int = 200) -> list[str]:
+        outcomes: list[str] = []
+        for _ in range(max_rounds):
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return outcomes
+            for message in messages:
+                event = client.events.generate_sqs_event(message_bodies=[message["Body"]],
+                                                         queue_name="discussion-hub-jobs")
+                try:
+                    response = client.lambda_.invoke("jobs", event)
+                except Exception:
+                    # As SQS does after a failed run: the message becomes visible again for a later delivery.
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                  VisibilityTimeout=0)
+                    raise
+                outcomes += response.payload
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        raise AssertionError("jobs kept coming")
+
+    return run

@@ -87,26 +87,23 @@ def _members(event: Event, users: list[int]) -> set[int]:
 
 
 def _tell(event: Event, users: list[int], reason: str, members: bool = False) -> None:
-    from chalicelib.notifications import email, service
+    from chalicelib.notifications import delivery, service
 
     users = [user for user in dict.fromkeys(users) if user != event.actor]
     if not users:
         return
     in_group = set(users) if members else (_members(event, users) if event.group is not None
                                            and event.group.access_level == "Private" else set())
-    for user in users:
-        if not sees(event.thread, event.group, user, user in in_group):
-            continue
-        kind, title, why = _wording(event, reason)
-        thread = event.thread
-        item = service.NewNotification(
-            type=kind, title=title, body=plain((event.reply or thread).message)[:300],
-            community_thread_id=int(thread.thread_id),
-            community_message_id=int(event.reply.message_id) if event.reply else None,
-            instant=bool(thread.instant_delivery))
-        service.notify(event.tenant_id, str(user), event.event_key, item)
-        if item.delivery == "instant":
-            email.deliver_now(event.tenant_id, str(user), event.event_key, _email(event, item, why))
+    audience = [str(user) for user in users if sees(event.thread, event.group, user, user in in_group)]
+    kind, title, why = _wording(event, reason)
+    thread = event.thread
+    link = f"{settings().public_base_url}/api/community/communitythreads/{int(thread.thread_id)}"
+    item = service.NewNotification(
+        type=kind, title=title, body=plain((event.reply or thread).message)[:300],
+        community_thread_id=int(thread.thread_id),
+        community_message_id=int(event.reply.message_id) if event.reply else None,
+        instant=bool(thread.instant_delivery), context_label=thread.subject, link=link)
+    delivery.deliver(event.tenant_id, audience, event.event_key, item, _email(event, item, why, link))
 
 
 def _wording(event: Event, reason: str) -> tuple[str, str, str]:
@@ -126,14 +123,12 @@ def _wording(event: Event, reason: str) -> tuple[str, str, str]:
         f"You get this email because you are a member of {group_name}."
 
 
-def _email(event: Event, item: Any, why: str) -> Any:
+def _email(event: Event, item: Any, why: str, link: str) -> Any:
     from chalicelib.mail.compose import Attachment
     from chalicelib.notifications.email import EmailContent
 
     thread = event.thread
-    content = EmailContent(subject=item.title, title=item.title, excerpt=item.body,
-                           link=f"{settings().public_base_url}/api/community/communitythreads/{int(thread.thread_id)}",
-                           reason=why)
+    content = EmailContent(title=item.title, excerpt=item.body, link=link, reason=why)
     if thread.include_zoom_invite and event.reply is None:
         data = invite.meeting(thread.zoom_event_data)
         content.extra_lines = invite.lines(data)

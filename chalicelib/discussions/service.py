@@ -407,9 +407,14 @@ def create_discussion(principal: Principal, *, subject: str, discussion_type: st
 
 def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, author: str,
                 author_user_id: str | None, author_type: str = "user", email_message_id: str | None = None,
-                email_in_reply_to: str | None = None, raw_s3_key: str | None = None) -> tuple[Discussion, Message]:
+                email_in_reply_to: str | None = None, raw_s3_key: str | None = None,
+                author_name: str | None = None) -> tuple[Discussion, Message]:
     """Store a message and move the discussion's summary, unread state and counters in one transaction."""
     stored: list[Message] = []
+
+    from chalicelib import jobs
+
+    queued: list[jobs.JobRecord] = []
 
     def change(item: Discussion) -> _Extra:
         if item.status == "closed":
@@ -418,9 +423,14 @@ def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, autho
                                email_in_reply_to=email_in_reply_to, raw_s3_key=raw_s3_key)
         _apply_message(item, message, author_user_id)
         stored[:] = [message]
-        return _Extra(saves=[message])
+        # The staff participants hear of it: queued with the message, so one never goes without the other.
+        queued[:] = [jobs.new_job("discussion.notify", {
+            "tenant_id": tenant_id, "discussion_id": discussion_id, "message_id": message.message_id,
+            "author_user_id": author_user_id, "author_name": author_name})]
+        return _Extra(saves=[message, *queued])
 
     item = _mutate(tenant_id, discussion_id, change)
+    jobs.dispatch(queued[0])
     return item, stored[0]
 
 

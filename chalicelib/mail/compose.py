@@ -133,23 +133,18 @@ class Attachment:
 
 @dataclass
 class NotificationEmail:
-    """A notification sent to one user: what happened, an excerpt, a link, and why they get it."""
+    """A notification or digest to one user, already rendered; one-click unsubscribe per RFC 8058."""
     sender: Person
     recipient: Person
     subject: str
     message_id: str
-    title: str
-    excerpt: str | None
-    link: str | None
-    reason: str
-    extra_lines: list[str] = field(default_factory=list)
+    text: str
+    html: str
+    unsubscribe_url: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
 
 
 def build_notification(email: NotificationEmail) -> bytes:
-    context = {"title": email.title, "excerpt": email.excerpt, "link": email.link, "reason": email.reason,
-               "extra_lines": email.extra_lines}
-    environment = _environment()
     message = EmailMessage(policy=SMTP)
     message["From"] = email.sender.address()
     message["To"] = email.recipient.address()
@@ -157,8 +152,12 @@ def build_notification(email: NotificationEmail) -> bytes:
     message["Message-ID"] = email.message_id
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(environment.get_template("notification.txt").render(context))
-    message.add_alternative(environment.get_template("notification.html").render(context), subtype="html")
+    if email.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{header_safe(email.unsubscribe_url)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Quoted-printable keeps every line 7-bit: 8-bit bodies do not survive every relay (or moto) intact.
+    message.set_content(email.text, cte="quoted-printable")
+    message.add_alternative(email.html, subtype="html", cte="quoted-printable")
     for attachment in email.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename,

@@ -17,6 +17,8 @@ class CommunicationSettings(Model):
     from_address = UnicodeAttribute(null=True)
     from_name = UnicodeAttribute(null=True)
     email_signature = UnicodeAttribute(null=True)
+    default_digest_frequency = UnicodeAttribute(null=True)  # for users who chose none; unset = daily
+    sms_enabled = BooleanAttribute(default=False)
     updated_at = UnicodeAttribute(null=True)
     updated_by = UnicodeAttribute(null=True)
 

@@ -157,23 +157,11 @@ def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
     spec = discussions.MessageInput(body=text[:100_000], is_internal=False)
     _, posted = discussions.add_message(
         match.tenant_id, match.discussion_id, spec, author=sender, author_user_id=None, author_type="email",
-        email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key)
+        email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key,
+        author_name=mail.from_name or sender)
     _store_attachments(mail, match, posted.message_id)
-    _notify_staff(match, posted.message_id, mail.from_name or sender, text)
     return Outcome("posted", None, match.tenant_id, match.discussion_id, posted.message_id,
                    {"matched_by": match.by, "sender_name": mail.from_name})
-
-
-def _notify_staff(match: Match, message_id: str, who: str, text: str) -> None:
-    """Every staff participant hears of the reply (normal priority: the digest rules decide when by email)."""
-    from chalicelib.notifications import service as notifications
-
-    discussion = discussions.load(match.tenant_id, match.discussion_id)
-    for participant in discussion.participants:
-        if participant.user_id:
-            notifications.notify(match.tenant_id, participant.user_id, message_id, notifications.NewNotification(
-                type="inbound_reply", title=f"{who} replied: {discussion.subject}",
-                body=discussions.preview_of(text), discussion_id=discussion.discussion_id))
 
 
 def _first_delivery(their_id: str, match: Match) -> bool:

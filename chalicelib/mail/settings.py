@@ -10,11 +10,13 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, ValidationError
 from chalicelib.mail.models import CommunicationSettings
-from chalicelib.validation import boolean, email_address, reject_unknown, text
+from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
 
 MAX_SIGNATURE = 2000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature")
+FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature",
+          "default_digest_frequency", "sms_enabled")
+FREQUENCIES = ("never", "daily", "weekly", "monthly")
 
 
 def get(tenant_id: str) -> CommunicationSettings:
@@ -28,6 +30,7 @@ def as_json(item: CommunicationSettings) -> dict[str, Any]:
     return {"email_integration_enabled": bool(item.email_integration_enabled),
             "email_reply_domain": item.email_reply_domain, "from_address": item.from_address,
             "from_name": item.from_name, "email_signature": item.email_signature,
+            "default_digest_frequency": item.default_digest_frequency or "daily", "sms_enabled": bool(item.sms_enabled),
             "updated_at": item.updated_at, "updated_by": item.updated_by}
 
 
@@ -52,6 +55,10 @@ def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
         item.from_name = text(body, "from_name", max_length=200)
     if "email_signature" in body:
         item.email_signature = text(body, "email_signature", max_length=MAX_SIGNATURE, single_line=False)
+    if "default_digest_frequency" in body:
+        item.default_digest_frequency = choice(body, "default_digest_frequency", FREQUENCIES)
+    if "sms_enabled" in body:
+        item.sms_enabled = boolean(body, "sms_enabled")
     if item.email_integration_enabled and not (item.email_reply_domain and item.from_address):
         missing = "email_reply_domain" if not item.email_reply_domain else "from_address"
         raise ValidationError(f"{missing} is needed to enable email integration", field=missing)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.mail import compose
+from chalicelib.notifications import rendering, unsubscribe
 from chalicelib.notifications.models import Notification
 from chalicelib.notifications.service import user_key
 
@@ -22,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class EmailContent:
-    subject: str
     title: str
     excerpt: str | None
     link: str | None
@@ -31,7 +32,28 @@ class EmailContent:
     attachments: list[compose.Attachment] = field(default_factory=list)
 
 
-def deliver_now(tenant_id: str, user_id: str, notification_id: str, content: EmailContent) -> str:
+@dataclass(frozen=True)
+class Recipient:
+    """Where and how a user is written to: their address and name, and the tenant's sender."""
+    email: str | None
+    name: str | None
+    sender: compose.Person | None
+    reply_domain: str
+
+
+def recipient_for(tenant_id: str, profile: Any, config: Any) -> Recipient:
+    sender = (compose.Person(config.from_address, config.from_name)
+              if config.email_integration_enabled and config.from_address else None)
+    return Recipient(profile.email if profile else None, profile.name if profile else None, sender,
+                     config.email_reply_domain or settings().default_reply_domain)
+
+
+def _token(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+def deliver_now(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,
+                recipient: Recipient) -> str:
     """Email one stored notification; returns its email status (`already claimed` if another run has it)."""
     record = Notification(user_key(tenant_id, user_id), notification_id)
     try:
@@ -39,43 +61,53 @@ def deliver_now(tenant_id: str, user_id: str, notification_id: str, content: Ema
                       condition=Notification.notification_id.exists() & Notification.email_status.does_not_exist())
     except UpdateError:
         return "already claimed"
-    status, ses_id = _send(tenant_id, user_id, notification_id, content)
+    status, ses_id = _send(tenant_id, user_id, notification_id, kind, content, recipient)
     actions = [Notification.email_status.set(status)]
     if status == "sent":
         actions += [Notification.email_sent_at.set(clock.now_iso()), Notification.ses_message_id.set(ses_id)]
-    elif status == "failed":
-        actions.append(Notification.delivery.set("digest"))  # the next digest carries it
     record.update(actions=actions)
     return status
 
 
-def _token(user_id: str) -> str:
-    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
-
-
-def _send(tenant_id: str, user_id: str, notification_id: str, content: EmailContent) -> tuple[str, str | None]:
+def send_email(tenant_id: str, user_id: str, recipient: Recipient, message_key: str,
+               rendered: rendering.Rendered, attachments: list[compose.Attachment] | None = None) -> str:
+    """Build and send one notification or digest email; returns the SES message id (raises SendFailed)."""
     from chalicelib.mail import ses
-    from chalicelib.mail import settings as communication
-    from chalicelib.tracking import suppression
-    from chalicelib.users.service import get_many
 
-    profile = get_many(tenant_id, [user_id]).get(user_id)
-    if profile is None or not profile.email:
-        return "no_address", None
-    config = communication.get(tenant_id)
-    if not (config.email_integration_enabled and config.from_address):
-        return "no_sender", None
-    if suppression.suppressed_among(tenant_id, [profile.email]):
-        return "suppressed", None
-    domain = config.email_reply_domain or settings().default_reply_domain
     raw = compose.build_notification(compose.NotificationEmail(
-        sender=compose.Person(config.from_address, config.from_name), recipient=compose.Person(profile.email,
-                                                                                               profile.name),
-        subject=content.subject, message_id=f"<notification.{notification_id}.{_token(user_id)}@{domain}>",
-        title=content.title, excerpt=content.excerpt, link=content.link, reason=content.reason,
-        extra_lines=content.extra_lines, attachments=content.attachments))
+        sender=recipient.sender, recipient=compose.Person(recipient.email, recipient.name), subject=rendered.subject,
+        message_id=f"<{message_key}.{_token(user_id)}@{recipient.reply_domain}>", text=rendered.text,
+        html=rendered.html, unsubscribe_url=unsubscribe.url_for(tenant_id, user_id), attachments=attachments or []))
+    return ses.send_raw(recipient.sender.email, recipient.email, raw, settings().ses_configuration_set)
+
+
+def blocked(tenant_id: str, recipient: Recipient) -> str | None:
+    """Why this user cannot be emailed now, or None."""
+    from chalicelib.tracking import suppression
+
+    if not recipient.email:
+        return "no_address"
+    if recipient.sender is None:
+        return "no_sender"
+    if suppression.suppressed_among(tenant_id, [recipient.email]):
+        return "suppressed"
+    return None
+
+
+def _send(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,
+          recipient: Recipient) -> tuple[str, str | None]:
+    from chalicelib.mail import ses
+
+    reason = blocked(tenant_id, recipient)
+    if reason:
+        return reason, None
+    context = {"title": content.title, "excerpt": content.excerpt, "link": content.link, "reason": content.reason,
+               "extra_lines": content.extra_lines, "recipient_name": recipient.name,
+               "unsubscribe_url": unsubscribe.url_for(tenant_id, user_id)}
     try:
-        return "sent", ses.send_raw(config.from_address, profile.email, raw, settings().ses_configuration_set)
+        ses_id = send_email(tenant_id, user_id, recipient, f"notification.{notification_id}",
+                            rendering.render(tenant_id, kind, context), content.attachments)
+        return "sent", ses_id
     except ses.SendFailed:
         logger.warning("notification %s to user %s not sent", notification_id, user_id, exc_info=True)
         return "failed", None

@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
 
 PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+class PendingDigestIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "pending_digest"
+        projection = AllProjection()
+
+    digest_user_key = UnicodeAttribute(hash_key=True)
+    notification_id = UnicodeAttribute(range_key=True)
 
 
 class Notification(Model):
@@ -31,6 +41,39 @@ class Notification(Model):
     email_status = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
+    sms_status = UnicodeAttribute(null=True)
+    context_label = UnicodeAttribute(null=True)         # the discussion or thread it is about, for digests
+    link = UnicodeAttribute(null=True)
+    # tenant#user while the notification waits for the user's digest (sparse index); removed once sent.
+    digest_user_key = UnicodeAttribute(null=True)
+
+    pending_digest = PendingDigestIndex()
+
+
+class DigestRun(Model):
+    """One digest per user and period (e.g. daily:2026-11-23): claimed before sending, so never sent twice."""
+    Meta = table_meta("digest-runs")
+
+    user_key = UnicodeAttribute(hash_key=True)
+    period_key = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()                          # sending | sent
+    notification_count = NumberAttribute(default=0)
+    ses_message_id = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)              # TTL: runs are kept 400 days
+
+
+class NotificationTemplate(Model):
+    """A tenant's own wording for one notification type (Jinja2, rendered sandboxed); the repo's files otherwise."""
+    Meta = table_meta("notification-templates")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    type = UnicodeAttribute(range_key=True)
+    subject = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    html = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
 
 
 class NotificationCounter(Model):
@@ -40,4 +83,4 @@ class NotificationCounter(Model):
     unread = NumberAttribute(default=0)
 
 
-MODELS = (Notification, NotificationCounter)
+MODELS = (Notification, NotificationCounter, DigestRun, NotificationTemplate)

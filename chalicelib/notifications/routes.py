@@ -1,14 +1,15 @@
-"""The caller's notifications: list (paged), mark read, unread count."""
+"""The caller's notifications (list, mark read, unread count), preferences, templates, and one-click unsubscribe."""
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal
 from chalicelib.db import parse_limit
-from chalicelib.http import tenant_route
-from chalicelib.notifications import service
+from chalicelib.http import json_body, tenant_route
+from chalicelib.notifications import preferences, service, unsubscribe
 
 blueprint = Blueprint(__name__)
 BASE = "/api/tenant/notifications"
@@ -32,3 +33,70 @@ def mark_read(principal: Principal, request: Any, notification_id: str) -> dict[
     service.mark_read(principal.tenant_id, principal.user_id, notification_id)
     return {"id": notification_id, "read": True,
             "unread_count": service.unread_count(principal.tenant_id, principal.user_id)}
+
+
+@tenant_route(blueprint, f"{BASE}/preferences")
+def get_preferences(principal: Principal, request: Any) -> dict[str, Any]:
+    return preferences.get(principal)
+
+
+@tenant_route(blueprint, f"{BASE}/preferences", methods=("PUT",))
+def put_preferences(principal: Principal, request: Any) -> dict[str, Any]:
+    return preferences.update(principal, json_body(request))
+
+
+TEMPLATES = "/api/tenant/notification-templates/{kind}"
+
+
+@tenant_route(blueprint, TEMPLATES)
+def get_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
+    return preferences.get_template(principal, kind)
+
+
+@tenant_route(blueprint, TEMPLATES, methods=("PUT",))
+def put_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
+    return preferences.put_template(principal, kind, json_body(request))
+
+
+@tenant_route(blueprint, TEMPLATES, methods=("DELETE",))
+def delete_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
+    return preferences.delete_template(principal, kind)
+
+
+def _page(status: int, title: str, body: str) -> Response:
+    page = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            "<meta name=\"viewport\" content=\"width=device-width\"></head>"
+            "<body style=\"font-family: sans-serif; max-width: 32em; margin: 3em auto;\">"
+            f"<h1 style=\"font-size: 1.3em;\">{html.escape(title)}</h1>{body}</body></html>")
+    return Response(body=page, status_code=status, headers={"Content-Type": "text/html; charset=utf-8",
+                                                             "Cache-Control": "no-store"})
+
+
+_INVALID = ("This link is not valid", "<p>It may have been changed or cut. Use the unsubscribe link of a recent "
+            "email, or change your notification settings in the app.</p>")
+
+
+@blueprint.route("/u/{token}", methods=["GET"])
+def unsubscribe_page(token: str) -> Response:
+    """Only a confirmation page: mail scanners open links, and opening one must not unsubscribe anyone."""
+    if unsubscribe.verify(token) is None:
+        return _page(400, *_INVALID)
+    return _page(200, "Stop notification emails?",
+                 f"<form method=\"post\" action=\"{html.escape(token)}\">"
+                 "<p>You will get no more notification or summary emails. Your notifications stay in the app.</p>"
+                 "<button type=\"submit\" name=\"List-Unsubscribe\" value=\"One-Click\">Unsubscribe</button></form>")
+
+
+@blueprint.route("/u/{token}", methods=["POST"],
+                 content_types=["application/x-www-form-urlencoded", "multipart/form-data", "text/plain",
+                                "application/json"])
+def unsubscribe_now(token: str) -> Response:
+    """RFC 8058 one-click (the mail client POSTs `List-Unsubscribe=One-Click`) and the page's button."""
+    from chalicelib.users.service import unsubscribe as stop_emails
+
+    who = unsubscribe.verify(token)
+    if who is None:
+        return _page(400, *_INVALID)
+    stop_emails(*who)
+    return _page(200, "You are unsubscribed", "<p>You will get no more notification emails. You can turn them "
+                                              "back on in your notification settings.</p>")

@@ -26,29 +26,71 @@ class NewNotification:
     community_thread_id: int | None = None
     community_message_id: int | None = None
     instant: bool = False  # email at once whatever the priority (a community thread's InstantDelivery)
+    context_label: str | None = None  # the discussion's subject or the thread's, to group a digest
+    link: str | None = None
 
     @property
     def delivery(self) -> str:
         return "instant" if self.instant or self.priority in ("urgent", "high") else "digest"
 
 
-def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotification) -> bool:
-    """Store one notification; the same notification_id twice stores it once. True if it is new."""
+def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotification,
+           digest_due: str | None = None) -> bool:
+    """Store one notification; the same notification_id twice stores it once. True if it is new.
+
+    With `digest_due` (UTC), the notification waits for the user's digest: it joins the pending index and
+    the user is scheduled for then (unless already scheduled earlier), in the same transaction."""
+    from chalicelib.users.service import schedule_digest_in
+
     key = user_key(tenant_id, user_id)
     record = Notification(key, notification_id, tenant_id=tenant_id, user_id=user_id, type=item.type,
                           priority=item.priority, title=item.title[:300], body=(item.body or "")[:1000] or None,
                           discussion_id=item.discussion_id, community_thread_id=item.community_thread_id,
                           community_message_id=item.community_message_id, delivery=item.delivery,
-                          created_at=clock.now_iso())
+                          context_label=(item.context_label or "")[:300] or None, link=item.link,
+                          digest_user_key=key if digest_due else None, created_at=clock.now_iso())
     try:
         with transaction() as tx:
             tx.save(record, condition=Notification.notification_id.does_not_exist())
             tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
+            if digest_due:
+                schedule_digest_in(tx, tenant_id, user_id, digest_due)
     except TransactWriteError as error:
         if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons or []):
             return False
         raise
     return True
+
+
+def defer_to_digest(tenant_id: str, user_id: str, notification_id: str, digest_due: str) -> None:
+    """An instant email that could not go out waits for the digest instead of being lost."""
+    from chalicelib.users.service import schedule_digest_in
+
+    key = user_key(tenant_id, user_id)
+    with transaction() as tx:
+        tx.update(Notification(key, notification_id), actions=[
+            Notification.delivery.set("digest"), Notification.digest_user_key.set(key)],
+            condition=Notification.notification_id.exists())
+        schedule_digest_in(tx, tenant_id, user_id, digest_due)
+
+
+def pending_digest(tenant_id: str, user_id: str, limit: int) -> list[Notification]:
+    """The notifications waiting for this user's digest, oldest first: one Query on the sparse index."""
+    return list(Notification.pending_digest.query(user_key(tenant_id, user_id), limit=limit))
+
+
+def mark_digested(items: list[Notification], status: str, ses_message_id: str | None) -> None:
+    """Take notifications out of the pending index once their digest went (or will never go): 1 call per 100."""
+    now = clock.now_iso()
+    for start in range(0, len(items), 100):
+        with transaction() as tx:
+            for item in items[start:start + 100]:
+                actions = [Notification.digest_user_key.remove(), Notification.email_status.set(status)]
+                if status == "digest":
+                    actions += [Notification.email_sent_at.set(now)]
+                    if ses_message_id:
+                        actions.append(Notification.ses_message_id.set(ses_message_id))
+                tx.update(Notification(item.user_key, item.notification_id), actions=actions)
 
 
 def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:

@@ -88,7 +88,7 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         on.update(actions=[EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
                            EmailTracking.bounce_type.set(bounce_type),
                            EmailTracking.bounce_reason.set((event.reason or "")[:1000] or None)])
-        _consequences(record, kind, event.reason)
+        _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
                         else (EmailTracking.click_count, EmailTracking.clicked_at))
@@ -98,7 +98,7 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         on.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(event.reason)])
 
 
-def _consequences(record: EmailTracking, kind: str, reason: str | None) -> None:
+def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:
     """Hard bounces and complaints suppress the address and mark the participant; soft ones are counted."""
     from chalicelib.discussions import service as discussions
 
@@ -112,6 +112,33 @@ def _consequences(record: EmailTracking, kind: str, reason: str | None) -> None:
                              "hard_bounce" if kind == "hard" else "complaint", reason)
     discussions.mark_participant_email_status(record.tenant_id, record.thread_id, record.recipient_email,
                                               {"hard": "hard_bounce"}.get(kind, kind))
+    if kind == "hard":
+        _tell_owner(record, reason, first_bounce)
+
+
+def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) -> None:
+    """A hard bounce is news the discussion's owner needs now: a high-priority notification."""
+    from chalicelib import ids
+    from chalicelib.config import settings
+    from chalicelib.discussions import service as discussions
+    from chalicelib.errors import NotFound
+    from chalicelib.notifications import delivery
+    from chalicelib.notifications.email import EmailContent
+    from chalicelib.notifications.service import NewNotification
+
+    try:
+        discussion = discussions.load(record.tenant_id, record.thread_id)
+    except NotFound:
+        return
+    owners = [p.user_id for p in discussion.participants if p.role == "owner" and p.user_id]
+    title = f"Email to {record.recipient_email} bounced: {discussion.subject}"
+    link = f"{settings().public_base_url}/api/tenant/threads/{discussion.discussion_id}"
+    item = NewNotification(type="email_bounced", title=title, body=(reason or "")[:300] or None, priority="high",
+                           discussion_id=discussion.discussion_id, context_label=discussion.subject, link=link)
+    notification_id = ids.sortable_id_for(first_bounce, f"bounce|{record.tracking_pixel_id}")
+    delivery.deliver(record.tenant_id, owners, notification_id, item, EmailContent(
+        title=title, excerpt=item.body, link=link,
+        reason="You get this email because you own this discussion and one of its emails bounced."))
 
 
 def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:

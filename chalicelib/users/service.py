@@ -1,16 +1,22 @@
 """Reading and writing the user directory. Addresses come from verified tokens or from an administrator."""
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock
 from chalicelib.auth import Principal
-from chalicelib.errors import Forbidden, NotFound
-from chalicelib.users.models import UserProfile
-from chalicelib.validation import email_address, reject_unknown, text
+from chalicelib.errors import Forbidden, NotFound, ValidationError
+from chalicelib.users.models import DIGEST_SHARDS, FREQUENCIES, UserProfile
+from chalicelib.validation import choice, email_address, reject_unknown, text
+
+PREFERENCES = ("digest_frequency", "timezone", "digest_hour", "phone")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 def remember_in(tx: TransactWrite, principal: Principal, user_id: str) -> None:
@@ -34,7 +40,20 @@ def get_many(tenant_id: str, user_ids: Iterable[str]) -> dict[str, UserProfile]:
     return profiles
 
 
+def _check_id(user_id: str) -> None:
+    if not user_id or len(user_id) > 128 or any(ord(c) < 32 for c in user_id):
+        raise NotFound("user not found")
+
+
+def profile_of(tenant_id: str, user_id: str) -> UserProfile | None:
+    try:
+        return UserProfile.get(tenant_id, user_id, consistent_read=True)
+    except UserProfile.DoesNotExist:
+        return None
+
+
 def get(principal: Principal, user_id: str) -> UserProfile:
+    _check_id(user_id)
     if not principal.is_admin and user_id != principal.user_id:
         raise Forbidden("reading another user's profile needs the admin role")
     try:
@@ -45,6 +64,7 @@ def get(principal: Principal, user_id: str) -> UserProfile:
 
 def update(principal: Principal, user_id: str, body: dict[str, Any]) -> UserProfile:
     """An administrator sets anyone's address and name; a user their own name (their address comes from the token)."""
+    _check_id(user_id)
     if not principal.is_admin and user_id != principal.user_id:
         raise Forbidden("changing another user's profile needs the admin role")
     reject_unknown(body, ("email", "name") if principal.is_admin else ("name",))
@@ -62,3 +82,95 @@ def update(principal: Principal, user_id: str, body: dict[str, Any]) -> UserProf
 def as_json(profile: UserProfile) -> dict[str, Any]:
     return {"user_id": profile.user_id, "email": profile.email, "name": profile.name,
             "updated_at": profile.updated_at}
+
+
+# ------------------------------------------------------------------ notification preferences and the digest
+
+
+def update_preferences(principal: Principal, body: dict[str, Any], zone_is_valid: Any) -> UserProfile:
+    """The caller's own digest frequency, time zone, digest hour and phone; fields left out keep their value."""
+    reject_unknown(body, PREFERENCES)
+    actions = [UserProfile.updated_at.set(clock.now_iso())]
+    if "digest_frequency" in body:
+        frequency = choice(body, "digest_frequency", FREQUENCIES)
+        actions.append(UserProfile.digest_frequency.set(frequency) if frequency
+                       else UserProfile.digest_frequency.remove())
+    if "timezone" in body:
+        zone = text(body, "timezone", max_length=64)
+        if zone is not None and not zone_is_valid(zone):
+            raise ValidationError("timezone must be an IANA time zone such as Europe/Paris", field="timezone")
+        actions.append(UserProfile.timezone.set(zone) if zone else UserProfile.timezone.remove())
+    if "digest_hour" in body:
+        hour = body["digest_hour"]
+        if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23):
+            raise ValidationError("digest_hour must be an integer from 0 to 23", field="digest_hour")
+        actions.append(UserProfile.digest_hour.set(hour) if hour is not None else UserProfile.digest_hour.remove())
+    if "phone" in body:
+        phone = text(body, "phone", max_length=16)
+        if phone is not None and not _E164.match(phone):
+            raise ValidationError("phone must be in E.164 form, like +14155550123", field="phone")
+        actions.append(UserProfile.phone.set(phone) if phone else UserProfile.phone.remove())
+    profile = UserProfile(principal.tenant_id, principal.user_id)
+    profile.update(actions=actions)
+    return UserProfile.get(principal.tenant_id, principal.user_id, consistent_read=True)
+
+
+def unsubscribe(tenant_id: str, user_id: str) -> None:
+    """RFC 8058 one-click: no notification email any more (the digest frequency becomes `never`)."""
+    UserProfile(tenant_id, user_id).update(actions=[
+        UserProfile.digest_frequency.set("never"), UserProfile.unsubscribed_at.set(clock.now_iso()),
+        UserProfile.updated_at.set(clock.now_iso())])
+
+
+def digest_shard(tenant_id: str, user_id: str) -> str:
+    digest = hashlib.sha256(f"{tenant_id}#{user_id}".encode()).digest()
+    return str(digest[0] % DIGEST_SHARDS)
+
+
+def schedule_digest_in(tx: TransactWrite, tenant_id: str, user_id: str, due_at: str) -> None:
+    """Inside a notification's transaction: the user has a digest to send, due at `due_at` unless due earlier."""
+    tx.update(UserProfile(tenant_id, user_id), actions=[
+        UserProfile.digest_due_at.set(UserProfile.digest_due_at | due_at),
+        UserProfile.digest_shard.set(UserProfile.digest_shard | digest_shard(tenant_id, user_id)),
+        UserProfile.digest_pending_version.add(1)])
+
+
+def reschedule_digest(tenant_id: str, user_id: str, expected_due: str, due_at: str | None,
+                      pending_version: int | None = None) -> bool:
+    """Move (or, with due_at None, clear) a user's digest time if nobody moved it meanwhile.
+
+    Clearing also requires that no notification arrived since `pending_version` was read."""
+    condition = UserProfile.digest_due_at == expected_due
+    if due_at is None:
+        condition &= (UserProfile.digest_pending_version == pending_version) if pending_version is not None \
+            else UserProfile.digest_pending_version.does_not_exist()
+    actions = [UserProfile.digest_due_at.set(due_at)] if due_at else [UserProfile.digest_due_at.remove(),
+                                                                        UserProfile.digest_shard.remove()]
+    try:
+        UserProfile(tenant_id, user_id).update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def due_for_digest(shard: str, due_before: str, limit: int,
+                   cursor: dict[str, Any] | None) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+    """(tenant, user) pairs of one shard whose digest is due: one Query on the sparse `digest_due` index."""
+    results = UserProfile.digest_due.query(shard, UserProfile.digest_due_at <= due_before, limit=limit,
+                                           last_evaluated_key=cursor)
+    users = [(profile.tenant_id, profile.user_id) for profile in results]
+    return users, results.last_evaluated_key
+
+
+def preferences_json(profile: UserProfile | None, tenant_default: str | None) -> dict[str, Any]:
+    from chalicelib.notifications.schedule import DEFAULT_HOUR, effective_frequency
+
+    chosen = profile.digest_frequency if profile else None
+    return {"digest_frequency": effective_frequency(chosen, tenant_default), "digest_frequency_chosen": chosen,
+            "timezone": (profile.timezone if profile else None) or "UTC",
+            "digest_hour": int(profile.digest_hour) if profile and profile.digest_hour is not None else DEFAULT_HOUR,
+            "phone": profile.phone if profile else None,
+            "next_digest_at": profile.digest_due_at if profile else None,
+            "unsubscribed_at": profile.unsubscribed_at if profile else None}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 
 from chalicelib.auth import issue_local_token
@@ -69,29 +68,6 @@ def member(client):
 @pytest.fixture
 def admin(client) -> Member:
     return Member(client, 1, ["admin"], email="admin@example.com")
-
-
-@pytest.fixture
-def run_jobs(client):
-    """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="discussion-hub-jobs")["QueueUrl"]
-
-    def run(max_rounds: int = 50) -> list[str]:
-        outcomes: list[str] = []
-        for _ in range(max_rounds):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return outcomes
-            for message in messages:
-                event = client.events.generate_sqs_event(message_bodies=[message["Body"]],
-                                                         queue_name="discussion-hub-jobs")
-                response = client.lambda_.invoke("jobs", event)
-                outcomes += response.payload
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        raise AssertionError("jobs kept coming")
-
-    return run
 
 
 def notifications_of(client, user_id: int, tenant_id: str = "tenant-a") -> list[dict]:

@@ -205,11 +205,12 @@ def test_a_dsn_cannot_suppress_an_address_outside_the_discussion(api, client, co
     assert make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"] == []
 
 
-def test_staff_participants_are_notified_of_a_reply_once(api, client, conversation, make_api):
+def test_staff_participants_are_notified_of_a_reply_once(api, client, conversation, make_api, run_jobs):
     discussion, reply_to, _ = conversation
     raw = _reply(reply_to)
     deliver(client, raw, [reply_to])
     deliver(client, raw, [reply_to])  # the same mail again: no second notification
+    run_jobs()
     colleague = make_api(user_id="user-2")
     items = colleague.get("/api/tenant/notifications").data["items"]
     assert [(n["type"], n["discussion_id"], n["priority"]) for n in items] == \

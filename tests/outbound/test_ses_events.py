@@ -6,7 +6,10 @@ import json
 import pathlib
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
 
+from tests.outbound.conftest import sent_messages
 from tests.outbound.test_send import THREADS, _discussion
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ses"
@@ -206,3 +209,25 @@ def test_a_failure_while_applying_is_raised_for_retry_and_not_marked_done(api, c
     monkeypatch.setattr(events, "_apply", original)
     events.handle(json.dumps(event), "sns-1")
     assert _cleo(api, discussion)["open_count"] == 1
+
+
+def test_the_owner_hears_of_a_hard_bounce_now_by_email_and_sms(api, make_api, client, sent):
+    admin = make_api(roles=["admin"])
+    admin.call("PUT", "/api/tenant/settings/communication", {"sms_enabled": True,
+                                                             "default_digest_frequency": "weekly"})
+    admin.call("PUT", "/api/tenant/users/user-1", {"email": "owner@acme.example", "name": "Olga Owner"})
+    api.call("PUT", "/api/tenant/notifications/preferences", {"phone": "+14155550123"})
+    discussion, copies = sent
+    before = len(sent_messages())
+
+    _deliver(client, _aim(_example("event_bounce"), copies[CLEO], CLEO))
+    _deliver(client, _aim(_example("identity_bounce_permanent_general_with_dsn"), copies[CLEO], CLEO), "sns-2")
+
+    [notification] = api.get("/api/tenant/notifications").data["items"]
+    assert notification["type"] == "email_bounced" and notification["priority"] == "high"
+    assert notification["title"] == f"Email to {CLEO} bounced: Quote 1042"
+    assert notification["delivery"] == "instant" and notification["email_status"] == "sent"
+    mailed = [m for _, to, m in sent_messages()[before:] if to == ["owner@acme.example"]]
+    assert [m["Subject"] for m in mailed] == [notification["title"]]
+    texts = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+    assert texts == [("+14155550123", notification["title"])]

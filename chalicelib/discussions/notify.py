@@ -1,0 +1,41 @@
+"""Job: tell a discussion's staff participants about a new message (an inbound email reply included).
+
+Queued in the same transaction as the message (jobs outbox), so a message is never stored without its
+notifications following. The notification id is the message id: a rerun stores nothing twice.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.config import settings
+from chalicelib.discussions.models import Discussion, Message
+from chalicelib.discussions.service import discussion_key, preview_of
+
+
+def run(payload: dict[str, Any]) -> None:
+    from chalicelib.notifications import delivery
+    from chalicelib.notifications.email import EmailContent
+    from chalicelib.notifications.service import NewNotification
+
+    tenant_id, discussion_id = payload["tenant_id"], payload["discussion_id"]
+    try:
+        discussion = Discussion.get(tenant_id, discussion_id)
+        message = Message.get(discussion_key(tenant_id, discussion_id), payload["message_id"])
+    except (Discussion.DoesNotExist, Message.DoesNotExist):
+        return None
+    author = payload.get("author_user_id")
+    staff = [p.user_id for p in discussion.participants if p.user_id and p.user_id != author]
+    inbound = message.author_type == "email"
+    who = payload.get("author_name") or message.author
+    title = (f"{who} replied: {discussion.subject}" if inbound
+             else f"New message from {who}: {discussion.subject}")
+    if message.is_internal:
+        title = f"Internal note from {who}: {discussion.subject}"
+    link = f"{settings().public_base_url}/api/tenant/threads/{discussion_id}"
+    item = NewNotification(type="inbound_reply" if inbound else "discussion_message", title=title,
+                           body=preview_of(message.body), discussion_id=discussion_id,
+                           context_label=discussion.subject, link=link)
+    delivery.deliver(tenant_id, staff, message.message_id, item, EmailContent(
+        title=title, excerpt=item.body, link=link,
+        reason="You get this email because you take part in this discussion."))
+    return None

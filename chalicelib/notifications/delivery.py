@@ -1,0 +1,55 @@
+"""The one way anything notifies people: store the notification, then email / text it now or leave it for the digest.
+
+Rules (seed: Email Digest): urgent and high → an email at once, and an SMS when the tenant enables SMS and
+the user has a phone number; a community thread with InstantDelivery → an email at once; everything else
+waits for the user's digest (daily, weekly or monthly, in their time zone). `never` → no notification
+email at all; the notification is still listed in the API.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chalicelib import clock
+from chalicelib.notifications import email, service, sms
+from chalicelib.notifications.schedule import effective_frequency, next_due
+
+
+def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item: service.NewNotification,
+            content: email.EmailContent) -> dict[str, str]:
+    """Notify each user once (a rerun changes nothing): 1 GetItem + 1 BatchGet, then per user 1 transaction,
+    plus the email or SMS that is due now. Returns each user's outcome."""
+    from chalicelib.mail import settings as communication
+    from chalicelib.users.service import get_many
+
+    users = list(dict.fromkeys(user_ids))
+    if not users:
+        return {}
+    config = communication.get(tenant_id)
+    profiles = get_many(tenant_id, users)
+    outcomes: dict[str, str] = {}
+    for user_id in users:
+        profile = profiles.get(user_id)
+        frequency = effective_frequency(profile.digest_frequency if profile else None, config.default_digest_frequency)
+        due = _digest_due(frequency, profile)
+        waits = item.delivery == "digest" and due is not None
+        service.notify(tenant_id, user_id, notification_id, item, digest_due=due if waits else None)
+        outcome = "digest" if waits else "listed"
+        if item.delivery == "instant" and frequency != "never":
+            outcome = email.deliver_now(tenant_id, user_id, notification_id, item.type, content,
+                                        email.recipient_for(tenant_id, profile, config))
+            if outcome == "failed" and due is not None:
+                service.defer_to_digest(tenant_id, user_id, notification_id, due)
+        if item.priority in ("urgent", "high") and config.sms_enabled and profile is not None and profile.phone:
+            sms.deliver_now(tenant_id, user_id, notification_id, profile.phone, item.title)
+        outcomes[user_id] = outcome
+    return outcomes
+
+
+def _digest_due(frequency: str, profile: object | None) -> str | None:
+    moment = next_due(frequency, getattr(profile, "timezone", None), _hour(profile), clock.now())
+    return clock.iso(moment) if moment else None
+
+
+def _hour(profile: object | None) -> int | None:
+    hour = getattr(profile, "digest_hour", None)
+    return int(hour) if hour is not None else None

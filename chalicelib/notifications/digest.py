@@ -1,0 +1,132 @@
+"""The digest: once per period, one email per user grouping what waited for it, by discussion or thread.
+
+The hourly schedule (`digest_tick`) queues one job per shard of the sparse `digest_due` index; a shard job
+reads the users due (100 per run) and queues one job per user; SQS runs those in parallel Lambdas, so
+100,000 users are served well inside Lambda's 15 minutes (bench/digest.py measures one user's cost).
+
+A user's digest is claimed with a conditional write on (user, period) — daily:2026-11-23, weekly:2026-W48,
+monthly:2026-11, in their time zone — before SES is called: a rerun, a duplicate queue message or a second
+tick never sends a period's digest twice. Notifications leave the pending index only after SES took the
+email; if a run dies between the two, they stay pending and go with the next period's digest: never lost,
+never twice in a period.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from chalicelib import clock, jobs
+from chalicelib.notifications import email, rendering, service
+from chalicelib.notifications.models import DigestRun, Notification
+from chalicelib.notifications.schedule import effective_frequency, next_due, period_key
+
+logger = logging.getLogger(__name__)
+
+USERS_PER_SHARD_RUN = 100
+NOTIFICATIONS_PER_DIGEST = 100
+RUN_RETENTION_SECONDS = 400 * 24 * 3600
+
+
+def tick(due_before: str | None = None) -> int:
+    """The hourly entry point: one job per shard of the due index. Returns the number of jobs queued."""
+    from chalicelib.users.models import DIGEST_SHARDS
+
+    due_before = due_before or clock.now_iso()
+    jobs.send_direct("digest.shard", [{"shard": str(shard), "due_before": due_before}
+                                      for shard in range(DIGEST_SHARDS)])
+    return DIGEST_SHARDS
+
+
+def run_shard(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Job: queue a digest job for each user of one shard who is due; continue with the next page."""
+    from chalicelib.users.service import due_for_digest
+
+    due, cursor = due_for_digest(str(payload["shard"]), str(payload["due_before"]), USERS_PER_SHARD_RUN,
+                                 payload.get("cursor"))
+    jobs.send_direct("digest.user", [{"tenant_id": tenant_id, "user_id": user_id} for tenant_id, user_id in due])
+    return {**payload, "cursor": cursor} if cursor else None
+
+
+def run_user(payload: dict[str, Any]) -> None:
+    """Job: one user's digest."""
+    outcome = send_digest(str(payload["tenant_id"]), str(payload["user_id"]))
+    logger.info("digest for %s/%s: %s", payload["tenant_id"], payload["user_id"], outcome)
+
+
+def send_digest(tenant_id: str, user_id: str) -> str:
+    from chalicelib.mail import ses
+    from chalicelib.mail import settings as communication
+    from chalicelib.users import service as users
+
+    now = clock.now()
+    profile = users.profile_of(tenant_id, user_id)
+    if profile is None or not profile.digest_due_at or profile.digest_due_at > clock.iso(now):
+        return "not due"
+    due_at, version = profile.digest_due_at, profile.digest_pending_version
+    config = communication.get(tenant_id)
+    frequency = effective_frequency(profile.digest_frequency, config.default_digest_frequency)
+    pending = service.pending_digest(tenant_id, user_id, NOTIFICATIONS_PER_DIGEST + 1)
+    if frequency == "never":  # unsubscribed since: what waited is never emailed (it stays listed)
+        service.mark_digested(pending, "never", None)
+        if len(pending) <= NOTIFICATIONS_PER_DIGEST:
+            users.reschedule_digest(tenant_id, user_id, due_at, None, version)
+        return "never"
+    if not pending:
+        users.reschedule_digest(tenant_id, user_id, due_at, None, version)
+        return "empty"
+    due = datetime.fromisoformat(due_at.replace("Z", "+00:00"))
+    hour = int(profile.digest_hour) if profile.digest_hour is not None else None
+    following = clock.iso(next_due(frequency, profile.timezone, hour, max(now, due)))
+    # The period is the one the run happens in: a run delayed past its period (a crash, an outage) sends that
+    # later period's digest instead of being refused as a repeat of the missed one.
+    period = period_key(frequency, now, profile.timezone)
+    key = service.user_key(tenant_id, user_id)
+    run = DigestRun(key, period, status="sending", claimed_at=clock.iso(now),
+                    expires_at=int(now.timestamp()) + RUN_RETENTION_SECONDS)
+    try:
+        run.save(condition=DigestRun.period_key.does_not_exist())
+    except Exception as error:  # noqa: BLE001 - PutError on the condition: this period's digest exists
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        users.reschedule_digest(tenant_id, user_id, due_at, following)
+        return "already sent"
+    batch = pending[:NOTIFICATIONS_PER_DIGEST]
+    recipient = email.recipient_for(tenant_id, profile, config)
+    blocked = email.blocked(tenant_id, recipient)
+    if blocked:
+        service.mark_digested(batch, blocked, None)
+        run.update(actions=[DigestRun.status.set(blocked)])
+    else:
+        try:
+            ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}",
+                                      rendering.render(tenant_id, "digest", _context(frequency, period, batch,
+                                                                                     recipient, tenant_id, user_id)))
+        except ses.SendFailed:
+            run.delete()  # nothing went out: the redelivered job may try again
+            raise
+        service.mark_digested(batch, "digest", ses_id)
+        run.update(actions=[DigestRun.status.set("sent"), DigestRun.ses_message_id.set(ses_id),
+                            DigestRun.notification_count.set(len(batch))])
+    more = len(pending) > NOTIFICATIONS_PER_DIGEST
+    if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
+        users.reschedule_digest(tenant_id, user_id, due_at, following)
+    return blocked or "sent"
+
+
+def _context(frequency: str, period: str, items: list[Notification], recipient: email.Recipient, tenant_id: str,
+             user_id: str) -> dict[str, Any]:
+    from chalicelib.notifications.unsubscribe import url_for
+
+    groups: dict[str, dict[str, Any]] = {}
+    for item in items:
+        group_id = item.discussion_id or (f"thread-{int(item.community_thread_id)}"
+                                          if item.community_thread_id is not None else "other")
+        group = groups.setdefault(group_id, {"label": item.context_label or item.title, "items": []})
+        group["items"].append({"title": item.title, "excerpt": item.body, "created_at": item.created_at,
+                               "link": item.link})
+    count = len(items)
+    label = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}[frequency]
+    return {"subject": f"Your {label} summary: {count} notification{'s' if count != 1 else ''}",
+            "groups": list(groups.values()), "count": count, "period": period,
+            "recipient_name": recipient.name, "unsubscribe_url": url_for(tenant_id, user_id)}

@@ -1,0 +1,86 @@
+"""A user's notification preferences: digest frequency (tenant default, else daily), time zone, hour, phone."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import Forbidden, NotFound, ValidationError
+from chalicelib.notifications.models import NotificationTemplate
+from chalicelib.notifications.rendering import TYPES, check
+from chalicelib.notifications.schedule import effective_frequency, next_due, valid_zone
+from chalicelib.validation import reject_unknown, text
+
+
+def get(principal: Principal) -> dict[str, Any]:
+    from chalicelib.mail import settings as communication
+    from chalicelib.users import service as users
+
+    return users.preferences_json(users.profile_of(principal.tenant_id, principal.user_id),
+                                  communication.get(principal.tenant_id).default_digest_frequency)
+
+
+def update(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.mail import settings as communication
+    from chalicelib.users import service as users
+
+    profile = users.update_preferences(principal, body, valid_zone)
+    tenant_default = communication.get(principal.tenant_id).default_digest_frequency
+    if profile.digest_due_at:
+        # A digest already waiting moves to the new schedule (`never` is settled by the digest run itself).
+        frequency = effective_frequency(profile.digest_frequency, tenant_default)
+        hour = int(profile.digest_hour) if profile.digest_hour is not None else None
+        due = next_due(frequency, profile.timezone, hour, clock.now())
+        if due is not None:
+            users.reschedule_digest(principal.tenant_id, principal.user_id, profile.digest_due_at, clock.iso(due))
+            profile = users.profile_of(principal.tenant_id, principal.user_id)
+    return users.preferences_json(profile, tenant_default)
+
+
+def _template_type(kind: str) -> str:
+    if kind not in TYPES:
+        raise NotFound(f"unknown notification type; one of: {', '.join(TYPES)}")
+    return kind
+
+
+def _admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("notification templates need the admin role")
+
+
+def template_json(kind: str, item: NotificationTemplate | None) -> dict[str, Any]:
+    return {"type": kind, "customised": item is not None, "subject": item.subject if item else None,
+            "text": item.text if item else None, "html": item.html if item else None,
+            "updated_at": item.updated_at if item else None}
+
+
+def get_template(principal: Principal, kind: str) -> dict[str, Any]:
+    from chalicelib.notifications.rendering import override_of
+
+    _admin(principal)
+    return template_json(kind, override_of(principal.tenant_id, _template_type(kind)))
+
+
+def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A tenant's wording for one type: checked in the sandbox against sample data before it is saved."""
+    _admin(principal)
+    kind = _template_type(kind)
+    reject_unknown(body, ("subject", "text", "html"))
+    subject = text(body, "subject", max_length=300)
+    plain = text(body, "text", max_length=20_000, single_line=False, strip=False)
+    html = text(body, "html", max_length=50_000, single_line=False, strip=False)
+    if not (subject or plain or html):
+        raise ValidationError("give at least one of subject, text, html", field="subject")
+    problem = check(subject, plain, html)
+    if problem:
+        raise ValidationError(f"template does not render: {problem}", field="template")
+    item = NotificationTemplate(principal.tenant_id, kind, subject=subject, text=plain, html=html,
+                                updated_at=clock.now_iso(), updated_by=principal.user_id)
+    item.save()
+    return template_json(kind, item)
+
+
+def delete_template(principal: Principal, kind: str) -> dict[str, Any]:
+    _admin(principal)
+    NotificationTemplate(principal.tenant_id, _template_type(kind)).delete()
+    return template_json(kind, None)

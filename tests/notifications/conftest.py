@@ -1,0 +1,67 @@
+"""Notification test set-up: a tenant that can email, users with addresses and preferences, a movable clock."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from chalicelib import clock
+from tests.community.conftest import Member
+
+SENDER = "hub@acme.example"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+        clock.set_clock(lambda: self.now)
+
+    def at(self, text: str) -> None:
+        self.now = datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def moment(aws):
+    return Clock()
+
+
+@pytest.fixture
+def tenant_admin(client) -> Member:
+    return Member(client, 1, ["admin"], email="admin@acme.example")
+
+
+@pytest.fixture
+def mailing(tenant_admin):
+    """Email integration on, a verified sender, and addresses for users 101–105."""
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    response = tenant_admin.put("/api/tenant/settings/communication", {
+        "email_integration_enabled": True, "email_reply_domain": "reply.acme.example", "from_address": SENDER,
+        "from_name": "Acme"})
+    assert response.status_code == 200, response.data
+    for user in range(101, 106):
+        assert tenant_admin.put(f"/api/tenant/users/{user}", {"email": f"user{user}@example.com",
+                                                             "name": f"User {user}"}).status_code == 200
+
+
+@pytest.fixture
+def prefs(client):
+    """Set a user's own preferences through the API."""
+    def set_for(user_id: int, **body) -> dict:
+        response = Member(client, user_id, []).put("/api/tenant/notifications/preferences", body)
+        assert response.status_code == 200, response.data
+        return response.data
+
+    return set_for
+
+
+@pytest.fixture
+def tick(client, run_jobs):
+    """The hourly schedule, then every job it queued."""
+    def run() -> list[str]:
+        event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                                resources=[])
+        assert client.lambda_.invoke("digest_tick", event).payload == {"shards": 16}
+        return run_jobs()
+
+    return run

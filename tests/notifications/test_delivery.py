@@ -1,0 +1,112 @@
+"""Delivery rules, preferences, templates and one-click unsubscribe."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.notifications.unsubscribe import token_for
+from tests.community.conftest import Member, notifications_of
+from tests.outbound.conftest import sent_messages
+
+
+def _poster(client) -> Member:
+    return Member(client, 101, ["CommunityThread-Create", "CommunityThread-Read"])
+
+
+def test_instant_delivery_ignores_a_weekly_digest_but_not_never(client, run_jobs, mailing, prefs):
+    prefs(102, digest_frequency="weekly")
+    prefs(103, digest_frequency="never")
+
+    _poster(client).new_thread(Message="Now: @[A](102) @[B](103)", InstantDelivery=True)
+    run_jobs()
+
+    assert [to for _, to, _ in sent_messages()] == [["user102@example.com"]]
+    assert notifications_of(client, 103)[0]["email_status"] is None
+
+
+def test_staff_hear_of_new_messages_in_their_discussions(client, run_jobs, make_api):
+    owner = make_api(user_id="user-1")
+    created = owner.post("/api/tenant/threads", {"subject": "Stage plan", "participants": [
+        {"user_id": "user-2"}, {"user_id": "user-3"}, {"email": "client@example.com"}]}).data
+
+    owner.post(f"/api/tenant/threads/{created['id']}/messages", {"body": "Draft attached"})
+    run_jobs()
+
+    for colleague in ("user-2", "user-3"):
+        [item] = make_api(user_id=colleague).get("/api/tenant/notifications").data["items"]
+        assert item["type"] == "discussion_message" and item["title"] == "New message from user-1: Stage plan"
+        assert item["discussion_id"] == created["id"] and item["delivery"] == "digest"
+    assert owner.get("/api/tenant/notifications").data["items"] == []
+
+
+def test_preferences_are_read_and_validated(client, tenant_admin):
+    me = Member(client, 102, [])
+    tenant_admin.put("/api/tenant/settings/communication", {"default_digest_frequency": "monthly"})
+
+    defaults = me.get("/api/tenant/notifications/preferences").data
+    saved = me.put("/api/tenant/notifications/preferences", {"digest_frequency": "weekly",
+                                                             "timezone": "America/Sao_Paulo", "digest_hour": 18})
+    bad = {field: me.put("/api/tenant/notifications/preferences", {field: value}).data["error"]["field"]
+           for field, value in (("digest_frequency", "hourly"), ("timezone", "Mars/Base"), ("digest_hour", 24),
+                                ("phone", "555-1234"), ("timezone", "../../etc/passwd"))}
+
+    assert defaults["digest_frequency"] == "monthly" and defaults["digest_frequency_chosen"] is None
+    assert defaults["timezone"] == "UTC" and defaults["digest_hour"] == 8
+    assert saved.data["digest_frequency"] == "weekly" and saved.data["timezone"] == "America/Sao_Paulo"
+    assert saved.data["digest_hour"] == 18
+    assert bad == {"digest_frequency": "digest_frequency", "timezone": "timezone", "digest_hour": "digest_hour",
+                   "phone": "phone"}
+
+
+def test_a_tenant_template_changes_the_wording_and_is_sandboxed(client, run_jobs, mailing, tenant_admin):
+    saved = tenant_admin.put("/api/tenant/notification-templates/community_mention", {
+        "subject": "[Acme] {{ title }}", "text": "Hi {{ recipient_name }}! {{ title }}\n{{ excerpt }}\n"})
+    unsafe = tenant_admin.put("/api/tenant/notification-templates/community_mention", {
+        "text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"})
+    unknown = tenant_admin.put("/api/tenant/notification-templates/nope", {"text": "x"})
+    by_member = Member(client, 102, []).put("/api/tenant/notification-templates/community_mention", {"text": "x"})
+
+    _poster(client).new_thread(Subject="Demo", Message="Look @[B](102)", InstantDelivery=True)
+    run_jobs()
+
+    assert saved.status_code == 200 and saved.data["customised"] is True
+    assert unsafe.status_code == 400 and unsafe.data["error"]["field"] == "template"
+    assert unknown.status_code == 404 and by_member.status_code == 403
+    [(_, _, message)] = sent_messages()
+    assert message["Subject"] == "[Acme] You were mentioned in “Demo”"
+    assert message.get_body(("plain",)).get_content().startswith("Hi User 102! You were mentioned in “Demo”")
+
+
+def test_an_unsubscribe_link_confirms_on_get_and_unsubscribes_on_post(client, mailing):
+    token = token_for("tenant-a", "102")
+    me = Member(client, 102, [])
+
+    page = client.http.get(f"/u/{token}")
+    still = me.get("/api/tenant/notifications/preferences").data["digest_frequency"]
+    one_click = client.http.post(f"/u/{token}", body=b"List-Unsubscribe=One-Click",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert page.status_code == 200 and b"<form method=\"post\"" in page.body
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert still == "daily"
+    assert one_click.status_code == 200 and b"You are unsubscribed" in one_click.body
+    after = me.get("/api/tenant/notifications/preferences").data
+    assert after["digest_frequency"] == "never" and after["unsubscribed_at"]
+
+
+@pytest.mark.parametrize("forge", [
+    lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),               # altered signature
+    lambda token: token_for("tenant-a", "103").split(".")[0] + "." + token.split(".")[1],  # another user
+    lambda token: "WyJ0ZW5hbnQtYSIsIjEwMiJd",                                    # no signature
+    lambda token: "not-a-token",
+])
+def test_a_forged_or_altered_unsubscribe_link_changes_nothing(client, mailing, forge):
+    forged = forge(token_for("tenant-a", "102"))
+
+    shown = client.http.get(f"/u/{forged}")
+    posted = client.http.post(f"/u/{forged}", body=b"List-Unsubscribe=One-Click",
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert shown.status_code == 400 and posted.status_code == 400
+    for user in (102, 103):
+        prefs = Member(client, user, []).get("/api/tenant/notifications/preferences").data
+        assert prefs["digest_frequency"] == "daily" and prefs["unsubscribed_at"] is None

@@ -1,0 +1,203 @@
+"""The digest: due in each user's own time zone and period, grouped, sent once, never losing a notification."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.mail import ses
+from chalicelib.notifications.schedule import next_due, period_key
+from tests.community.conftest import Member, notifications_of
+from tests.outbound.conftest import sent_messages
+
+
+def _mention(client, run_jobs, who: int = 102, subject: str = "Plans", author: int = 101) -> None:
+    Member(client, author, ["CommunityThread-Create", "CommunityThread-Read"]).new_thread(
+        Subject=subject, Message="What do you think, @[User](" + str(who) + ")?")
+    run_jobs()
+
+
+def _digests_to(address: str) -> list:
+    return [message for _, destinations, message in sent_messages() if destinations == [address]]
+
+
+@pytest.mark.parametrize(("frequency", "zone", "after", "due"), [
+    ("daily", "UTC", "2026-11-23T10:00:00Z", "2026-11-24T08:00:00Z"),
+    ("daily", "UTC", "2026-11-23T07:59:00Z", "2026-11-23T08:00:00Z"),
+    ("daily", "Europe/Paris", "2026-11-23T10:00:00Z", "2026-11-24T07:00:00Z"),
+    ("daily", "Asia/Tokyo", "2026-11-23T22:30:00Z", "2026-11-23T23:00:00Z"),  # 07:30 on the 24th in Tokyo
+    ("weekly", "UTC", "2026-11-25T10:00:00Z", "2026-11-30T08:00:00Z"),       # Wednesday → Monday
+    ("weekly", "UTC", "2026-11-30T07:00:00Z", "2026-11-30T08:00:00Z"),       # Monday before the hour
+    ("weekly", "UTC", "2026-12-27T10:00:00Z", "2026-12-28T08:00:00Z"),       # across the year end
+    ("monthly", "UTC", "2026-11-23T10:00:00Z", "2026-12-01T08:00:00Z"),
+    ("monthly", "UTC", "2026-12-15T10:00:00Z", "2027-01-01T08:00:00Z"),
+    ("monthly", "America/Los_Angeles", "2026-12-01T12:00:00Z", "2026-12-01T16:00:00Z"),  # still the 1st, 4 am
+    # New York starts daylight saving on 2026-03-08: 08:00 local is 13:00 UTC before, 12:00 UTC after.
+    ("daily", "America/New_York", "2026-03-07T14:00:00Z", "2026-03-08T12:00:00Z"),
+    ("daily", "America/New_York", "2026-03-06T14:00:00Z", "2026-03-07T13:00:00Z"),
+    ("daily", "Europe/London", "2026-10-24T09:00:00Z", "2026-10-25T08:00:00Z"),  # back to GMT on the 25th
+])
+def test_the_next_digest_falls_on_the_local_hour_of_the_period(frequency, zone, after, due):
+    moment = datetime.fromisoformat(after.replace("Z", "+00:00"))
+
+    assert next_due(frequency, zone, 8, moment) == datetime.fromisoformat(due.replace("Z", "+00:00"))
+
+
+def test_an_hour_that_does_not_exist_goes_out_just_after_the_gap():
+    # 02:30 on 2026-03-08 does not exist in New York: the clocks jump from 02:00 to 03:00.
+    due = next_due("daily", "America/New_York", 2, datetime(2026, 3, 8, 1, 0, tzinfo=UTC))
+
+    assert due == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 03:00 EDT
+
+
+def test_periods_are_named_in_local_time():
+    due = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
+
+    assert period_key("daily", due, "Europe/Paris") == "daily:2026-11-30"
+    assert period_key("weekly", due, "Europe/Paris") == "weekly:2026-W49"
+    assert period_key("monthly", due, "UTC") == "monthly:2026-11"
+
+
+def test_a_daily_digest_goes_out_at_the_local_hour_once(client, run_jobs, tick, moment, mailing, prefs):
+    prefs(102, digest_frequency="daily", timezone="Europe/Paris", digest_hour=8)
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs, subject="Plans")
+    _mention(client, run_jobs, subject="Party", author=103)
+
+    moment.at("2026-11-24T06:59:00Z")
+    tick()
+    early = _digests_to("user102@example.com")
+    moment.at("2026-11-24T07:05:00Z")
+    tick()
+    tick()  # the next hour's tick, or a duplicated one, sends nothing more
+
+    assert early == []
+    [digest] = _digests_to("user102@example.com")
+    assert digest["Subject"] == "Your daily summary: 2 notifications"
+    text = digest.get_body(("plain",)).get_content()
+    assert "== Plans ==" in text and "== Party ==" in text and "Hello User 102" in text
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert digest["List-Unsubscribe"].strip().startswith("<http://127.0.0.1:8000/u/")
+    assert digest["Auto-Submitted"] == "auto-generated"
+    assert all(n["email_status"] == "digest" and n["email_sent_at"] for n in notifications_of(client, 102))
+    assert _digests_to("user101@example.com") == []  # nothing waited for 101
+
+
+@pytest.mark.parametrize(("frequency", "before", "after"), [
+    ("weekly", "2026-11-30T07:59:00Z", "2026-11-30T08:00:00Z"),
+    ("monthly", "2026-12-01T07:59:00Z", "2026-12-01T08:30:00Z"),
+])
+def test_weekly_and_monthly_digests_wait_for_their_period(client, run_jobs, tick, moment, mailing, prefs,
+                                                         frequency, before, after):
+    prefs(102, digest_frequency=frequency)
+    moment.at("2026-11-25T10:00:00Z")
+    _mention(client, run_jobs)
+
+    moment.at(before)
+    tick()
+    waited = _digests_to("user102@example.com")
+    moment.at(after)
+    tick()
+
+    assert waited == []
+    assert [m["Subject"] for m in _digests_to("user102@example.com")] == [f"Your {frequency} summary: 1 notification"]
+
+
+def test_the_tenant_default_applies_until_a_user_chooses(client, run_jobs, tick, moment, mailing, tenant_admin,
+                                                        prefs):
+    tenant_admin.put("/api/tenant/settings/communication", {"default_digest_frequency": "weekly"})
+    moment.at("2026-11-25T10:00:00Z")
+    _mention(client, run_jobs, who=102)
+    _mention(client, run_jobs, who=103)
+    prefs(103, digest_frequency="daily")  # 103 chose: their waiting digest moves to tomorrow morning
+
+    moment.at("2026-11-26T08:10:00Z")
+    tick()
+
+    assert _digests_to("user102@example.com") == []
+    assert len(_digests_to("user103@example.com")) == 1
+    assert Member(client, 102, []).get("/api/tenant/notifications/preferences").data["digest_frequency"] == "weekly"
+
+
+def test_never_means_no_email_but_the_notification_is_listed(client, run_jobs, tick, moment, mailing, prefs):
+    prefs(102, digest_frequency="never")
+    alice = Member(client, 101, ["CommunityThread-Create", "CommunityThread-Read"])
+
+    alice.new_thread(Message="Urgent-ish @[User](102)", InstantDelivery=True)
+    _mention(client, run_jobs)
+    moment.at("2026-12-31T09:00:00Z")
+    tick()
+
+    assert sent_messages() == []
+    listed = notifications_of(client, 102)
+    assert len(listed) == 2 and all(n["email_sent_at"] is None for n in listed)
+
+
+def test_unsubscribing_while_a_digest_waits_cancels_it(client, run_jobs, tick, moment, mailing, prefs):
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs)
+    prefs(102, digest_frequency="never")
+
+    moment.at("2026-11-24T09:00:00Z")
+    tick()
+
+    assert sent_messages() == []
+    assert notifications_of(client, 102)[0]["email_status"] == "never"
+
+
+def test_an_ses_outage_during_the_digest_loses_nothing(client, run_jobs, tick, moment, mailing, monkeypatch):
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs)
+    moment.at("2026-11-24T08:05:00Z")
+
+    def outage(*args, **kwargs):
+        raise ses.SendFailed("ServiceUnavailable", "SES is down", retryable=True)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ses, "send_raw", outage)
+        with pytest.raises(Exception, match="SES is down"):
+            tick()
+    pending = notifications_of(client, 102)
+    run_jobs()  # SQS redelivers the failed job once SES is back
+
+    assert pending[0]["email_sent_at"] is None
+    assert len(_digests_to("user102@example.com")) == 1
+    assert notifications_of(client, 102)[0]["email_status"] == "digest"
+
+
+def test_a_crash_after_sending_never_sends_the_period_twice_and_loses_nothing(client, run_jobs, tick, moment,
+                                                                              mailing, monkeypatch):
+    from chalicelib.notifications import service
+
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs)
+    moment.at("2026-11-24T08:05:00Z")
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "mark_digested", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+        with pytest.raises(RuntimeError):
+            tick()
+    run_jobs()  # the redelivered job finds this period's digest claimed: it does not send again
+    assert len(_digests_to("user102@example.com")) == 1
+    assert notifications_of(client, 102)[0]["email_sent_at"] is None  # still waiting, not lost
+
+    moment.at("2026-11-25T08:05:00Z")
+    tick()
+
+    assert len(_digests_to("user102@example.com")) == 2
+    assert notifications_of(client, 102)[0]["email_status"] == "digest"
+
+
+def test_many_users_across_shards_each_get_one_digest(client, run_jobs, tick, moment, mailing, tenant_admin):
+    users = list(range(300, 340))
+    for user in users:
+        tenant_admin.put(f"/api/tenant/users/{user}", {"email": f"user{user}@example.com"})
+    alice = Member(client, 101, ["CommunityThread-Create", "CommunityThread-Read"])
+    moment.at("2026-11-23T10:00:00Z")
+    alice.new_thread(Message=" ".join("@[U](" + str(user) + ")" for user in users))
+    run_jobs()
+
+    moment.at("2026-11-24T08:05:00Z")
+    tick()
+
+    assert sorted(destinations[0] for _, destinations, _ in sent_messages()) == sorted(
+        f"user{user}@example.com" for user in users)
