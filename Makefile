@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event deliver digest package
+.PHONY: install run test lint token clean mails ses-event deliver digest bench package
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -42,6 +42,10 @@ ses-event: install
 # Run the digest now against the local stack (AT=2026-11-24T09:00:00Z to run it as of another time).
 digest: install
 	@$(BIN)/python scripts/run_digest.py --moto-port "$(or $(MOTO_PORT),5555)" $(if $(AT),--at "$(AT)")
+
+# Benchmarks (in-process, against moto): print a table and write bench/results/*.json.
+bench: install
+	$(BIN)/python bench/digest.py --users "$(or $(USERS),200)"
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install

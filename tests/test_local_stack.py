@@ -62,6 +62,7 @@ def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
     _send_and_track_over_http(base, headers, process)
     _community_over_http(base, headers)
+    _digest_on_the_local_stack(base, headers, process)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
     with pytest.raises(requests.ConnectionError):
@@ -127,3 +128,17 @@ def _community_over_http(base, headers):
     thread = requests.get(f"{base}/api/community/communitythreads/{created['Value']['Id']}", headers=ann,
                           timeout=10).json()
     assert thread["Subject"] == "Hello board" and thread["Mentions"] == [2]
+
+
+def _digest_on_the_local_stack(base, headers, process):
+    """`make digest AT=...` sends user 2's waiting mention as tomorrow morning's digest, and prints it."""
+    from datetime import UTC, datetime, timedelta
+
+    saved = requests.put(f"{base}/api/tenant/users/2", headers=headers, json={"email": "ann@example.com"}, timeout=10)
+    assert saved.status_code == 200, saved.text
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    run = subprocess.run([sys.executable, "scripts/run_digest.py", "--moto-port", str(process.moto_port), "--at",
+                          tomorrow.isoformat().replace("+00:00", "Z")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert "(1 email(s) sent by this digest run)" in run.stdout, run.stdout + run.stderr
+    assert "===== to ann@example.com" in run.stdout and "Subject: Your daily summary: 1 notification" in run.stdout

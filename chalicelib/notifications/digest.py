@@ -48,6 +48,24 @@ def run_shard(payload: dict[str, Any]) -> dict[str, Any] | None:
     return {**payload, "cursor": cursor} if cursor else None
 
 
+def run_inline(due_before: str | None = None) -> dict[str, str]:
+    """Every due digest, one after another in this process (`make digest`; operators): the same steps as the jobs."""
+    from chalicelib.users.models import DIGEST_SHARDS
+    from chalicelib.users.service import due_for_digest
+
+    due_before = due_before or clock.now_iso()
+    outcomes: dict[str, str] = {}
+    for shard in range(DIGEST_SHARDS):
+        cursor = None
+        while True:
+            due, cursor = due_for_digest(str(shard), due_before, USERS_PER_SHARD_RUN, cursor)
+            for tenant_id, user_id in due:
+                outcomes[f"{tenant_id}/{user_id}"] = send_digest(tenant_id, user_id)
+            if not cursor:
+                break
+    return outcomes
+
+
 def run_user(payload: dict[str, Any]) -> None:
     """Job: one user's digest."""
     outcome = send_digest(str(payload["tenant_id"]), str(payload["user_id"]))

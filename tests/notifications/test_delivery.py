@@ -110,3 +110,18 @@ def test_a_forged_or_altered_unsubscribe_link_changes_nothing(client, mailing, f
     for user in (102, 103):
         prefs = Member(client, user, []).get("/api/tenant/notifications/preferences").data
         assert prefs["digest_frequency"] == "daily" and prefs["unsubscribed_at"] is None
+
+
+def test_sms_is_only_for_urgent_and_high(client, run_jobs, mailing, tenant_admin, prefs):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    tenant_admin.put("/api/tenant/settings/communication", {"sms_enabled": True})
+    prefs(102, phone="+14155550123")
+
+    _poster(client).new_thread(Message="Hello @[B](102)", InstantDelivery=True)
+    run_jobs()
+
+    assert [to for _, to, _ in sent_messages()] == [["user102@example.com"]]
+    assert notifications_of(client, 102)[0]["priority"] == "normal"
+    assert dict(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages) == {}
