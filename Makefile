@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event deliver digest bench package
+.PHONY: install run test lint token clean mails ses-event deliver digest bench package deploy teardown
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -51,8 +51,17 @@ bench: install
 deliver: install
 	@$(BIN)/python scripts/deliver_mail.py --moto-port "$(or $(MOTO_PORT),5555)" "$(FILE)"
 
-# The Lambda package and its CloudFormation template (Chalice's, merged with infra/chalice-merge.yaml).
+# The Lambda package and its CloudFormation template (Chalice's, merged with infra/), cfn-lint checked.
 package: install
-	AWS_DEFAULT_REGION=$(or $(AWS_DEFAULT_REGION),us-east-1) $(BIN)/chalice package --stage "$(or $(STAGE),dev)" \
-		--merge-template infra/chalice-merge.yaml build/package
-	$(BIN)/cfn-lint build/package/sam.yaml
+	$(BIN)/python scripts/deploy.py deploy --stage "$(or $(STAGE),dev)" --dry-run
+
+# The whole system as one CloudFormation stack: make deploy STAGE=dev FROM_ADDRESS=hub@example.com
+#   JWT_ISSUER=https://cognito-idp.REGION.amazonaws.com/POOL [JWT_AUDIENCE=...] [REPLY_DOMAIN=reply.example.com]
+#   [ALERT_EMAIL=ops@example.com] [PUBLIC_BASE_URL=https://api.example.com]
+deploy: install
+	$(BIN)/python scripts/deploy.py deploy --stage "$(or $(STAGE),dev)" --from-address "$(FROM_ADDRESS)" \
+		--jwt-issuer "$(JWT_ISSUER)" --jwt-audience "$(JWT_AUDIENCE)" --reply-domain "$(REPLY_DOMAIN)" \
+		--alert-email "$(ALERT_EMAIL)" --public-base-url "$(PUBLIC_BASE_URL)"
+
+teardown: install
+	$(BIN)/python scripts/deploy.py teardown --stage "$(or $(STAGE),dev)"

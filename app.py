@@ -4,6 +4,7 @@ import os
 from chalice import Chalice, Rate
 
 from chalicelib.community.routes import blueprint as community
+from chalicelib.config import stage_resource
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
@@ -22,11 +23,11 @@ app.register_blueprint(users)
 
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.
-SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC", "discussion-hub-ses-events")
+SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC") or stage_resource("ses-events")
 # The SES receipt rule stores inbound mail in S3 and notifies this topic (on_s3_event cannot be packaged).
-INBOUND_MAIL_TOPIC = os.environ.get("INBOUND_MAIL_TOPIC", "discussion-hub-inbound-mail")
+INBOUND_MAIL_TOPIC = os.environ.get("INBOUND_MAIL_TOPIC") or stage_resource("inbound-mail")
 # Background work (notification fan-out, purges) written to the jobs outbox and queued here.
-JOBS_QUEUE = os.environ.get("JOBS_QUEUE", "discussion-hub-jobs")
+JOBS_QUEUE = os.environ.get("JOBS_QUEUE") or stage_resource("jobs")
 
 
 @app.on_sns_message(topic=SES_EVENTS_TOPIC)

@@ -16,7 +16,7 @@ class Settings:
     jwt_issuer: str | None
     jwt_audience: str | None
     jwt_jwks_url: str | None
-    cursor_secret: str
+    cursor_secret_value: str | None
     default_reply_domain: str
     attachment_max_bytes: int
     attachment_url_seconds: int
@@ -24,16 +24,42 @@ class Settings:
     public_base_url: str
     ses_message_id_domain: str
     ses_configuration_set: str | None
-    signing_secret: str
+    signing_secret_value: str | None
     static_pixel_url: str
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
 
     @property
+    def signing_secret(self) -> str:
+        """Key of reply keys, tracking ids and unsubscribe links."""
+        return self._secret(self.signing_secret_value, "SIGNING_SECRET", "local-signing-secret")
+
+    @property
+    def cursor_secret(self) -> str:
+        return self._secret(self.cursor_secret_value, "CURSOR_SECRET", "local-cursor-secret")
+
+    def _secret(self, value: str | None, name: str, local_default: str) -> str:
+        if value:
+            return value
+        if self.stage != "local":
+            # Fail closed: on a built-in default anyone could forge reply keys, tracking ids, unsubscribe links
+            # and cursors. The deploy template sets both secrets from Secrets Manager.
+            raise RuntimeError(f"{name} must be set on a deployed stage")
+        return local_default
+
+    @property
     def uses_local_tokens(self) -> bool:
         """Stage `local` verifies HS256 tokens signed with JWT_SECRET; every other stage RS256 via JWKS."""
         return self.stage == "local"
+
+
+def stage_resource(suffix: str) -> str:
+    """`discussion-hub-STAGE-suffix`: SNS topics and SQS queues are named per stage, so stages share an account.
+
+    Read from the environment directly (not `settings()`): app.py names its event sources when `chalice package`
+    imports it, with STAGE set by the deploy script."""
+    return f"discussion-hub-{os.environ.get('STAGE') or 'local'}-{suffix}"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -54,7 +80,7 @@ def settings() -> Settings:
         jwt_issuer=issuer,
         jwt_audience=_env("JWT_AUDIENCE"),
         jwt_jwks_url=_env("JWT_JWKS_URL", f"{issuer.rstrip('/')}/.well-known/jwks.json" if issuer else None),
-        cursor_secret=_env("CURSOR_SECRET", _env("JWT_SECRET", "local-cursor-secret")),
+        cursor_secret_value=_env("CURSOR_SECRET", _env("JWT_SECRET")),
         default_reply_domain=_env("DEFAULT_REPLY_DOMAIN", "reply.discussionhub.local"),
         attachment_max_bytes=int(_env("ATTACHMENT_MAX_BYTES", str(4 * 1024 * 1024))),
         attachment_url_seconds=int(_env("ATTACHMENT_URL_SECONDS", "900")),
@@ -64,7 +90,7 @@ def settings() -> Settings:
         ses_message_id_domain=_env("SES_MESSAGE_ID_DOMAIN", _default_ses_domain(
             _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")))),
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
-        signing_secret=_env("SIGNING_SECRET", _env("JWT_SECRET", "local-signing-secret")),
+        signing_secret_value=_env("SIGNING_SECRET", _env("JWT_SECRET")),
         static_pixel_url=_env("STATIC_PIXEL_URL", "https://static.discussionhub.local/pixel.gif"),
     )
 

@@ -21,12 +21,12 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from chalicelib import clock, ids
-from chalicelib.config import settings
+from chalicelib.config import settings, stage_resource
 from chalicelib.db import table_meta
 
 logger = logging.getLogger(__name__)
 
-QUEUE_NAME = os.environ.get("JOBS_QUEUE", "discussion-hub-jobs")
+QUEUE_NAME = os.environ.get("JOBS_QUEUE") or stage_resource("jobs")
 SHARDS = 8
 STALE_AFTER = timedelta(minutes=5)
 

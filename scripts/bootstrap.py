@@ -43,9 +43,12 @@ def configure_ses(stage: str, region: str) -> None:
     """
     ses = boto3.client("ses", region_name=region)
     sns = boto3.client("sns", region_name=region)
-    topic_arn = sns.create_topic(Name="discussion-hub-ses-events")["TopicArn"]  # idempotent: returns the ARN
+    topic_arn = sns.create_topic(Name=f"discussion-hub-{stage}-ses-events")["TopicArn"]  # idempotent: the ARN
     name = f"discussion-hub-{stage}"
-    ses.create_configuration_set(ConfigurationSet={"Name": name})
+    try:
+        ses.create_configuration_set(ConfigurationSet={"Name": name})
+    except ses.exceptions.ConfigurationSetAlreadyExistsException:
+        return  # created by the template (where CloudFormation supports SES)
     ses.create_configuration_set_event_destination(ConfigurationSetName=name, EventDestination={
         "Name": "to-sns", "Enabled": True,
         "MatchingEventTypes": ["send", "reject", "bounce", "complaint", "delivery", "open", "click",
@@ -53,10 +56,11 @@ def configure_ses(stage: str, region: str) -> None:
         "SNSDestination": {"TopicARN": topic_arn}})
 
 
-def route_identity_notifications(identity: str, region: str = "us-east-1") -> None:
+def route_identity_notifications(identity: str, region: str = "us-east-1", stage: str = "local") -> None:
     """Bounce, complaint and delivery notifications of a sending identity → the same SNS topic."""
     ses = boto3.client("ses", region_name=region)
-    topic_arn = boto3.client("sns", region_name=region).create_topic(Name="discussion-hub-ses-events")["TopicArn"]
+    topic_arn = boto3.client("sns", region_name=region).create_topic(
+        Name=f"discussion-hub-{stage}-ses-events")["TopicArn"]
     for kind in ("Bounce", "Complaint", "Delivery"):
         ses.set_identity_notification_topic(Identity=identity, NotificationType=kind, SnsTopic=topic_arn)
 
@@ -68,7 +72,8 @@ def configure_receiving(stage: str, reply_domain: str, region: str = "us-east-1"
     CloudFormation cannot do.
     """
     ses = boto3.client("ses", region_name=region)
-    topic_arn = boto3.client("sns", region_name=region).create_topic(Name="discussion-hub-inbound-mail")["TopicArn"]
+    topic_arn = boto3.client("sns", region_name=region).create_topic(
+        Name=f"discussion-hub-{stage}-inbound-mail")["TopicArn"]
     rule_set = f"discussion-hub-{stage}"
     ses.create_receipt_rule_set(RuleSetName=rule_set)
     ses.create_receipt_rule(RuleSetName=rule_set, Rule={

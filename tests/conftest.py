@@ -153,8 +153,10 @@ def run_jobs(client):
     """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty."""
     import boto3
 
+    from chalicelib import jobs
+
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="discussion-hub-jobs")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
 
     def run(max_rounds: int = 200) -> list[str]:
         outcomes: list[str] = []
@@ -164,7 +166,7 @@ def run_jobs(client):
                 return outcomes
             for message in messages:
                 event = client.events.generate_sqs_event(message_bodies=[message["Body"]],
-                                                         queue_name="discussion-hub-jobs")
+                                                         queue_name=jobs.QUEUE_NAME)
                 try:
                     response = client.lambda_.invoke("jobs", event)
                 except Exception:

@@ -52,3 +52,22 @@ def test_the_resources_template_passes_cfn_lint():
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(RESOURCES_TEMPLATE)],
                           capture_output=True, text=True, timeout=300)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_tables_cloudformation_creates_are_the_ones_the_models_declare(aws):
+    """Deployed into moto's CloudFormation (as the fixture did): the real tables match the models."""
+    import boto3
+
+    from chalicelib.tables import all_models
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    for model in all_models():
+        table = dynamodb.describe_table(TableName=model.Meta.table_name)["Table"]
+        deployed = {
+            "keys": {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]},
+            "indexes": {i["IndexName"]: ({k["AttributeName"]: k["KeyType"] for k in i["KeySchema"]},
+                                         i["Projection"]["ProjectionType"])
+                        for i in table.get("GlobalSecondaryIndexes", [])},
+            "types": {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]},
+        }
+        assert deployed == _model_shape(model), model.Meta.table_name

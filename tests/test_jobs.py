@@ -9,7 +9,7 @@ from chalicelib import jobs
 
 
 def _invoke(client, body: str):
-    event = client.events.generate_sqs_event(message_bodies=[body], queue_name="discussion-hub-jobs")
+    event = client.events.generate_sqs_event(message_bodies=[body], queue_name=jobs.QUEUE_NAME)
     return client.lambda_.invoke("jobs", event).payload
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from chalicelib import clock
+from chalicelib import clock, jobs
 from chalicelib.community.keys import group_key, user_key
 from chalicelib.community.models import CommunityGroupMember
 from tests.community.conftest import GROUPS, THREADS, notifications_of
@@ -144,7 +144,7 @@ def test_without_instant_delivery_nothing_is_emailed_and_the_digest_waits(member
 
 def test_a_duplicated_job_stores_and_sends_nothing_twice(member, client, run_jobs, mailing):
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.get_queue_url(QueueName="discussion-hub-jobs")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
     alice = member(101)
     alice.new_thread(Message="Hi @[Bob](102)", InstantDelivery=True)
     body = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"][0]["Body"]

@@ -1,0 +1,185 @@
+"""`make deploy STAGE=dev ...`: the whole system as one CloudFormation stack.
+
+1. merge `infra/resources.yaml` (tables, buckets, topics, queues, SES, alarms) with `infra/chalice-merge.yaml`
+   (least-privilege IAM, dead-letter queues, per-function alarms, parameters) into one merge template;
+2. `chalice package --merge-template` it: the Lambda zip and the SAM template with every function;
+3. check it with cfn-lint;
+4. upload the zip and the template to an artifacts bucket, deploy them with a change set and wait;
+5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
+
+`--dry-run` stops after step 3 (CI runs it). `teardown` deletes the stack; tables and buckets are kept
+(DeletionPolicy: Retain) so no data is lost by accident.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+INFRA = ROOT / "infra"
+PARAMETERS = {"reply_domain": "ReplyDomain", "from_address": "FromAddress", "jwt_issuer": "JwtIssuer",
+              "jwt_audience": "JwtAudience", "alert_email": "AlertEmail", "public_base_url": "PublicBaseUrl"}
+
+
+def stack_name(stage: str) -> str:
+    return f"discussion-hub-{stage}"
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def merge_template() -> dict[str, Any]:
+    """infra/resources.yaml and infra/chalice-merge.yaml as the one template Chalice merges its own into."""
+    resources = yaml.safe_load((INFRA / "resources.yaml").read_text())
+    extra = yaml.safe_load((INFRA / "chalice-merge.yaml").read_text())
+    return _deep_merge(resources, extra)
+
+
+def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
+    """Package and lint; returns the path of the deployable SAM template."""
+    out.mkdir(parents=True, exist_ok=True)
+    merge = out / "merge.yaml"
+    merge.write_text(yaml.safe_dump(merge_template(), sort_keys=False))
+    package = out / "package"
+    bin_dir = pathlib.Path(sys.executable).parent
+    # app.py names its topics and queue from STAGE when Chalice imports it to package it.
+    environment = {**os.environ, "AWS_DEFAULT_REGION": region, "STAGE": stage}
+    for name in ("SES_EVENTS_TOPIC", "INBOUND_MAIL_TOPIC", "JOBS_QUEUE"):
+        environment.pop(name, None)
+    subprocess.run([str(bin_dir / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
+                    str(package)], cwd=ROOT, env=environment, check=True)
+    template = package / "sam.yaml"
+    subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
+    return template
+
+
+def _upload(template: pathlib.Path, bucket: str, stage: str, region: str) -> str:
+    """Put the zip and the template in S3 (templates over 51 KB must come from S3); returns the template URL."""
+    import hashlib
+
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        arguments: dict[str, Any] = {"Bucket": bucket}
+        if region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**arguments)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    zip_path = template.parent / "deployment.zip"
+    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+    key = f"{stage}/deployment-{digest}.zip"
+    s3.upload_file(str(zip_path), bucket, key)
+    body = yaml.safe_load(template.read_text())
+    for resource in body["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
+    template_key = f"{stage}/template-{digest}.yaml"
+    s3.put_object(Bucket=bucket, Key=template_key, Body=yaml.safe_dump(body, sort_keys=False).encode())
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
+
+
+def deploy(stage: str, region: str, parameters: dict[str, str], bucket: str | None) -> dict[str, str]:
+    import boto3
+
+    template = build(stage, ROOT / "build" / stage, region)
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    url = _upload(template, bucket or f"discussion-hub-artifacts-{account}-{region}", stage, region)
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    name = stack_name(stage)
+    try:
+        cloudformation.describe_stacks(StackName=name)
+        change_type = "UPDATE"
+    except cloudformation.exceptions.ClientError:
+        change_type = "CREATE"
+    values = [{"ParameterKey": "Stage", "ParameterValue": stage}] + [
+        {"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
+    change_set = f"deploy-{os.urandom(4).hex()}"
+    cloudformation.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=change_type,
+                                     TemplateURL=url, Parameters=values,
+                                     Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("change_set_create_complete").wait(StackName=name, ChangeSetName=change_set)
+    cloudformation.execute_change_set(StackName=name, ChangeSetName=change_set)
+    waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+    cloudformation.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 15, "MaxAttempts": 240})
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    if "PublicBaseUrl" not in parameters and outputs.get("EndpointURL"):
+        _point_links_at(cloudformation, stack, outputs["EndpointURL"].rstrip("/"))
+    if parameters.get("ReplyDomain"):
+        boto3.client("ses", region_name=region).set_active_receipt_rule_set(RuleSetName=f"discussion-hub-{stage}")
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def _point_links_at(cloudformation: Any, stack: dict[str, Any], endpoint: str) -> None:
+    """Without a custom domain, links in emails use the API's own endpoint, known only once it exists."""
+    current = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if current.get("PublicBaseUrl") == endpoint:
+        return
+    values = [{"ParameterKey": key, "UsePreviousValue": True} for key in current if key != "PublicBaseUrl"]
+    values.append({"ParameterKey": "PublicBaseUrl", "ParameterValue": endpoint})
+    cloudformation.update_stack(StackName=stack["StackName"], UsePreviousTemplate=True, Parameters=values,
+                                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack["StackName"],
+                                                            WaiterConfig={"Delay": 15, "MaxAttempts": 240})
+
+
+def teardown(stage: str, region: str) -> None:
+    import boto3
+
+    cloudformation = boto3.client("cloudformation", region_name=region)
+    cloudformation.delete_stack(StackName=stack_name(stage))
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack_name(stage))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("deploy", "teardown"))
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION",
+                                                                                          "us-east-1")))
+    parser.add_argument("--artifacts-bucket")
+    parser.add_argument("--dry-run", action="store_true", help="package and lint only")
+    for option in PARAMETERS:
+        parser.add_argument(f"--{option.replace('_', '-')}", default="")
+    arguments = parser.parse_args()
+    if arguments.command == "teardown":
+        teardown(arguments.stage, arguments.region)
+        print(f"deleted stack {stack_name(arguments.stage)}; its tables and buckets are kept (DeletionPolicy)")
+        return
+    if arguments.dry_run:
+        template = build(arguments.stage, ROOT / "build" / arguments.stage, arguments.region)
+        print(f"packaged and linted: {template}")
+        return
+    parameters = {name: getattr(arguments, option) for option, name in PARAMETERS.items()
+                  if getattr(arguments, option)}
+    missing = [f"--{o.replace('_', '-')}" for o in ("from_address", "jwt_issuer") if not getattr(arguments, o)]
+    if missing:
+        parser.error(f"deploying needs {' and '.join(missing)}")
+    outputs = deploy(arguments.stage, arguments.region, parameters, arguments.artifacts_bucket)
+    for key, value in sorted(outputs.items()):
+        print(f"{key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
