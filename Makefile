@@ -43,9 +43,9 @@ ses-event: install
 digest: install
 	@$(BIN)/python scripts/run_digest.py --moto-port "$(or $(MOTO_PORT),5555)" $(if $(AT),--at "$(AT)")
 
-# Benchmarks (in-process, against moto): print a table and write bench/results/*.json.
+# Benchmarks (in-process, against moto): print a table and write bench/results/latest.json (QUICK=1: small data).
 bench: install
-	$(BIN)/python bench/digest.py --users "$(or $(USERS),200)"
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install

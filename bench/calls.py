@@ -50,3 +50,46 @@ def counting() -> Iterator[CallCounter]:
     finally:
         Connection._make_api_call = original_dynamodb
         BaseClient._make_api_call = original_boto
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[tuple[str, dict]]]:
+    """The DynamoDB operations made inside, in wire format, to replay with a bare boto3 client (a baseline)."""
+    import copy
+
+    from pynamodb.connection.base import Connection
+
+    operations: list[tuple[str, dict]] = []
+    original = Connection._make_api_call
+
+    def record(self, operation_name, operation_kwargs, *args, **kwargs):
+        operations.append((operation_name, copy.deepcopy(operation_kwargs)))
+        return original(self, operation_name, operation_kwargs, *args, **kwargs)
+
+    Connection._make_api_call = record
+    try:
+        yield operations
+    finally:
+        Connection._make_api_call = original
+
+
+def replay(operations: list[tuple[str, dict]]) -> None:
+    """The same DynamoDB operations through a plain boto3 client; failed conditions count as done."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    client = _bare_client(boto3)
+    for name, kwargs in operations:
+        try:
+            client._make_api_call(name, kwargs)
+        except ClientError:
+            pass
+
+
+_CLIENT: dict[str, object] = {}
+
+
+def _bare_client(boto3):  # noqa: ANN001, ANN202 - one client per process, as a Lambda would keep it
+    if "dynamodb" not in _CLIENT:
+        _CLIENT["dynamodb"] = boto3.client("dynamodb", region_name="us-east-1")
+    return _CLIENT["dynamodb"]

@@ -22,13 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--notifications", type=int, default=5, help="pending notifications per user")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "digest.json"))
-    arguments = parser.parse_args()
-
+def measure(users_count: int, notifications: int) -> dict:
+    """Seed `users_count` users with `notifications` waiting each, send every digest, and report."""
     # isort: off
     from tests.conftest import _CONFIG  # noqa: F401 - first: the test environment (stage local, fake credentials)
     # isort: on
@@ -51,18 +46,28 @@ def main() -> None:
         CommunicationSettings("bench", email_integration_enabled=True, email_reply_domain="reply.bench.example",
                               from_address="hub@bench.example").save()
         clock.set_clock(lambda: datetime(2026, 11, 23, 10, 0, tzinfo=UTC))
-        users = [str(1000 + n) for n in range(arguments.users)]
+        users = [str(1000 + n) for n in range(users_count)]
         with UserProfile.batch_write() as batch:
             for user in users:
                 batch.save(UserProfile("bench", user, email=f"u{user}@bench.example"))
-        for n in range(arguments.notifications):
+        for n in range(notifications):
             item = NewNotification(type="community_reply", title=f"New reply {n}", body="Sounds good",
                                    community_thread_id=42, context_label="Bench thread")
             delivery.deliver("bench", users, f"0000000000{n:02d}", item, EmailContent("t", None, None, "r"))
         clock.set_clock(lambda: datetime(2026, 11, 24, 8, 5, tzinfo=UTC))
 
+        from bench.calls import recording, replay
+
         timings, calls = [], []
-        for user in users:
+        for index, user in enumerate(users):
+            if index == len(users) - 1:  # the last digest's calls, replayed below with a bare boto3 client
+                with recording() as recorded, counting() as counter:
+                    started = time.perf_counter()
+                    outcome = digest.send_digest("bench", user)
+                    timings.append(time.perf_counter() - started)
+                assert outcome == "sent", outcome
+                calls.append(counter)
+                continue
             with counting() as counter:
                 started = time.perf_counter()
                 outcome = digest.send_digest("bench", user)
@@ -71,6 +76,10 @@ def main() -> None:
             calls.append(counter)
         with counting() as rerun:
             repeated = [digest.send_digest("bench", user) for user in users[:10]]
+        started = time.perf_counter()
+        for _ in range(len(users)):
+            replay(recorded)
+        baseline_seconds = (time.perf_counter() - started) / len(users)
 
     per_digest = statistics.median(timings)
     dynamodb = statistics.median(c.total("dynamodb") for c in calls)
@@ -78,11 +87,14 @@ def main() -> None:
     operations = calls[0].by_operation()
     budget_seconds = (dynamodb + ses) * 0.010 + 0.050  # 10 ms a call, 50 ms rendering and MIME
     results = {
-        "users": arguments.users, "notifications_per_digest": arguments.notifications,
+        "users": users_count, "notifications_per_digest": notifications,
+        "digests_per_second": round(1 / per_digest, 1), "boto3_replay_per_second": round(1 / baseline_seconds, 1),
+        "ratio_to_boto3": round(baseline_seconds / per_digest, 2),
         "median_seconds_per_digest_in_moto": round(per_digest, 4),
         "p95_seconds_per_digest_in_moto": round(sorted(timings)[int(len(timings) * 0.95) - 1], 4),
         "dynamodb_calls_per_digest": dynamodb, "ses_calls_per_digest": ses, "calls_by_operation": operations,
-        "rerun_outcomes": sorted(set(repeated)), "rerun_dynamodb_calls_per_user": rerun.total("dynamodb") / 10,
+        "rerun_outcomes": sorted(set(repeated)),
+        "rerun_dynamodb_calls_per_user": rerun.total("dynamodb") / min(10, len(users)),
         "projection_100k_users": {
             f"{concurrency}_lambdas": {
                 "minutes_at_moto_speed": round(100_000 * per_digest / concurrency / 60, 1),
@@ -91,6 +103,19 @@ def main() -> None:
         "ses_rate_needed_per_second_for_15_minutes": round(100_000 / 900, 1),
         "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
     }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--notifications", type=int, default=5, help="pending notifications per user")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "digest.json"))
+    arguments = parser.parse_args()
+    results = measure(arguments.users, arguments.notifications)
+    per_digest = results["median_seconds_per_digest_in_moto"]
+    dynamodb, ses = results["dynamodb_calls_per_digest"], results["ses_calls_per_digest"]
+    operations = results["calls_by_operation"]
     print(f"digest for one user: {per_digest * 1000:.1f} ms median in moto, {dynamodb} DynamoDB calls, {ses} SES call")
     print(f"  by operation: {operations}")
     print(f"  a rerun for an already-sent period: {results['rerun_outcomes']}, "

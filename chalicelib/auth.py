@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from chalicelib.config import settings
 from chalicelib.errors import Unauthorized
 
@@ -40,12 +38,16 @@ class Principal:
 
 
 @functools.lru_cache(maxsize=1)
-def _jwks_client() -> jwt.PyJWKClient:
+def _jwks_client() -> Any:
+    import jwt
+
     # Kept for the life of a warm Lambda container: keys are fetched once and cached by PyJWT.
     return jwt.PyJWKClient(settings().jwt_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
 
 
 def _decode(token: str) -> dict[str, Any]:
+    import jwt  # PyJWT loads `cryptography`: only handlers that verify tokens pay for it at cold start
+
     config = settings()
     options = {"require": ["exp", "sub"]}
     if config.uses_local_tokens:
@@ -120,6 +122,8 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token in the Authorization header")
+    import jwt
+
     try:
         claims = _decode(token.strip())
     except jwt.ExpiredSignatureError:
@@ -135,6 +139,8 @@ def issue_local_token(tenant_id: str, user_id: str, roles: list[str], secret: st
                       extra: dict[str, Any] | None = None) -> str:
     """An HS256 token for stage `local` (the `make token` command and tests)."""
     import time
+
+    import jwt
 
     now = int(time.time())
     claims: dict[str, Any] = {"sub": user_id, "tenant_id": tenant_id, "roles": roles,

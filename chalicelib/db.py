@@ -6,13 +6,14 @@ import functools
 import hashlib
 import hmac
 import json
-from typing import Any
-
-from pynamodb.connection import Connection
-from pynamodb.transactions import TransactWrite
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
 from chalicelib.errors import ValidationError
+
+if TYPE_CHECKING:
+    from pynamodb.connection import Connection
+    from pynamodb.transactions import TransactWrite
 
 
 def table_name(short_name: str) -> str:
@@ -27,11 +28,15 @@ def table_meta(short_name: str) -> type:
 
 @functools.lru_cache(maxsize=1)
 def connection() -> Connection:
+    from pynamodb.connection import Connection
+
     # One connection per warm container; PynamoDB honours AWS_ENDPOINT_URL(_DYNAMODB) for moto.
     return Connection(region=settings().region)
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:
+    from pynamodb.transactions import TransactWrite
+
     return TransactWrite(connection=connection(), client_request_token=client_request_token)
 
 

@@ -1,25 +1,24 @@
 """HTTP routes of the discussions API (/api/tenant/threads): parse, call the service, shape the answer."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.db import parse_limit
-from chalicelib.discussions import attachments, service
-from chalicelib.discussions.models import (
-    CONTEXT_TYPES,
-    DISCUSSION_TYPES,
-    RECIPIENT_TYPES,
-    Discussion,
-    Message,
-    ParticipantMap,
-)
 from chalicelib.errors import ValidationError
 from chalicelib.http import json_body, tenant_route
-from chalicelib.mail import settings as mail_settings
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
+
+if TYPE_CHECKING:
+    from chalicelib.discussions.models import Discussion, Message, ParticipantMap
+
+attachments = lazy_module("chalicelib.discussions.attachments")
+service = lazy_module("chalicelib.discussions.service")
+models = lazy_module("chalicelib.discussions.models")
+mail_settings = lazy_module("chalicelib.mail.settings")
 
 blueprint = Blueprint(__name__)
 
@@ -82,7 +81,7 @@ def _participant_input(raw: Any, index: int) -> service.ParticipantInput:
     role = choice(raw, "role", ("participant", "cc", "bcc"), default="participant", label=f"{where}.role")
     freelancer_node_id = text(raw, "freelancer_node_id", max_length=128, label=f"{where}.freelancer_node_id")
     default_type = None if user_id else ("freelancer" if freelancer_node_id else "external")
-    recipient_type = choice(raw, "recipient_type", RECIPIENT_TYPES, default=default_type,
+    recipient_type = choice(raw, "recipient_type", models.RECIPIENT_TYPES, default=default_type,
                             label=f"{where}.recipient_type")
     return service.ParticipantInput(
         user_id=user_id, email=email, name=text(raw, "name", max_length=200, label=f"{where}.name"),
@@ -143,8 +142,8 @@ def create_discussion(principal: Principal, request: Any) -> dict[str, Any]:
     reject_unknown(body, {"subject", "discussion_type", "context_type", "context_id", "initial_message",
                           "participants"})
     subject = text(body, "subject", required=True, max_length=998)
-    discussion_type = choice(body, "discussion_type", DISCUSSION_TYPES, default="general")
-    context_type = choice(body, "context_type", CONTEXT_TYPES)
+    discussion_type = choice(body, "discussion_type", models.DISCUSSION_TYPES, default="general")
+    context_type = choice(body, "context_type", models.CONTEXT_TYPES)
     context_id = text(body, "context_id", max_length=128)
     if bool(context_type) != bool(context_id):
         missing = "context_id" if context_type else "context_type"

@@ -9,9 +9,10 @@ from chalicelib.auth import Principal
 from chalicelib.db import parse_limit
 from chalicelib.errors import Forbidden
 from chalicelib.http import json_body, tenant_route
-from chalicelib.mail import receive, send
-from chalicelib.mail import settings as communication
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import reject_unknown, text
+
+communication = lazy_module("chalicelib.mail.settings")
 
 blueprint = Blueprint(__name__)
 
@@ -31,6 +32,8 @@ def send_discussion(principal: Principal, request: Any, discussion_id: str) -> d
     body = json_body(request)
     reject_unknown(body, {"message_id"})
     message_id = text(body, "message_id", max_length=64)
+    from chalicelib.mail import send  # the mail journeys load only when used
+
     return send.send_discussion(principal, discussion_id, message_id).as_json()
 
 
@@ -43,6 +46,8 @@ def _staff(principal: Principal) -> None:
 def list_quarantine(principal: Principal, request: Any) -> dict[str, Any]:
     _staff(principal)
     query = request.query_params or {}
+    from chalicelib.mail import receive  # the mail journeys load only when used
+
     items, cursor = receive.list_quarantine(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
     return {"items": [{"id": i.inbound_id, "discussion_id": i.discussion_id, "sender": i.sender,
                        "subject": i.subject, "reason": i.reason, "received_at": i.received_at,
@@ -52,6 +57,8 @@ def list_quarantine(principal: Principal, request: Any) -> dict[str, Any]:
 @tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}/release", methods=("POST",))
 def release_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
     _staff(principal)
+    from chalicelib.mail import receive  # the mail journeys load only when used
+
     outcome = receive.release(principal.tenant_id, inbound_id)
     return {"status": outcome.status, "reason": outcome.reason, "discussion_id": outcome.discussion_id,
             "message_id": outcome.message_id}
@@ -60,5 +67,7 @@ def release_quarantined(principal: Principal, request: Any, inbound_id: str) -> 
 @tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}", methods=("DELETE",))
 def discard_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
     _staff(principal)
+    from chalicelib.mail import receive  # the mail journeys load only when used
+
     receive.discard(principal.tenant_id, inbound_id)
     return {"id": inbound_id, "discarded": True}

@@ -9,7 +9,11 @@ from chalice import Blueprint, Response
 from chalicelib.auth import Principal
 from chalicelib.db import parse_limit
 from chalicelib.http import json_body, tenant_route
-from chalicelib.notifications import preferences, service, unsubscribe
+from chalicelib.lazy import lazy_module
+from chalicelib.notifications import unsubscribe
+
+preferences = lazy_module("chalicelib.notifications.preferences")
+service = lazy_module("chalicelib.notifications.service")
 
 blueprint = Blueprint(__name__)
 BASE = "/api/tenant/notifications"

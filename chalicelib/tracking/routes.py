@@ -9,11 +9,14 @@ from chalice import Blueprint, Response
 from chalicelib.auth import Principal
 from chalicelib.config import settings
 from chalicelib.db import parse_limit
-from chalicelib.discussions import service as discussions
 from chalicelib.errors import Forbidden
 from chalicelib.http import tenant_route
-from chalicelib.tracking import service, suppression
+from chalicelib.lazy import lazy_module
 from chalicelib.validation import email_address
+
+discussions = lazy_module("chalicelib.discussions.service")
+service = lazy_module("chalicelib.tracking.service")
+suppression = lazy_module("chalicelib.tracking.suppression")
 
 blueprint = Blueprint(__name__)
 

@@ -7,7 +7,9 @@ from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.http import json_body, tenant_route
-from chalicelib.users import service
+from chalicelib.lazy import lazy_module
+
+service = lazy_module("chalicelib.users.service")
 
 blueprint = Blueprint(__name__)
 BASE = "/api/tenant/users/{user_id}"
