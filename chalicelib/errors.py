@@ -48,3 +48,24 @@ class Conflict(ApiError):
 class PayloadTooLarge(ApiError):
     status = 413
     code = "payload_too_large"
+
+
+class ServiceUnavailable(ApiError):
+    """AWS throttled us beyond the SDK's retries: nothing was written; the caller may simply try again."""
+    status = 503
+    code = "unavailable"
+
+
+THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+              "TransactionInProgressException", "InternalServerError", "ServiceUnavailable", "Throttling"}
+
+
+def as_unavailable(error: Exception) -> ServiceUnavailable | None:
+    """A throttling or transient AWS error as a 503 (None for anything else, which stays a 500)."""
+    code = getattr(error, "cause_response_code", None)
+    response = getattr(error, "response", None)
+    if code is None and isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+    if code in THROTTLING:
+        return ServiceUnavailable("the service is busy; nothing was changed, try again shortly")
+    return None

@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal, authenticate
 from chalicelib.config import settings
-from chalicelib.errors import ApiError, PayloadTooLarge, ValidationError
+from chalicelib.errors import ApiError, PayloadTooLarge, ValidationError, as_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,14 @@ def tenant_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("G
                 result = view(principal, request, **params)
             except ApiError as error:
                 return error_response(error)
+            except Exception as error:
+                busy = as_unavailable(error)
+                if busy is None:
+                    raise
+                logger.warning("throttled: %s", error)
+                response = error_response(busy)
+                response.headers["Retry-After"] = "1"
+                return response
             if isinstance(result, Response):
                 return result
             return Response(body=result, status_code=status, headers=dict(JSON_HEADERS))

@@ -144,6 +144,11 @@ def aws_server(monkeypatch):
     _reset_cached_clients()
     bootstrap("local")
     yield f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    # moto's backends live in this process, shared by every server and mock: empty them for the next test.
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
+                           timeout=10)
     server.shutdown()
     _reset_cached_clients()
 

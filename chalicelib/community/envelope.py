@@ -14,7 +14,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal, authenticate
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, as_unavailable
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -100,6 +100,12 @@ def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = 
             except ApiError as error:
                 enveloped = _from_api_error(error)
                 return Response(body=enveloped.body(), status_code=enveloped.status, headers=dict(JSON_HEADERS))
+            except Exception as error:
+                busy = as_unavailable(error)
+                if busy is None:
+                    raise
+                enveloped = _from_api_error(busy)
+                return Response(body=enveloped.body(), status_code=503, headers={**JSON_HEADERS, "Retry-After": "1"})
             return Response(body=result, status_code=200, headers=dict(JSON_HEADERS))
 
         blueprint.route(path, methods=list(methods))(handler)

@@ -408,7 +408,8 @@ def create_discussion(principal: Principal, *, subject: str, discussion_type: st
 def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, author: str,
                 author_user_id: str | None, author_type: str = "user", email_message_id: str | None = None,
                 email_in_reply_to: str | None = None, raw_s3_key: str | None = None,
-                author_name: str | None = None) -> tuple[Discussion, Message]:
+                author_name: str | None = None,
+                also_save: Callable[[Message], list[Any]] | None = None) -> tuple[Discussion, Message]:
     """Store a message and move the discussion's summary, unread state and counters in one transaction."""
     stored: list[Message] = []
 
@@ -427,7 +428,8 @@ def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, autho
         queued[:] = [jobs.new_job("discussion.notify", {
             "tenant_id": tenant_id, "discussion_id": discussion_id, "message_id": message.message_id,
             "author_user_id": author_user_id, "author_name": author_name})]
-        return _Extra(saves=[message, *queued])
+        # `also_save`: items of the caller written in the same transaction (the inbound Message-ID record).
+        return _Extra(saves=[message, *queued, *(also_save(message) if also_save else [])])
 
     item = _mutate(tenant_id, discussion_id, change)
     jobs.dispatch(queued[0])

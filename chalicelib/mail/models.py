@@ -33,6 +33,10 @@ class MessageIdIndex(Model):
     message_id = UnicodeAttribute(null=True)
     recipient = UnicodeAttribute(null=True)
     origin = UnicodeAttribute()                           # thread | ours | ses | inbound
+    # Inbound only: when this delivery was claimed, and whether its attachments are stored (message_id is set
+    # in the same transaction as the posted message, so a crash never leaves a claim that hides a lost mail).
+    claimed_at = UnicodeAttribute(null=True)
+    attachments_stored = BooleanAttribute(null=True)
 
 
 class ReplyKey(Model):

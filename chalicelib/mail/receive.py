@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import clock, ids, storage
 from chalicelib.config import settings
@@ -149,34 +150,69 @@ def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = No
 
 
 def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
+    """Post once, even when SNS delivers the mail twice or a Lambda dies half-way.
+
+    The Message-ID is claimed first; the message and the claim's `message_id` are written in one transaction;
+    attachments follow and are marked done. A redelivery finishes what a crashed run left: attachments not
+    stored yet are stored, a claim never posted is taken over once it is older than CLAIM_TIMEOUT."""
     sender = mail.from_address or ""
     their_id = mail.message_id or f"<inbound.{ids.new_id()}@{settings().default_reply_domain}>"
-    if not _first_delivery(their_id, match):
+    claim = _claim_delivery(their_id, match)
+    if claim.message_id:
+        if not claim.attachments_stored:
+            _store_attachments(mail, match, claim.message_id, claim)
         return Outcome("duplicate", "this Message-ID was already posted", match.tenant_id, match.discussion_id)
     text = mail.text or "(no text)"
     spec = discussions.MessageInput(body=text[:100_000], is_internal=False)
+
+    def posted_claim(message: Any) -> list[Any]:
+        claim.message_id = message.message_id
+        return [claim]
+
     _, posted = discussions.add_message(
         match.tenant_id, match.discussion_id, spec, author=sender, author_user_id=None, author_type="email",
         email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key,
-        author_name=mail.from_name or sender)
-    _store_attachments(mail, match, posted.message_id)
+        author_name=mail.from_name or sender, also_save=posted_claim)
+    _store_attachments(mail, match, posted.message_id, claim)
     return Outcome("posted", None, match.tenant_id, match.discussion_id, posted.message_id,
                    {"matched_by": match.by, "sender_name": mail.from_name})
 
 
-def _first_delivery(their_id: str, match: Match) -> bool:
-    """Index their Message-ID (for later matching) and refuse a second delivery of the same mail."""
+CLAIM_TIMEOUT_SECONDS = 90
+
+
+class DeliveryInProgress(Exception):
+    """Another run is posting this mail right now: fail, so the event is retried (and finished) later."""
+
+
+def _claim_delivery(their_id: str, match: Match) -> MessageIdIndex:
+    """The Message-ID record of this delivery: new (claimed now), posted (message_id set) or taken over."""
+    key = threading.index_key(their_id)
+    now = clock.now_iso()
+    claim = MessageIdIndex(key, tenant_id=match.tenant_id, discussion_id=match.discussion_id, origin="inbound",
+                           claimed_at=now)
     try:
-        MessageIdIndex(threading.index_key(their_id), tenant_id=match.tenant_id, discussion_id=match.discussion_id,
-                       origin="inbound").save(condition=MessageIdIndex.message_id_header.does_not_exist())
-        return True
+        claim.save(condition=MessageIdIndex.message_id_header.does_not_exist())
+        return claim
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    existing = MessageIdIndex.get(key, consistent_read=True)
+    if existing.message_id or existing.origin != "inbound":
+        return existing
+    stale = clock.iso(clock.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS))
+    if existing.claimed_at and existing.claimed_at > stale:
+        raise DeliveryInProgress(f"{their_id} is being posted by another run")
+    try:  # the run that claimed it died before posting: take the claim over, once
+        existing.update(actions=[MessageIdIndex.claimed_at.set(now)],
+                        condition=(MessageIdIndex.claimed_at == existing.claimed_at)
+                        & MessageIdIndex.message_id.does_not_exist())
+    except UpdateError as error:
+        raise DeliveryInProgress(f"{their_id} was taken over by another run") from error
+    return existing
 
 
-def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str) -> None:
+def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str, claim: MessageIdIndex) -> None:
     for attachment in mail.attachments[:MAX_ATTACHMENTS]:
         try:
             discussion_attachments.store(match.tenant_id, match.discussion_id, filename=attachment.filename,
@@ -184,6 +220,7 @@ def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str)
                                          uploaded_by="email", message_id=message_id)
         except ApiError as error:
             logger.info("inbound attachment refused: %s", error)
+    claim.update(actions=[MessageIdIndex.attachments_stored.set(True)])
 
 
 def handle_receipt(notification: dict[str, Any]) -> Outcome:

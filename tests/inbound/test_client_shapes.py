@@ -8,7 +8,7 @@ from email.policy import SMTP
 import pytest
 
 from scripts.deliver_mail import deliver
-from tests.inbound.test_receive import CLEO, _messages, conversation  # noqa: F401
+from tests.inbound.test_receive import CLEO, _messages
 from tests.outbound.test_send import THREADS
 
 LONG_HISTORY = "\n".join(f"> line {n} of the earlier conversation" for n in range(200))

@@ -10,20 +10,11 @@ import pytest
 
 from scripts.deliver_mail import deliver
 from tests.outbound.conftest import REPLY_DOMAIN, SENDER
-from tests.outbound.test_send import THREADS, _discussion
+from tests.outbound.test_send import THREADS
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CLEO = "cleo@client.example"
 QUOTED = "\n\nOn Mon, 2 Mar 2026 at 10:00, Acme Events <hub@acme.example> wrote:\n> Hello, see the quote\n> thanks\n"
-
-
-@pytest.fixture
-def conversation(api, enabled, outbox):
-    discussion = _discussion(api)
-    report = api.post(f"{THREADS}/{discussion['id']}/send").data
-    copy = next(m for _, d, m in outbox() if d == [CLEO])
-    ses_header = next(s["email_message_id"] for s in report["sent"] if s["recipient"] == CLEO)
-    return discussion, str(copy["Reply-To"]), ses_header
 
 
 def _reply(to, sender=CLEO, body="Yes, the quote works for us." + QUOTED, headers=None, html=None):
