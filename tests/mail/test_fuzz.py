@@ -1,0 +1,67 @@
+"""Malformed mail never breaks the inbound parser or the reply trimmer (hypothesis, bounded examples)."""
+from __future__ import annotations
+
+import pathlib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.mail.inbound import parse_inbound
+from chalicelib.mail.trimming import trim_reply
+
+CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime_mikel_mail"
+SEEDS = sorted(p.read_bytes() for p in CORPUS.rglob("*") if p.is_file() and p.stat().st_size < 200_000)[:40]
+
+HEADER_NAMES = st.sampled_from(["From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References",
+                                "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "MIME-Version",
+                                "Auto-Submitted", "X-Autoreply", "Precedence", "Return-Path", "Delivered-To"])
+TEXTISH = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=120)
+HEADER_VALUES = st.one_of(
+    TEXTISH,
+    st.sampled_from(["=?utf-8?B?w6k=?=", "=?bogus?Q?x?=", "=?utf-8?Q?a=ZZb?=", "multipart/mixed; boundary=",
+                     "multipart/report; report-type=delivery-status; boundary=\"b\"", "text/plain; charset=x-unknown",
+                     "base64", "quoted-printable", "<>", "<a@b> <c@d", "\"unterminated <x@y>", "auto-replied", "bulk",
+                     "attachment; filename*=utf-8''%E9%ZZ.pdf", "@@@", ""]))
+
+
+@st.composite
+def messages(draw) -> bytes:
+    headers = draw(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=12))
+    body = draw(st.one_of(st.binary(max_size=2000), TEXTISH.map(str.encode)))
+    lines = [f"{name}: {value}".encode("utf-8", "surrogatepass") for name, value in headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _mutations(seed: bytes, data: st.DataObject) -> bytes:
+    """A real message, cut, spliced with junk or with bytes flipped."""
+    cut = data.draw(st.integers(0, len(seed)))
+    junk = data.draw(st.binary(max_size=200))
+    where = data.draw(st.integers(0, len(seed)))
+    return (seed[:cut] if data.draw(st.booleans()) else seed[:where] + junk + seed[where:])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages())
+def test_generated_mail_never_crashes_the_parser(raw):
+    mail = parse_inbound(raw)
+
+    assert mail.kind in ("reply", "auto_reply", "bounce", "complaint")
+    assert isinstance(mail.text or "", str) and isinstance(mail.attachments, list)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_damaged_real_mail_never_crashes_the_parser(data):
+    seed = data.draw(st.sampled_from(SEEDS))
+
+    mail = parse_inbound(_mutations(seed, data))
+
+    assert mail.kind in ("reply", "auto_reply", "bounce", "complaint")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=3000))
+def test_the_trimmer_never_crashes_and_never_grows_the_text(text):
+    trimmed = trim_reply(text)
+
+    assert isinstance(trimmed, str) and len(trimmed.strip()) <= len(text.replace("\u00a0", " ").strip()) + 1
