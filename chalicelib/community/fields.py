@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.community.envelope import FieldError, invalid
+from chalicelib.community.envelope import CommunityError, FieldError, invalid
 from chalicelib.config import settings
 
 REQUIRED = "is a required field"
@@ -19,7 +19,7 @@ def parse_body(raw: bytes | None) -> dict[str, Any]:
     """The JSON object of a request; malformed JSON, another JSON type or an oversize body fail in the envelope."""
     raw = raw or b""
     if len(raw) > settings().max_request_bytes:
-        raise invalid([FieldError("Body", f"must be at most {settings().max_request_bytes} bytes")])
+        raise CommunityError(413, [FieldError("Body", f"must be at most {settings().max_request_bytes} bytes")])
     if not raw.strip():
         raise invalid([FieldError("Body", "is a required field: send a JSON object")])
     try:
