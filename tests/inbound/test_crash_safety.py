@@ -28,7 +28,7 @@ def _with_attachment(to: str) -> bytes:
 def test_a_crash_before_posting_is_retried_once_the_claim_expires(api, client, conversation, monkeypatch):
     discussion, reply_to, _ = conversation
     raw = _reply(reply_to)
-    moment = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    moment = datetime.now(UTC) + timedelta(days=1)  # after the conversation's first message
     clock.set_clock(lambda: moment)
 
     with monkeypatch.context() as patched:
