@@ -151,6 +151,46 @@ def test_header_injection_through_names_cannot_add_headers(api, enabled, outbox)
     assert not re.search(rb"^Bcc:", headers, re.MULTILINE)
 
 
+ENCODED_WORD_TRICK = "=?utf-8?q?Hi=0D=0ABcc=3A_victim=40evil.example?="
+
+
+def test_rfc2047_encoded_words_in_user_text_cannot_smuggle_headers(api, enabled, outbox):
+    # The email package decodes encoded-words in any header value it is given: "=0D=0A" would become a raw
+    # CR/LF and "Bcc: victim" a header of its own in the bytes SES sends.
+    discussion = api.post(THREADS, {"subject": ENCODED_WORD_TRICK, "initial_message": "Hello",
+                                    "participants": [{"email": "zoe@client.example",
+                                                      "name": f"{ENCODED_WORD_TRICK} <victim@evil.example>"}]}).data
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+
+    assert [s["recipient"] for s in report["sent"]] == ["zoe@client.example"]
+    _, destinations, message = outbox()[-1]
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    raw = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[-1].raw_data.encode()
+    raw_headers = raw.split(b"\r\n\r\n", 1)[0]
+    assert destinations == ["zoe@client.example"]
+    assert not re.search(rb"^bcc:", raw_headers, re.MULTILINE | re.IGNORECASE)
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+    assert message["Subject"].replace("\u2060", "") == ENCODED_WORD_TRICK  # the text as typed, shown as typed
+    assert [a.addr_spec for a in message["To"].addresses] == ["zoe@client.example"]
+
+
+@pytest.mark.parametrize("breaker", ["\x0b", "\x0c", "\x00", "\x85", "\u2028", "\u2029", "\x1b"])
+def test_no_control_or_line_separator_character_reaches_a_header(breaker):
+    from chalicelib.mail import compose
+
+    raw = compose.build(compose.OutboundEmail(
+        sender=compose.Person(SENDER, f"Acme{breaker}Bcc: victim@evil.example"),
+        recipient=compose.Person("a@b.example", f"X{breaker}Bcc: victim@evil.example"), to=[], cc=[],
+        reply_to="reply+k@r.example", subject=f"Hi{breaker}Bcc: victim@evil.example", message_id="<m@r.example>",
+        in_reply_to=None, references=[], body="b", signature=None), lambda i: f"https://t/{i}")
+    headers = raw.split(b"\r\n\r\n", 1)[0]
+
+    assert not re.search(rb"^Bcc:", headers, re.MULTILINE)
+    assert breaker.encode("utf-8") not in headers
+
+
 def test_throttling_is_retried_and_a_persistent_failure_is_kept_for_the_next_send(api, enabled, outbox,
                                                                                    monkeypatch):
     from chalicelib.mail import ses
