@@ -72,7 +72,8 @@ def email_address(value: Any, field: str) -> str:
         raise ValidationError(f"{field} is not a valid email address", field=field)
     try:
         address = Address(addr_spec=candidate)
-    except (HeaderParseError, ValueError, IndexError):
+    except (HeaderParseError, ValueError, IndexError, AttributeError):
+        # AttributeError: the standard library's own parser trips over some inputs ("0@[") instead of reporting.
         raise ValidationError(f"{field} is not a valid email address", field=field) from None
     if not address.username or "." not in address.domain or address.addr_spec != candidate:
         raise ValidationError(f"{field} is not a valid email address", field=field)

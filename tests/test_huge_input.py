@@ -53,9 +53,18 @@ def test_overlong_or_multiline_header_fields_are_refused(api, field, value):
     {"email": "x@example.com\r\nBcc: y@evil.example"},
     {"email": "x@example.com", "name": "n" * 201},
     {"email": "x@example.com", "name": "Eve\r\nBcc: y@evil.example"},
+    {"email": "0@["},  # trips the standard library's address parser itself (found by the API fuzz)
 ])
 def test_overlong_or_multiline_participants_are_refused(api, participant):
     response = api.post("/api/tenant/threads", {"subject": "ok", "participants": [participant]})
 
     assert response.status_code == 400, json.dumps(response.data)
     assert response.data["error"]["field"].startswith("participants")
+
+
+def test_an_address_the_standard_library_cannot_parse_is_400_not_500(make_api):
+    admin = make_api(roles=["admin"])
+
+    response = admin.delete("/api/tenant/suppressions/0@[")
+
+    assert response.status_code == 400 and response.data["error"]["field"] == "email"
