@@ -5,9 +5,11 @@ from chalice import Chalice, Rate
 
 from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
+from chalicelib.http import framework_errors
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
+from chalicelib.openapi import blueprint as openapi
 from chalicelib.tracking.routes import blueprint as tracking
 from chalicelib.users.routes import blueprint as users
 
@@ -20,6 +22,9 @@ app.register_blueprint(tracking)
 app.register_blueprint(notifications)
 app.register_blueprint(community)
 app.register_blueprint(users)
+app.register_blueprint(openapi)
+# Chalice's own 415/405/500 answers in each API family's error shape.
+app.register_middleware(framework_errors, "http")
 
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.

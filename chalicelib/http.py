@@ -67,3 +67,31 @@ def tenant_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("G
         return view
 
     return register
+
+
+# Chalice answers a few requests itself, as {"Code", "Message"}: these are their codes in our error shape.
+FRAMEWORK_CODES = {"UnsupportedMediaType": ("unsupported_media_type", "Content-Type"),
+                   "MethodNotAllowedError": ("method_not_allowed", None),
+                   "InternalServerError": ("internal_error", None)}
+
+
+def framework_errors(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: Chalice's own answers (415 for a non-JSON Content-Type, 405, an unhandled 500) in the API
+    family's one error shape, so a client of /api/tenant or /api/community meets only its documented errors."""
+    response = get_response(request)
+    body = response.body
+    path = getattr(request, "path", "") or ""
+    if response.status_code < 400 or not path.startswith("/api/") or not isinstance(body, dict) \
+            or "Code" not in body or "Message" not in body:
+        return response
+    code, field = FRAMEWORK_CODES.get(body["Code"], ("error", None))
+    message = "an internal error occurred" if response.status_code >= 500 else str(body["Message"])
+    if path.startswith("/api/community/"):
+        from chalicelib.community.envelope import CommunityError, FieldError
+
+        reshaped = CommunityError(response.status_code, [FieldError(field or "", message)]).body()
+    else:
+        reshaped = ApiError(message, field).body()
+        reshaped["error"]["code"] = code
+    headers = {**(response.headers or {}), **JSON_HEADERS}
+    return Response(body=reshaped, status_code=response.status_code, headers=headers)
