@@ -218,7 +218,7 @@ def list_discussions(principal: Principal, *, status: str = "active", discussion
 def list_by_context(principal: Principal, context_type: str, context_id: str, *, limit: int = 25,
                     cursor: str | None = None) -> Page:
     if context_type not in CONTEXT_TYPES:
-        raise ValidationError(f"context type must be one of: {', '.join(CONTEXT_TYPES)}", field="type")
+        raise ValidationError(f"context_type must be one of: {', '.join(CONTEXT_TYPES)}", field="context_type")
     tenant = principal.tenant_id
     scope = f"{tenant}|context|{context_type}|{context_id}"
     results = Discussion.by_context.query(

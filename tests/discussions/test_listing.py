@@ -83,7 +83,8 @@ def test_by_context_lists_the_discussions_linked_to_an_entity(api):
                        "discussion_type": "crew"})
     api.post(THREADS, {"subject": "about P-2", "context_type": "project", "context_id": "P-2"})
     assert _subjects(api.get(f"{THREADS}/by-context/project/P-1").data) == ["also P-1", "about P-1"]
-    assert api.get(f"{THREADS}/by-context/planet/P-1").status_code == 400
+    unknown = api.get(f"{THREADS}/by-context/planet/P-1")
+    assert unknown.status_code == 400 and unknown.data["error"]["field"] == "context_type"
 
 
 def test_a_tampered_or_foreign_cursor_is_400(api, make_api):
