@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -9,8 +10,8 @@ from chalice import Blueprint, Response
 from chalicelib.auth import Principal
 from chalicelib.config import settings
 from chalicelib.db import parse_limit
-from chalicelib.errors import Forbidden
-from chalicelib.http import tenant_route
+from chalicelib.errors import Forbidden, as_unavailable
+from chalicelib.http import error_response, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import email_address
 
@@ -19,6 +20,7 @@ service = lazy_module("chalicelib.tracking.service")
 suppression = lazy_module("chalicelib.tracking.suppression")
 
 blueprint = Blueprint(__name__)
+logger = logging.getLogger(__name__)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache",
@@ -34,7 +36,11 @@ def _accepts_binary(accept: str | None) -> bool:
 def open_pixel(pixel_file: str) -> Response:
     """Record the open, then answer the GIF; where API Gateway could not pass binary (no image Accept), redirect."""
     request = blueprint.current_request
-    service.record_open_from_request(pixel_file.removesuffix(".gif").lower(), request)
+    try:
+        service.record_open_from_request(pixel_file.removesuffix(".gif").lower(), request)
+    except Exception:
+        # The reader must never see a broken image in their mail: the open is logged, and the pixel still answered.
+        logger.exception("could not record an open of %s", pixel_file[:64])
     if _accepts_binary(request.headers.get("accept")):
         return Response(body=PIXEL, status_code=200, headers={"Content-Type": "image/gif", **NO_CACHE})
     return Response(body="", status_code=302, headers={"Location": settings().static_pixel_url, **NO_CACHE})
@@ -45,9 +51,18 @@ def click(token: str) -> Response:
     request = blueprint.current_request
     pixel_id, _, index = token.partition("-")
     identity = (request.context or {}).get("identity", {})
-    target = service.record_click(pixel_id.lower(), int(index) if index.isdigit() else -1,
-                                  request.headers.get("user-agent"), identity.get("sourceIp")) \
-        if len(index) <= 4 else None
+    try:
+        target = service.record_click(pixel_id.lower(), int(index) if index.isdigit() else -1,
+                                      request.headers.get("user-agent"), identity.get("sourceIp")) \
+            if len(index) <= 4 else None
+    except Exception as error:
+        busy = as_unavailable(error)
+        if busy is None:
+            raise
+        # Without the record there is no destination to send the reader to: ask the browser to try again.
+        response = error_response(busy)
+        response.headers.update({"Retry-After": "1", **NO_CACHE})
+        return response
     if target is None:
         return Response(body={"error": {"code": "not_found", "message": "unknown link"}}, status_code=404,
                         headers={"Content-Type": "application/json", **NO_CACHE})

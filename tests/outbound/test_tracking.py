@@ -110,3 +110,42 @@ def test_seed_operations_are_atomic_and_first_only(aws):
     assert record.delivered_at == "2026-01-01T00:00:00.000000Z"
     assert service.is_hard_bounce(record) and record.bounce_reason == "550 5.1.1 user unknown"
     assert service.record_delivery("b" * 32) is False and service.find_by_tracking_pixel("b" * 32) is None
+
+
+def _throttled_updates(monkeypatch):
+    """Every UpdateItem fails as DynamoDB answers once the SDK's own retries are spent."""
+    from botocore.exceptions import ClientError
+    from pynamodb.connection.base import Connection
+    from pynamodb.exceptions import UpdateError
+
+    original = Connection._make_api_call
+
+    def call(self, operation_name, operation_kwargs, *args, **kwargs):
+        if operation_name == "UpdateItem":
+            error = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}},
+                                "UpdateItem")
+            raise UpdateError("injected", cause=error)
+        return original(self, operation_name, operation_kwargs, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", call)
+
+
+@pytest.mark.parametrize("accept", ["*/*", None])
+def test_a_throttled_open_still_answers_the_image(client, sent, monkeypatch, accept):
+    _, pixel, _ = sent
+    _throttled_updates(monkeypatch)
+
+    response = client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": accept} if accept else {})
+
+    assert response.status_code in (200, 302)
+    assert response.body == PIXEL if accept else response.headers["Location"].endswith("pixel.gif")
+
+
+def test_a_throttled_click_asks_the_browser_to_retry_and_redirects_nowhere(client, sent, monkeypatch):
+    _, _, click = sent
+    _throttled_updates(monkeypatch)
+
+    response = client.http.get(f"/t/c/{click}")
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "Location" not in response.headers
