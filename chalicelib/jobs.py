@@ -34,7 +34,7 @@ Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 _HANDLERS: dict[str, str] = {
     # kind → "module:function"; imported on first use so a cold start loads only what its jobs need.
     "community.notify": "chalicelib.community.fanout:run",
-    "community.purge": "chalicelib.community.threads:purge",
+    "community.purge": "chalicelib.community.cleanup:run",
     "discussion.notify": "chalicelib.discussions.notify:run",
     "digest.shard": "chalicelib.notifications.digest:run_shard",
     "digest.user": "chalicelib.notifications.digest:run_user",

@@ -49,7 +49,8 @@ class Viewer:
 
     def require(self, entity: str, action: str) -> None:
         if not (self.is_admin or self.principal.has_role(f"{entity}-{action}")):
-            raise forbidden(f"requires a full unrestricted administrator or the {entity}-{action} role")
+            raise forbidden(f"requires a full unrestricted administrator or the {entity}-{action} role",
+                            "Authorization")
 
     def acting_as(self, user_id: int | None) -> None:
         """Only administrators post on behalf of someone else; everyone else posts as themselves."""

@@ -52,7 +52,7 @@ def invalid(errors: list[FieldError]) -> CommunityError:
     return CommunityError(400, errors)
 
 
-def forbidden(message: str, property_name: str = "") -> CommunityError:
+def forbidden(message: str, property_name: str) -> CommunityError:
     return CommunityError(403, [FieldError(property_name, message)])
 
 
@@ -60,7 +60,7 @@ def not_found(entity: str, property_name: str = "Id", attempted: Any = None) -> 
     return CommunityError(404, [FieldError(property_name, f"{entity} was not found.", attempted)])
 
 
-def conflict(message: str, property_name: str = "") -> CommunityError:
+def conflict(message: str, property_name: str) -> CommunityError:
     return CommunityError(409, [FieldError(property_name, message)])
 
 
@@ -93,7 +93,7 @@ def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = 
                 principal: Principal = authenticate(request.headers)
                 if roles and not (principal.is_admin or any(principal.has_role(role) for role in roles)):
                     raise forbidden("requires a full unrestricted administrator or the "
-                                    + " or ".join(roles) + " role")
+                                    + " or ".join(roles) + " role", "Authorization")
                 result = view(principal, request, **params)
             except CommunityError as error:
                 return Response(body=error.body(), status_code=error.status, headers=dict(JSON_HEADERS))

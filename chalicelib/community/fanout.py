@@ -98,12 +98,23 @@ def _tell(event: Event, users: list[int], reason: str, members: bool = False) ->
     kind, title, why = _wording(event, reason)
     thread = event.thread
     link = f"{settings().public_base_url}/api/community/communitythreads/{int(thread.thread_id)}"
+    excerpt = plain((event.reply or thread).message)[:300]
+    invitation = _invite_lines(event)
+    # The invite is part of the stored notification too, so a digest (and the notification list) carries it.
     item = service.NewNotification(
-        type=kind, title=title, body=plain((event.reply or thread).message)[:300],
+        type=kind, title=title, body="\n\n".join([excerpt, "\n".join(invitation)]) if invitation else excerpt,
         community_thread_id=int(thread.thread_id),
         community_message_id=int(event.reply.message_id) if event.reply else None,
         instant=bool(thread.instant_delivery), context_label=thread.subject, link=link)
-    delivery.deliver(event.tenant_id, audience, event.event_key, item, _email(event, item, why, link))
+    delivery.deliver(event.tenant_id, audience, event.event_key, item,
+                     _email(event, item.title, excerpt, invitation, why, link))
+
+
+def _invite_lines(event: Event) -> list[str]:
+    """The Zoom invite's lines, for the notifications of a new thread with IncludeZoomInvite."""
+    if not event.thread.include_zoom_invite or event.reply is not None:
+        return []
+    return invite.lines(invite.meeting(event.thread.zoom_event_data))
 
 
 def _wording(event: Event, reason: str) -> tuple[str, str, str]:
@@ -123,16 +134,15 @@ def _wording(event: Event, reason: str) -> tuple[str, str, str]:
         f"You get this email because you are a member of {group_name}."
 
 
-def _email(event: Event, item: Any, why: str, link: str) -> Any:
+def _email(event: Event, title: str, excerpt: str, invitation: list[str], why: str, link: str) -> Any:
     from chalicelib.mail.compose import Attachment
     from chalicelib.notifications.email import EmailContent
 
     thread = event.thread
-    content = EmailContent(title=item.title, excerpt=item.body, link=link, reason=why)
-    if thread.include_zoom_invite and event.reply is None:
-        data = invite.meeting(thread.zoom_event_data)
-        content.extra_lines = invite.lines(data)
-        calendar = invite.ics(data, uid=f"thread-{int(thread.thread_id)}@discussionhub", summary=thread.subject)
+    content = EmailContent(title=title, excerpt=excerpt, link=link, reason=why, extra_lines=invitation)
+    if invitation:
+        calendar = invite.ics(invite.meeting(thread.zoom_event_data),
+                              uid=f"thread-{int(thread.thread_id)}@discussionhub", summary=thread.subject)
         if calendar:
             content.attachments.append(Attachment("invite.ics", "text/calendar", calendar,
                                                   {"method": "PUBLISH", "charset": "utf-8"}))

@@ -11,6 +11,9 @@ from chalicelib.config import settings
 
 REQUIRED = "is a required field"
 MAX_ID = 2**53 - 1  # ids stay exact in JavaScript clients
+MAX_ID_DIGITS = len(str(MAX_ID))
+MAX_UNKNOWN_FIELDS = 10  # an error lists a few unknown names, not every key of a hostile body
+MAX_NAME = 100
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"[\r\n]")
 
@@ -23,9 +26,11 @@ def parse_body(raw: bytes | None) -> dict[str, Any]:
     if not raw.strip():
         raise invalid([FieldError("Body", "is a required field: send a JSON object")])
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise invalid([FieldError("Body", f"is not valid JSON ({error})")]) from None
+    except RecursionError:
+        raise invalid([FieldError("Body", "is not valid JSON (nested too deeply)")]) from None
     if not isinstance(body, dict):
         raise invalid([FieldError("Body", "must be a JSON object", type(body).__name__)])
     return body
@@ -37,12 +42,15 @@ class Form:
     def __init__(self, body: dict[str, Any], known: Iterable[str]) -> None:
         self.body = body
         self.errors: list[FieldError] = []
-        for name in body:
-            if name not in known:
-                self.fail(name, "is not a field of this resource", body[name])
+        unknown = [name for name in body if name not in known]
+        for name in unknown[:MAX_UNKNOWN_FIELDS]:
+            self.fail(name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…", "is not a field of this resource",
+                      body[name])
+        if len(unknown) > MAX_UNKNOWN_FIELDS:
+            self.fail("Body", f"has {len(unknown)} fields that are not fields of this resource", None)
 
     def fail(self, name: str, message: str, attempted: Any = None) -> None:
-        self.errors.append(FieldError(name, message, _attempted(attempted)))
+        self.errors.append(FieldError(name, message, echo(attempted)))
 
     def given(self, name: str) -> bool:
         return name in self.body
@@ -83,7 +91,9 @@ class Form:
             self.fail(name, "must be a string", value)
             return None
         value = value.strip()
-        if len(value) > max_length:
+        if not _encodable(value):
+            self.fail(name, "must be valid Unicode text (no lone surrogates)", value)
+        elif len(value) > max_length:
             self.fail(name, f"must be at most {max_length} characters", value)
         elif _CONTROL.search(value) or (single_line and _LINE_BREAK.search(value)):
             self.fail(name, "must not contain control characters" + (" or line breaks" if single_line else ""),
@@ -134,25 +144,56 @@ class Form:
             raise invalid(self.errors)
 
 
-def _attempted(value: Any) -> Any:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def echo(value: Any) -> Any:
     """Echo what was sent, shortened: an error must not mirror a megabyte back."""
-    if isinstance(value, str) and len(value) > 200:
-        return value[:200] + "…"
-    if isinstance(value, list | dict) and len(json.dumps(value)) > 200:
-        return json.dumps(value)[:200] + "…"
+    if isinstance(value, str):
+        if not _encodable(value):
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value[:200] + "…" if len(value) > 200 else value
+    if isinstance(value, list | dict):
+        try:
+            text = json.dumps(value)
+        except (RecursionError, ValueError):
+            return "…"
+        return text[:200] + "…" if len(text) > 200 else value
     return value
+
+
+def _id_text(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS and 0 < int(raw) <= MAX_ID
 
 
 def query_integer(query: dict[str, str], name: str) -> int | None:
     raw = query.get(name)
     if raw in (None, ""):
         return None
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
-        raise invalid([FieldError(name, "must be a positive integer", raw)])
+    if not _id_text(raw):
+        raise invalid([FieldError(name, "must be a positive integer", echo(raw))])
     return int(raw)
 
 
 def path_id(raw: str, name: str = "Id") -> int:
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
-        raise invalid([FieldError(name, "must be a positive integer", raw)])
+    if not _id_text(raw):
+        raise invalid([FieldError(name, "must be a positive integer", echo(raw))])
+    return int(raw)
+
+
+def page_size(query: dict[str, str], default: int = 25, maximum: int = 100) -> int:
+    raw = query.get("PageSize")
+    if raw in (None, ""):
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= maximum):
+        raise invalid([FieldError("PageSize", f"must be an integer between 1 and {maximum}", echo(raw))])
     return int(raw)

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import clock
-from chalicelib.community import keys
+from chalicelib import clock, jobs
+from chalicelib.community import cleanup, keys
+from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import conflict, forbidden, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.models import ACCESS_LEVELS, CommunityGroup, CommunityGroupMember
 from chalicelib.community.writes import Tx
-from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityGroup"
 WRITABLE = ("BusinessId", "Name", "Description", "AccessLevel")
 READ_ONLY = ("Id", "MemberCount", "ThreadCount", "CreatedOn", "UpdatedOn", "UpdatedBy", "IsMember")
+LIST_BUDGET = 400  # groups a list request may examine to fill one page of visible groups
+QUERY_CHUNK = 100
 
 
 def _read(body: dict[str, Any], creating: bool, current: CommunityGroup | None = None) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityGroup:
         tx.save("group", group, condition=CommunityGroup.group_id.does_not_exist())
         if not tx.commit():
             return group
-    raise conflict("could not allocate an id; try again")
+    raise conflict("could not allocate an id; try again", "Id")
 
 
 def load(viewer: Viewer, group_id: int) -> CommunityGroup:
@@ -89,41 +91,51 @@ def update(viewer: Viewer, group_id: int, body: dict[str, Any]) -> CommunityGrou
 
 
 def delete(viewer: Viewer, group_id: int) -> CommunityGroup:
-    """Only an empty group goes: its conversations must be moved or deleted first, so none is orphaned."""
+    """Only an empty group goes: its conversations must be moved or deleted first, so none is orphaned.
+    Its memberships follow in the `community.purge` job."""
     viewer.require(ENTITY, "Delete")
     group = load(viewer, group_id)
+    job = jobs.new_job("community.purge", cleanup.group_payload(viewer.tenant_id, group_id))
     tx = Tx()
     tx.delete("group", CommunityGroup(viewer.tenant_id, group_id),
               condition=CommunityGroup.group_id.exists() & (CommunityGroup.thread_count <= 0))
+    tx.save("job", job)
     if tx.commit():
         raise conflict("the group still has conversations; move or delete them first", "Id")
-    with CommunityGroupMember.batch_write() as batch:
-        for member in CommunityGroupMember.query(keys.group_key(viewer.tenant_id, group_id)):
-            batch.delete(member)
+    jobs.dispatch(job)
     return group
 
 
 def list_page(viewer: Viewer, business_id: int | None, limit: int,
               cursor: str | None) -> tuple[list[tuple[CommunityGroup, bool]], str | None]:
-    """The groups the viewer can see (Private ones only to members), with whether the viewer is a member."""
+    """The groups the viewer can see (Private ones only to members), with whether the viewer is a member.
+
+    At most LIST_BUDGET groups are examined per page (a few Queries); a page cut short by the budget carries a
+    sealed cursor, so the invisible group it stopped on is never revealed."""
     viewer.require(ENTITY, "Read")
     scope = f"{viewer.tenant_id}|groups|{business_id}"
-    start = decode_cursor(cursor, scope, field="Cursor")
+    start = cursors.decode(cursor, scope)
     shown: list[CommunityGroup] = []
+    examined = 0
     while True:
-        results = CommunityGroup.query(viewer.tenant_id, limit=min(100, limit * 2 + 1), last_evaluated_key=start)
+        results = CommunityGroup.query(viewer.tenant_id, limit=QUERY_CHUNK, last_evaluated_key=start)
         page = list(results)
+        examined += len(page)
         viewer.load(int(group.group_id) for group in page)
         for group in page:
             if (business_id is None or int(group.business_id) == business_id) and viewer.sees_group(group):
                 if len(shown) == limit:
                     last = shown[-1]
                     key = {"tenant_id": {"S": last.tenant_id}, "group_id": {"N": str(int(last.group_id))}}
-                    return [(g, viewer.is_member(int(g.group_id))) for g in shown], encode_cursor(key, scope)
+                    return _with_membership(viewer, shown), cursors.encode(key, scope)
                 shown.append(group)
         start = results.last_evaluated_key
-        if not start:
-            return [(g, viewer.is_member(int(g.group_id))) for g in shown], None
+        if not start or examined >= LIST_BUDGET:
+            return _with_membership(viewer, shown), cursors.encode(start, scope)
+
+
+def _with_membership(viewer: Viewer, groups: list[CommunityGroup]) -> list[tuple[CommunityGroup, bool]]:
+    return [(group, viewer.is_member(int(group.group_id))) for group in groups]
 
 
 def add_member(viewer: Viewer, group_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -171,8 +183,8 @@ def members_page(viewer: Viewer, group_id: int, limit: int, cursor: str | None) 
     load(viewer, group_id)
     scope = f"{viewer.tenant_id}|members|{group_id}"
     results = CommunityGroupMember.query(keys.group_key(viewer.tenant_id, group_id), limit=limit,
-                                         last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
-    return [int(member.user_id) for member in results], encode_cursor(results.last_evaluated_key, scope)
+                                         last_evaluated_key=cursors.decode(cursor, scope))
+    return [int(member.user_id) for member in results], cursors.encode(results.last_evaluated_key, scope)
 
 
 def as_json(group: CommunityGroup, is_member: bool) -> dict[str, Any]:

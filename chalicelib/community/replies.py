@@ -4,16 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib import clock, ids, jobs
-from chalicelib.community import keys
+from chalicelib.community import cleanup, keys
+from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.mentions import mentioned_ids
-from chalicelib.community.models import CommunityMessage, CommunityReaction, CommunityThread
+from chalicelib.community.models import CommunityMessage, CommunityThread
 from chalicelib.community.threads import MAX_GUESTS, MAX_MESSAGE, remember
 from chalicelib.community.threads import load as load_thread
 from chalicelib.community.writes import Tx
-from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityMessage"
 WRITABLE = ("CommunityThreadId", "UserId", "CoworkerId", "Message", "Guests")
@@ -77,7 +77,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
         if not failed:
             jobs.dispatch(job)
             return reply
-    raise conflict("could not allocate an id; try again")
+    raise conflict("could not allocate an id; try again", "Id")
 
 
 def load(viewer: Viewer, message_id: int) -> tuple[CommunityMessage, CommunityThread]:
@@ -104,7 +104,7 @@ def get(viewer: Viewer, message_id: int) -> dict[str, Any]:
 
 def _only_author(viewer: Viewer, reply: CommunityMessage, action: str) -> None:
     if not viewer.is_admin and viewer.member_id != int(reply.user_id):
-        raise forbidden(f"only the author or an administrator can {action} this message")
+        raise forbidden(f"only the author or an administrator can {action} this message", "Id")
 
 
 def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMessage:
@@ -145,21 +145,25 @@ def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMe
 
 
 def delete(viewer: Viewer, message_id: int) -> CommunityMessage:
+    """The reply goes at once; its likes follow in the `community.purge` job."""
     viewer.require(ENTITY, "Delete")
     reply, thread = load(viewer, message_id)
     _only_author(viewer, reply, "delete")
+    job = jobs.new_job("community.purge", cleanup.reply_payload(viewer.tenant_id, message_id))
     tx = Tx()
     tx.delete("reply", CommunityMessage(viewer.tenant_id, message_id), condition=CommunityMessage.message_id.exists())
     tx.update("thread", CommunityThread(viewer.tenant_id, int(thread.thread_id)),
               [CommunityThread.reply_count.add(-1)], condition=CommunityThread.thread_id.exists())
+    tx.save("job", job)
     failed = tx.commit()
     if "reply" in failed:
         raise not_found(ENTITY, attempted=message_id)
     if "thread" in failed:  # the thread is being purged; the reply goes with it
-        CommunityMessage(viewer.tenant_id, message_id).delete()
-    with CommunityReaction.batch_write() as batch:
-        for reaction in CommunityReaction.query(keys.target_key(viewer.tenant_id, "message", message_id), limit=200):
-            batch.delete(reaction)
+        tx = Tx()
+        tx.delete("reply", CommunityMessage(viewer.tenant_id, message_id))
+        tx.save("job", job)
+        tx.commit()
+    jobs.dispatch(job)
     return reply
 
 
@@ -175,9 +179,9 @@ def list_page(viewer: Viewer, thread_id: int, limit: int,
         raise
     scope = f"{viewer.tenant_id}|replies|{thread_id}"
     results = CommunityMessage.by_thread.query(keys.thread_key(viewer.tenant_id, thread_id), limit=limit,
-                                               last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
+                                               last_evaluated_key=cursors.decode(cursor, scope))
     items = list(results)
-    return items, encode_cursor(results.last_evaluated_key, scope)
+    return items, cursors.encode(results.last_evaluated_key, scope)
 
 
 def as_json(reply: CommunityMessage) -> dict[str, Any]:

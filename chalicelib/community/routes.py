@@ -7,9 +7,8 @@ from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import FieldError, community_route, invalid, success
-from chalicelib.community.fields import parse_body, path_id, query_integer
+from chalicelib.community.fields import MAX_ID, echo, page_size, parse_body, path_id, query_integer
 from chalicelib.community.keys import public_time
-from chalicelib.db import parse_limit
 from chalicelib.lazy import lazy_module
 
 groups = lazy_module("chalicelib.community.groups")
@@ -28,19 +27,15 @@ def _query(request: Any) -> dict[str, str]:
     return dict(request.query_params or {})
 
 
-def _page_size(query: dict[str, str]) -> int:
-    return parse_limit(query.get("PageSize"), field="PageSize")
-
-
 def _page(records: list[dict[str, Any]], cursor: str | None, size: int) -> dict[str, Any]:
     return {"Records": records, "PageSize": size, "NextCursor": cursor, "HasNextPage": cursor is not None}
 
 
 def _body_id(body: dict[str, Any]) -> int:
     value = body.get("Id")
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
         raise invalid([FieldError("Id", "is a required field" if value is None else "must be a positive integer",
-                                  value)])
+                                  echo(value))])
     return value
 
 
@@ -57,7 +52,7 @@ def create_thread(principal: Principal, request: Any) -> dict[str, Any]:
 @community_route(blueprint, THREADS, roles=("CommunityThread-Read",))
 def list_threads(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
-    size = _page_size(query)
+    size = page_size(query)
     tag = (query.get("Tag") or "").strip().lower() or None
     text = (query.get("Subject") or "").strip().lower() or None
     filters = threads.ListFilter(business_id=query_integer(query, "BusinessId"),
@@ -128,7 +123,7 @@ def create_message(principal: Principal, request: Any) -> dict[str, Any]:
 @community_route(blueprint, MESSAGES, roles=("CommunityMessage-Read",))
 def list_messages(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
-    size = _page_size(query)
+    size = page_size(query)
     thread_id = query_integer(query, "CommunityThreadId")
     if thread_id is None:
         raise invalid([FieldError("CommunityThreadId", "is a required field", None)])
@@ -174,7 +169,7 @@ def create_group(principal: Principal, request: Any) -> dict[str, Any]:
 @community_route(blueprint, GROUPS, roles=("CommunityGroup-Read",))
 def list_groups(principal: Principal, request: Any) -> dict[str, Any]:
     query = _query(request)
-    size = _page_size(query)
+    size = page_size(query)
     items, cursor = groups.list_page(access.Viewer(principal), query_integer(query, "BusinessId"), size,
                                      query.get("Cursor"))
     return _page([groups.as_json(group, member) for group, member in items], cursor, size)
@@ -202,7 +197,7 @@ def delete_group(principal: Principal, request: Any, group_id: str) -> dict[str,
 @community_route(blueprint, GROUPS + "/{group_id}/members", methods=("GET",), roles=("CommunityGroup-Read",))
 def list_members(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     query = _query(request)
-    size = _page_size(query)
+    size = page_size(query)
     users, cursor = groups.members_page(access.Viewer(principal), path_id(group_id), size, query.get("Cursor"))
     return _page([{"UserId": user} for user in users], cursor, size)
 

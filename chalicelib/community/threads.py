@@ -5,19 +5,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import clock, ids, jobs
-from chalicelib.community import keys
+from chalicelib.community import cleanup, keys
+from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.mentions import mentioned_ids
-from chalicelib.community.models import (
-    CommunityGroup,
-    CommunityMessage,
-    CommunityReaction,
-    CommunityThread,
-)
+from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread
 from chalicelib.community.writes import Tx
-from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityThread"
 MAX_SUBJECT = 255
@@ -31,6 +26,7 @@ WRITABLE = ("BusinessId", "UserId", "Subject", "Message", "CommunityGroupId", "C
 READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "ReplyCount", "LikeCount", "FollowerCount",
              "LastActivityOn", "Mentions", "Liked", "Following")
 LIST_BUDGET = 400  # items a list request may examine to fill one page of visible threads
+QUERY_CHUNK = 100  # items per Query after the first: at most 1 + LIST_BUDGET / QUERY_CHUNK Queries a page
 
 
 @dataclass
@@ -139,7 +135,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
         if not failed:
             jobs.dispatch(job)
             return thread
-    raise conflict("could not allocate an id; try again")
+    raise conflict("could not allocate an id; try again", "Id")
 
 
 def remember(tx: Tx, viewer: Viewer, user_id: int) -> None:
@@ -185,7 +181,7 @@ def reactions_of(viewer: Viewer, kind: str, target_id: int) -> dict[str, bool]:
 
 def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
     if not viewer.is_admin and viewer.member_id != int(thread.user_id):
-        raise forbidden(f"only the author or an administrator can {action} this conversation")
+        raise forbidden(f"only the author or an administrator can {action} this conversation", "Id")
 
 
 def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThread:
@@ -255,7 +251,7 @@ def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
     viewer.require(ENTITY, "Delete")
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "delete")
-    job = jobs.new_job("community.purge", {"tenant_id": viewer.tenant_id, "thread_id": thread_id})
+    job = jobs.new_job("community.purge", cleanup.thread_payload(viewer.tenant_id, thread_id))
     tx = Tx()
     tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id), condition=CommunityThread.thread_id.exists())
     tx.save("job", job)
@@ -272,27 +268,6 @@ def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
         tx.commit()
     jobs.dispatch(job)
     return thread
-
-
-def purge(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Job: delete a deleted thread's replies and reactions, a page per run."""
-    tenant_id, thread_id = payload["tenant_id"], int(payload["thread_id"])
-    replies = CommunityMessage.by_thread.query(keys.thread_key(tenant_id, thread_id), limit=50)
-    page = list(replies)
-    with CommunityReaction.batch_write() as batch:
-        for reply in page:
-            for reaction in CommunityReaction.query(keys.target_key(tenant_id, "message", int(reply.message_id))):
-                batch.delete(reaction)
-    with CommunityMessage.batch_write() as batch:
-        for reply in page:
-            batch.delete(reply)
-    if page:
-        return payload
-    reactions = list(CommunityReaction.query(keys.target_key(tenant_id, "thread", thread_id), limit=100))
-    with CommunityReaction.batch_write() as batch:
-        for reaction in reactions:
-            batch.delete(reaction)
-    return payload if reactions else None
 
 
 @dataclass
@@ -315,10 +290,12 @@ class ListFilter:
 
 def list_page(viewer: Viewer, filters: ListFilter, limit: int,
               cursor: str | None) -> tuple[list[CommunityThread], str | None]:
-    """Newest activity first, only threads the viewer may see: a page is a few Queries on one index partition.
+    """Newest activity first, only threads the viewer may see: a page is at most five Queries on one index
+    partition (and a BatchGet of groups per Query), whatever the size of the board.
 
-    Invisible threads are skipped before a page is cut, and the cursor points after the last thread shown,
-    so neither an invisible thread nor how many there are ever shows through a page or its cursor.
+    Invisible threads are skipped before a page is cut, and the cursor points after the last thread shown.
+    When LIST_BUDGET items were examined without filling the page, the page ends early with a cursor at the
+    last item examined; cursors are sealed, so that item — possibly invisible — is never revealed.
     """
     viewer.require(ENTITY, "Read")
     tenant_id = viewer.tenant_id
@@ -333,26 +310,26 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
     else:
         index, hash_key, hash_name = CommunityThread.by_activity, tenant_id, None
     scope = filters.scope(tenant_id)
-    start = decode_cursor(cursor, scope, field="Cursor")
+    start = cursors.decode(cursor, scope)
     shown: list[CommunityThread] = []
     examined = 0
+    chunk = min(QUERY_CHUNK, limit + 1)  # the common case, everything visible, is one Query
     while True:
-        results = index.query(hash_key, scan_index_forward=False, limit=min(100, limit * 2 + 1),
-                              last_evaluated_key=start)
+        results = index.query(hash_key, scan_index_forward=False, limit=chunk, last_evaluated_key=start)
         page = list(results)
         examined += len(page)
         viewer.load(int(t.group_id) for t in page if t.group_id is not None)
         for thread in page:
             if filters.matches(thread) and viewer.sees(thread):
                 if len(shown) == limit:  # one more visible thread exists: there is a next page
-                    return shown, encode_cursor(_key_of(shown[-1], hash_name), scope)
+                    return shown, cursors.encode(_key_of(shown[-1], hash_name), scope)
                 shown.append(thread)
         start = results.last_evaluated_key
         if not start:
             return shown, None
         if examined >= LIST_BUDGET:
-            last = shown[-1] if shown and len(shown) == limit else None
-            return shown, encode_cursor(_key_of(last, hash_name) if last else start, scope)
+            return shown, cursors.encode(start, scope)
+        chunk = QUERY_CHUNK
 
 
 def _key_of(thread: CommunityThread, hash_name: str | None) -> dict[str, Any]:

@@ -207,3 +207,42 @@ def test_a_deleted_thread_notifies_nobody(member, client, run_jobs):
     run_jobs()
 
     assert notifications_of(client, 102) == []
+
+
+def test_a_zoom_invite_waits_in_the_stored_notification_for_the_digest(member, client, run_jobs, mailing):
+    alice = member(101)
+    zoom = ('{"topic": "Members call", "start_time": "2026-12-01T15:00:00Z", '
+            '"join_url": "https://us02web.zoom.us/j/123456789", "password": "abc"}')
+
+    alice.new_thread(Subject="Call", Message="Join @[Bob](102)", IncludeZoomInvite=True, ZoomEventData=zoom)
+    run_jobs()
+
+    assert _mailed_to() == []
+    waiting = notifications_of(client, 102)[0]
+    assert waiting["delivery"] == "digest"
+    assert waiting["body"].startswith("Join @Bob\n\n")
+    assert "Zoom meeting: Members call" in waiting["body"]
+    assert "Join: https://us02web.zoom.us/j/123456789" in waiting["body"] and "Passcode: abc" in waiting["body"]
+
+
+def test_the_instant_email_shows_the_invite_once(member, run_jobs, mailing):
+    alice = member(101)
+    zoom = '{"topic": "Members call", "start_time": "2026-12-01T15:00:00Z", "join_url": "https://zoom.us/j/1"}'
+
+    alice.new_thread(Subject="Call", Message="Join @[Bob](102)", InstantDelivery=True, IncludeZoomInvite=True,
+                     ZoomEventData=zoom)
+    run_jobs()
+
+    _, _, message = sent_messages()[0]
+    assert message.get_body(("plain",)).get_content().count("Join: https://zoom.us/j/1") == 1
+
+
+def test_a_reply_to_a_thread_with_an_invite_does_not_repeat_the_invite(member, client, run_jobs):
+    alice, bob = member(101), member(102)
+    thread_id = alice.new_thread(IncludeZoomInvite=True, ZoomEventData='{"join_url": "https://zoom.us/j/1"}')
+
+    bob.reply(thread_id, "See you there")
+    run_jobs()
+
+    to_alice = notifications_of(client, 101)
+    assert [n["body"] for n in to_alice] == ["See you there"]

@@ -121,9 +121,12 @@ def _assert_forbidden(response, role: str | None = None) -> None:
     body = response.data
     assert set(body) == ENVELOPE_KEYS
     assert body["Status"] == 403 and body["WasSuccessful"] is False and body["Value"] is None
-    assert len(body["Errors"]) == 1 and body["Errors"][0]["Message"] in body["Message"]
+    assert len(body["Errors"]) == 1
+    error = body["Errors"][0]
+    assert error["PropertyName"] and body["Message"] == f"{error['PropertyName']}: {error['Message']}"
     if role is not None:
-        assert body["Errors"][0]["Message"] == f"requires a full unrestricted administrator or the {role} role"
+        assert error == {"AttemptedValue": None, "PropertyName": "Authorization",
+                         "Message": f"requires a full unrestricted administrator or the {role} role"}
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
@@ -262,6 +265,7 @@ def test_only_the_author_or_an_administrator_changes_or_deletes_a_thread(admin, 
                      bob.delete(f"{THREADS}/{thread_id}")):
         _assert_forbidden(response)
         assert "only the author or an administrator" in response.data["Errors"][0]["Message"]
+        assert response.data["Errors"][0]["PropertyName"] == "Id"
     assert alice.get(f"{THREADS}/{thread_id}").data["Subject"] == "Alice's"
 
     changed = admin.put(f"{THREADS}/{thread_id}", {"Subject": "Moderated"})
