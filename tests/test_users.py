@@ -31,3 +31,20 @@ def test_another_tenants_directory_is_invisible(make_api):
     response = make_api(tenant_id="tenant-b", roles=["admin"]).get("/api/tenant/users/user-7")
 
     assert response.status_code == 404
+
+
+def test_malformed_user_updates_are_refused_naming_the_field(make_api):
+    admin = make_api(roles=["admin"])
+
+    answers = {
+        "body": admin.call("PUT", "/api/tenant/users/user-7", raw="{not json"),
+        "name": admin.call("PUT", "/api/tenant/users/user-7", {"name": 5}),
+        "email": admin.call("PUT", "/api/tenant/users/user-7", {"email": ["a@example.com"]}),
+        "role": admin.call("PUT", "/api/tenant/users/user-7", {"role": "admin"}),
+    }
+    too_long = admin.call("PUT", f"/api/tenant/users/{'u' * 200}", {"name": "Long"})
+
+    assert {field: (r.status_code, r.data["error"]["field"]) for field, r in answers.items()} == {
+        field: (400, field) for field in answers}
+    assert too_long.status_code == 404
+    assert admin.get("/api/tenant/users/user-7").status_code == 404  # nothing was stored

@@ -34,7 +34,8 @@ def run(payload: dict[str, Any]) -> None:
     link = f"{settings().public_base_url}/api/tenant/threads/{discussion_id}"
     item = NewNotification(type="inbound_reply" if inbound else "discussion_message", title=title,
                            body=preview_of(message.body), discussion_id=discussion_id,
-                           context_label=discussion.subject, link=link)
+                           context_label=discussion.subject, link=link,
+                           internal=bool(message.is_internal))
     delivery.deliver(tenant_id, staff, message.message_id, item, EmailContent(
         title=title, excerpt=item.body, link=link,
         reason="You get this email because you take part in this discussion."))

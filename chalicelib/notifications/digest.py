@@ -6,15 +6,19 @@ reads the users due (100 per run) and queues one job per user; SQS runs those in
 
 A user's digest is claimed with a conditional write on (user, period) — daily:2026-11-23, weekly:2026-W48,
 monthly:2026-11, in their time zone — before SES is called: a rerun, a duplicate queue message or a second
-tick never sends a period's digest twice. Notifications leave the pending index only after SES took the
-email; if a run dies between the two, they stay pending and go with the next period's digest: never lost,
-never twice in a period.
+tick never sends a period's digest twice. The claim lists the notifications it carries and is marked `sent`
+as soon as SES took the email; only then do they leave the pending index. A run that dies after that mark is
+finished by its retry (they are marked sent, nothing is mailed again); one that dies between SES and the mark
+leaves them pending for the next period's digest. Never lost, never twice in a period. Notifications the user
+already read in the app are left out, and a digest with nothing left in it is not sent.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 from typing import Any
+
+from pynamodb.exceptions import PutError
 
 from chalicelib import clock, jobs
 from chalicelib.notifications import email, rendering, service
@@ -73,6 +77,7 @@ def run_user(payload: dict[str, Any]) -> None:
 
 
 def send_digest(tenant_id: str, user_id: str) -> str:
+    """One user's digest if it is due: claimed for its period, sent once, then its notifications leave the index."""
     from chalicelib.mail import ses
     from chalicelib.mail import settings as communication
     from chalicelib.users import service as users
@@ -85,51 +90,77 @@ def send_digest(tenant_id: str, user_id: str) -> str:
     config = communication.get(tenant_id)
     frequency = effective_frequency(profile.digest_frequency, config.default_digest_frequency)
     pending = service.pending_digest(tenant_id, user_id, NOTIFICATIONS_PER_DIGEST + 1)
+    more = len(pending) > NOTIFICATIONS_PER_DIGEST
     if frequency == "never":  # unsubscribed since: what waited is never emailed (it stays listed)
         service.mark_digested(pending, "never", None)
-        if len(pending) <= NOTIFICATIONS_PER_DIGEST:
+        if not more:
             users.reschedule_digest(tenant_id, user_id, due_at, None, version)
         return "never"
-    if not pending:
-        users.reschedule_digest(tenant_id, user_id, due_at, None, version)
-        return "empty"
+    batch = pending[:NOTIFICATIONS_PER_DIGEST]
+    # What the user already read in the app is not news: it leaves the index unmailed, and a digest of
+    # nothing but read notifications is an empty digest, which is never sent (NodeBB skips them too).
+    seen = [item for item in batch if item.read_at]
+    unread = [item for item in batch if not item.read_at]
+    if seen:
+        service.mark_digested(seen, "read", None)
     due = datetime.fromisoformat(due_at.replace("Z", "+00:00"))
     hour = int(profile.digest_hour) if profile.digest_hour is not None else None
     following = clock.iso(next_due(frequency, profile.timezone, hour, max(now, due)))
+    if not unread:
+        if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
+            users.reschedule_digest(tenant_id, user_id, due_at, following)
+        return "empty"
     # The period is the one the run happens in: a run delayed past its period (a crash, an outage) sends that
     # later period's digest instead of being refused as a repeat of the missed one.
     period = period_key(frequency, now, profile.timezone)
+    recipient = email.recipient_for(tenant_id, profile, config)
+    blocked = email.blocked(tenant_id, recipient)
+    # Rendered before the claim: nothing between the claim and SES can fail but SES itself.
+    rendered = None if blocked else rendering.render(
+        tenant_id, "digest", _context(frequency, period, unread, recipient, tenant_id, user_id))
     key = service.user_key(tenant_id, user_id)
     run = DigestRun(key, period, status="sending", claimed_at=clock.iso(now),
+                    notification_ids=[item.notification_id for item in unread],
                     expires_at=int(now.timestamp()) + RUN_RETENTION_SECONDS)
     try:
         run.save(condition=DigestRun.period_key.does_not_exist())
-    except Exception as error:  # noqa: BLE001 - PutError on the condition: this period's digest exists
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
             raise
+        _finish_claimed(key, period, pending)
         users.reschedule_digest(tenant_id, user_id, due_at, following)
         return "already sent"
-    batch = pending[:NOTIFICATIONS_PER_DIGEST]
-    recipient = email.recipient_for(tenant_id, profile, config)
-    blocked = email.blocked(tenant_id, recipient)
     if blocked:
-        service.mark_digested(batch, blocked, None)
+        service.mark_digested(unread, blocked, None)
         run.update(actions=[DigestRun.status.set(blocked)])
     else:
         try:
-            ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}",
-                                      rendering.render(tenant_id, "digest", _context(frequency, period, batch,
-                                                                                     recipient, tenant_id, user_id)))
+            ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}", rendered)
         except ses.SendFailed:
             run.delete()  # nothing went out: the redelivered job may try again
             raise
-        service.mark_digested(batch, "digest", ses_id)
+        # Recorded before the notifications are marked: a run that dies in between is finished by its retry.
         run.update(actions=[DigestRun.status.set("sent"), DigestRun.ses_message_id.set(ses_id),
-                            DigestRun.notification_count.set(len(batch))])
-    more = len(pending) > NOTIFICATIONS_PER_DIGEST
+                            DigestRun.notification_count.set(len(unread))])
+        service.mark_digested(unread, "digest", ses_id)
     if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
         users.reschedule_digest(tenant_id, user_id, due_at, following)
     return blocked or "sent"
+
+
+def _finish_claimed(key: str, period: str, pending: list[Notification]) -> None:
+    """This period's digest was claimed before. If SES took it, mark what it carried that is still pending (the
+    run died before marking them); if the run died before SES answered, they stay pending for the next period —
+    at most one digest per period, and nothing lost."""
+    try:
+        run = DigestRun.get(key, period, consistent_read=True)
+    except DigestRun.DoesNotExist:
+        return
+    if run.status != "sent" or not run.notification_ids:
+        return
+    carried = set(run.notification_ids)
+    service.mark_digested([item for item in pending if item.notification_id in carried], "digest",
+                          run.ses_message_id, sent_at=run.claimed_at)
 
 
 def _context(frequency: str, period: str, items: list[Notification], recipient: email.Recipient, tenant_id: str,

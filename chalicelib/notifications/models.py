@@ -1,7 +1,7 @@
 """Tables of notifications: one item per notification, and one unread counter per user."""
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -37,13 +37,15 @@ class Notification(Model):
     created_at = UnicodeAttribute()
     read_at = UnicodeAttribute(null=True)
     # Email of an instant notification: claimed (sending) once, then sent / failed / no_address / no_sender /
-    # suppressed; never sent twice.
+    # suppressed; never sent twice. Of a digested one: digest (in the email), read (read in the app first, so
+    # left out), never (the user unsubscribed meanwhile), or why the user could not be emailed.
     email_status = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
     sms_status = UnicodeAttribute(null=True)
     context_label = UnicodeAttribute(null=True)         # the discussion or thread it is about, for digests
     link = UnicodeAttribute(null=True)
+    internal = BooleanAttribute(null=True)              # about an internal note: staff only
     # tenant#user while the notification waits for the user's digest (sparse index); removed once sent.
     digest_user_key = UnicodeAttribute(null=True)
 
@@ -56,9 +58,12 @@ class DigestRun(Model):
 
     user_key = UnicodeAttribute(hash_key=True)
     period_key = UnicodeAttribute(range_key=True)
-    status = UnicodeAttribute()                          # sending | sent
+    status = UnicodeAttribute()                          # sending | sent | never | no_address | …
     notification_count = NumberAttribute(default=0)
     ses_message_id = UnicodeAttribute(null=True)
+    # The notifications SES took in this digest, written before they leave the pending index: a run that died
+    # after sending is finished by the retry (they are marked sent) instead of mailing them again next period.
+    notification_ids = ListAttribute(null=True)
     claimed_at = UnicodeAttribute()
     expires_at = NumberAttribute(null=True)              # TTL: runs are kept 400 days
 

@@ -7,7 +7,7 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, ValidationError
 from chalicelib.notifications.models import NotificationTemplate
-from chalicelib.notifications.rendering import TYPES, check
+from chalicelib.notifications.rendering import TYPES, check, samples_for
 from chalicelib.notifications.schedule import effective_frequency, next_due, valid_zone
 from chalicelib.validation import reject_unknown, text
 
@@ -51,7 +51,7 @@ def _admin(principal: Principal) -> None:
 def template_json(kind: str, item: NotificationTemplate | None) -> dict[str, Any]:
     return {"type": kind, "customised": item is not None, "subject": item.subject if item else None,
             "text": item.text if item else None, "html": item.html if item else None,
-            "updated_at": item.updated_at if item else None}
+            "updated_at": item.updated_at if item else None, "variables": sorted(samples_for(kind)[0])}
 
 
 def get_template(principal: Principal, kind: str) -> dict[str, Any]:
@@ -71,9 +71,10 @@ def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> dict[
     html = text(body, "html", max_length=50_000, single_line=False, strip=False)
     if not (subject or plain or html):
         raise ValidationError("give at least one of subject, text, html", field="subject")
-    problem = check(subject, plain, html)
+    problem = check(kind, subject, plain, html)
     if problem:
-        raise ValidationError(f"template does not render: {problem}", field="template")
+        field, reason = problem
+        raise ValidationError(f"{field} does not render: {reason}", field=field)
     item = NotificationTemplate(principal.tenant_id, kind, subject=subject, text=plain, html=html,
                                 updated_at=clock.now_iso(), updated_by=principal.user_id)
     item.save()

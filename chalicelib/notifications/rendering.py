@@ -1,8 +1,11 @@
 """NotificationTemplates: the wording of each notification type and of the digest, as Jinja2 (text and HTML).
 
 The repository's files (`templates/<type>.txt|html`, else `notification.txt|html`) are the defaults; a tenant
-may override the subject, text and HTML of any type. Tenant templates are untrusted input and are rendered
-in Jinja2's sandbox, HTML autoescaped; a tenant template that fails falls back to the default.
+may override the subject, text and HTML of any type. Tenant templates are untrusted input: rendered in Jinja2's
+immutable sandbox, HTML autoescaped, with undefined names an error, no loader (no include/import), bounded
+repetition and bounded output. An override is refused when it is saved unless it renders against both a full
+and a sparse sample of exactly what its type is given; one that still fails at send time (stored before these
+checks) falls back to the default wording, so a tenant's template can never stop an email.
 """
 from __future__ import annotations
 
@@ -19,12 +22,34 @@ logger = logging.getLogger(__name__)
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 TYPES = ("discussion_message", "inbound_reply", "email_bounced", "community_mention", "community_thread",
          "community_reply", "digest")
-# What a template may use, with example values: the sample context an override is checked against.
-SAMPLE = {"title": "New reply in “Spring event”", "excerpt": "Sounds good to me.", "link": "https://example.com/x",
-          "reason": "You get this email because you follow this conversation.", "extra_lines": ["Join: https://x"],
-          "recipient_name": "Ann", "groups": [{"label": "Spring event", "items": [
-              {"title": "New reply in “Spring event”", "excerpt": "Sounds good.", "created_at": "2026-11-23T10:00:00Z",
-               "link": None}]}], "count": 1, "period": "daily:2026-11-23", "unsubscribe_url": "https://example.com/u"}
+MAX_OUTPUT = 200_000     # characters one tenant template may produce
+MAX_REPEAT = 10_000      # largest string or list a template may build with *
+MAX_RANGE = 1_000        # largest range() (a tenant template is admin-written; loops stay small)
+
+# What a template is given, with example values: an override is checked against the full sample and against
+# the sparse one (every optional value missing), for its own type only.
+NOTIFICATION_SAMPLE = {
+    "title": "New reply in “Spring event”", "excerpt": "Sounds good to me.", "link": "https://example.com/x",
+    "reason": "You get this email because you follow this conversation.", "extra_lines": ["Join: https://x"],
+    "recipient_name": "Ann", "unsubscribe_url": "https://example.com/u"}
+NOTIFICATION_SPARSE = {**NOTIFICATION_SAMPLE, "excerpt": None, "link": None, "extra_lines": [],
+                       "recipient_name": None}
+DIGEST_SAMPLE = {
+    "subject": "Your daily summary: 1 notification", "recipient_name": "Ann", "count": 1,
+    "period": "daily:2026-11-23", "unsubscribe_url": "https://example.com/u",
+    "groups": [{"label": "Spring event", "items": [
+        {"title": "New reply in “Spring event”", "excerpt": "Sounds good.", "created_at": "2026-11-23T10:00:00Z",
+         "link": "https://example.com/x"}]}]}
+DIGEST_SPARSE = {**DIGEST_SAMPLE, "recipient_name": None, "groups": [{"label": "Spring event", "items": [
+    {"title": "New reply", "excerpt": None, "created_at": "2026-11-23T10:00:00Z", "link": None}]}]}
+
+
+def samples_for(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (DIGEST_SAMPLE, DIGEST_SPARSE) if kind == "digest" else (NOTIFICATION_SAMPLE, NOTIFICATION_SPARSE)
+
+
+class TemplateRefused(Exception):
+    """A tenant template that does not render (syntax, undefined name, sandbox violation, too much output)."""
 
 
 @dataclass(frozen=True)
@@ -44,26 +69,58 @@ def _files() -> Any:
 
 @functools.lru_cache(maxsize=2)
 def _sandbox(html: bool) -> Any:
+    from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(autoescape=html)
+    class TenantSandbox(ImmutableSandboxedEnvironment):
+        # `'x' * 10**9` would exhaust the Lambda's memory before any output limit is reached.
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**":
+                if not all(isinstance(v, int | float) for v in (left, right)) or abs(right) > 64:
+                    raise TemplateRefused("exponent too large")
+                return left ** right
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, str | list | tuple) and isinstance(times, int) \
+                        and len(sequence) * times > MAX_REPEAT:
+                    raise TemplateRefused("repetition too large")
+            return left * right
+
+    environment = TenantSandbox(autoescape=html, undefined=StrictUndefined)
+    environment.globals["range"] = _bounded_range
+    environment.globals.pop("lipsum", None)
+    return environment
 
 
-def _file_for(kind: str, extension: str) -> str:
-    name = f"{kind}.{extension}"
-    return name if (TEMPLATES / name).exists() else f"notification.{extension}"
+def _bounded_range(*args: int) -> range:
+    numbers = range(*args)
+    if len(numbers) > MAX_RANGE:
+        raise TemplateRefused("range too large")
+    return numbers
 
 
-def check(subject: str | None, text: str | None, html: str | None) -> str | None:
-    """The first problem of a tenant template (syntax, sandbox violation), or None when it renders."""
-    from jinja2 import TemplateError
+def _render_tenant(source: str, context: dict[str, Any], html: bool) -> str:
+    chunks: list[str] = []
+    size = 0
+    for chunk in _sandbox(html).from_string(source).generate(context):
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise TemplateRefused(f"renders more than {MAX_OUTPUT} characters")
+        chunks.append(chunk)
+    return "".join(chunks)
 
-    for source, as_html in ((subject, False), (text, False), (html, True)):
-        if source:
+
+def check(kind: str, subject: str | None, text: str | None, html: str | None) -> tuple[str, str] | None:
+    """(field, problem) for the first part of a tenant template that does not render for its type, or None."""
+    for field, source, as_html in (("subject", subject, False), ("text", text, False), ("html", html, True)):
+        if not source:
+            continue
+        for sample in samples_for(kind):
             try:
-                _sandbox(as_html).from_string(source).render(SAMPLE)
-            except TemplateError as error:
-                return str(error)
+                _render_tenant(source, sample, as_html)
+            except Exception as error:  # noqa: BLE001 - anything a template raises is a refusal, never a 500
+                return field, f"{type(error).__name__}: {error}"[:300]
     return None
 
 
@@ -74,22 +131,29 @@ def override_of(tenant_id: str, kind: str) -> NotificationTemplate | None:
         return None
 
 
-def render(tenant_id: str, kind: str, context: dict[str, Any]) -> Rendered:
-    from jinja2 import TemplateError
+def one_line(subject: str) -> str:
+    """A subject is one header line: whitespace (CR/LF included) collapses, at most 300 characters."""
+    return " ".join(subject.split())[:300]
 
+
+def render(tenant_id: str, kind: str, context: dict[str, Any]) -> Rendered:
     override = override_of(tenant_id, kind)
     files = _files()
-    default = Rendered(context.get("subject") or context.get("title") or "Notification",
+    default = Rendered(one_line(context.get("subject") or context.get("title") or "Notification"),
                        files.get_template(_file_for(kind, "txt")).render(context),
                        files.get_template(_file_for(kind, "html")).render(context))
     if override is None:
         return default
     try:
-        return Rendered(
-            _sandbox(False).from_string(override.subject).render(context).strip()[:300] if override.subject
-            else default.subject,
-            _sandbox(False).from_string(override.text).render(context) if override.text else default.text,
-            _sandbox(True).from_string(override.html).render(context) if override.html else default.html)
-    except TemplateError:
+        subject = one_line(_render_tenant(override.subject, context, False)) if override.subject else ""
+        return Rendered(subject or default.subject,
+                        _render_tenant(override.text, context, False) if override.text else default.text,
+                        _render_tenant(override.html, context, True) if override.html else default.html)
+    except Exception:  # noqa: BLE001 - a tenant template must never stop an email: the default goes instead
         logger.warning("tenant %s template %s failed; using the default", tenant_id, kind, exc_info=True)
         return default
+
+
+def _file_for(kind: str, extension: str) -> str:
+    name = f"{kind}.{extension}"
+    return name if (TEMPLATES / name).exists() else f"notification.{extension}"

@@ -1,6 +1,7 @@
 """Storing notifications and reading them back; each write moves the unread counter in the same transaction."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,9 @@ from chalicelib import clock
 from chalicelib.db import decode_cursor, encode_cursor, transaction
 from chalicelib.errors import NotFound
 from chalicelib.notifications.models import Notification, NotificationCounter
+
+# Notification ids are time-ordered hex (ids.new_sortable_id / sortable_id_for); anything else is unknown.
+_NOTIFICATION_ID = re.compile(r"^[0-9a-f]{12,64}$")
 
 
 def user_key(tenant_id: str, user_id: str) -> str:
@@ -28,6 +32,7 @@ class NewNotification:
     instant: bool = False  # email at once whatever the priority (a community thread's InstantDelivery)
     context_label: str | None = None  # the discussion's subject or the thread's, to group a digest
     link: str | None = None
+    internal: bool = False  # about a discussion's internal note: for the discussion's staff only
 
     @property
     def delivery(self) -> str:
@@ -48,6 +53,7 @@ def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotifica
                           discussion_id=item.discussion_id, community_thread_id=item.community_thread_id,
                           community_message_id=item.community_message_id, delivery=item.delivery,
                           context_label=(item.context_label or "")[:300] or None, link=item.link,
+                          internal=item.internal or None,
                           digest_user_key=key if digest_due else None, created_at=clock.now_iso())
     try:
         with transaction() as tx:
@@ -79,9 +85,10 @@ def pending_digest(tenant_id: str, user_id: str, limit: int) -> list[Notificatio
     return list(Notification.pending_digest.query(user_key(tenant_id, user_id), limit=limit))
 
 
-def mark_digested(items: list[Notification], status: str, ses_message_id: str | None) -> None:
+def mark_digested(items: list[Notification], status: str, ses_message_id: str | None,
+                  sent_at: str | None = None) -> None:
     """Take notifications out of the pending index once their digest went (or will never go): 1 call per 100."""
-    now = clock.now_iso()
+    now = sent_at or clock.now_iso()
     for start in range(0, len(items), 100):
         with transaction() as tx:
             for item in items[start:start + 100]:
@@ -94,6 +101,8 @@ def mark_digested(items: list[Notification], status: str, ses_message_id: str | 
 
 
 def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:
+    if not _NOTIFICATION_ID.match(notification_id or ""):
+        raise NotFound("notification not found", field="notification_id")
     key = user_key(tenant_id, user_id)
     try:
         with transaction() as tx:
@@ -105,7 +114,7 @@ def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:
             try:
                 Notification.get(key, notification_id)
             except Notification.DoesNotExist:
-                raise NotFound("notification not found") from None
+                raise NotFound("notification not found", field="notification_id") from None
             return  # already read: nothing changes
         raise
 
@@ -132,5 +141,5 @@ def as_json(item: Notification) -> dict[str, Any]:
             "community_thread_id": int(item.community_thread_id) if item.community_thread_id is not None else None,
             "community_message_id": (int(item.community_message_id) if item.community_message_id is not None
                                      else None),
-            "delivery": item.delivery, "created_at": item.created_at, "read_at": item.read_at,
-            "email_status": item.email_status, "email_sent_at": item.email_sent_at}
+            "internal": bool(item.internal), "delivery": item.delivery, "created_at": item.created_at,
+            "read_at": item.read_at, "email_status": item.email_status, "email_sent_at": item.email_sent_at}

@@ -38,7 +38,7 @@ def verify(token: str) -> tuple[str, str] | None:
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except ValueError:
         return None
-    if not hmac.compare_digest(signature, _mac(payload)):
+    if not hmac.compare_digest(signature.encode(), _mac(payload).encode()):  # bytes: non-ASCII str would raise
         return None
     try:
         tenant_id, user_id = json.loads(payload)

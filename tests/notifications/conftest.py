@@ -13,6 +13,8 @@ SENDER = "hub@acme.example"
 
 
 class Clock:
+    """The service's clock, fixed (2026-11-23 10:00 UTC, a Monday) and moved only by the test."""
+
     def __init__(self) -> None:
         self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
         clock.set_clock(lambda: self.now)
@@ -21,9 +23,14 @@ class Clock:
         self.now = datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@pytest.fixture
-def moment(aws):
-    return Clock()
+@pytest.fixture(autouse=True)
+def moment():
+    """Every notification test runs on the fixed clock from its first write to its last: nothing is stamped with
+    the real date, so no test depends on the day it runs (a fixed clock set half-way, behind real time, would
+    put later writes before earlier ones)."""
+    moving = Clock()
+    yield moving
+    clock.reset_clock()
 
 
 @pytest.fixture

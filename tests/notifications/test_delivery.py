@@ -69,7 +69,7 @@ def test_a_tenant_template_changes_the_wording_and_is_sandboxed(client, run_jobs
     run_jobs()
 
     assert saved.status_code == 200 and saved.data["customised"] is True
-    assert unsafe.status_code == 400 and unsafe.data["error"]["field"] == "template"
+    assert unsafe.status_code == 400 and unsafe.data["error"]["field"] == "text"
     assert unknown.status_code == 404 and by_member.status_code == 403
     [(_, _, message)] = sent_messages()
     assert message["Subject"] == "[Acme] You were mentioned in “Demo”"
@@ -96,8 +96,10 @@ def test_an_unsubscribe_link_confirms_on_get_and_unsubscribes_on_post(client, ma
 @pytest.mark.parametrize("forge", [
     lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),               # altered signature
     lambda token: token_for("tenant-a", "103").split(".")[0] + "." + token.split(".")[1],  # another user
+    lambda token: token_for("tenant-b", "102").split(".")[0] + "." + token.split(".")[1],  # another tenant
     lambda token: "WyJ0ZW5hbnQtYSIsIjEwMiJd",                                    # no signature
     lambda token: "not-a-token",
+    lambda token: token.split(".")[0] + ".é",                            # non-ASCII signature (found by the fuzz)
 ])
 def test_a_forged_or_altered_unsubscribe_link_changes_nothing(client, mailing, forge):
     forged = forge(token_for("tenant-a", "102"))
@@ -125,3 +127,118 @@ def test_sms_is_only_for_urgent_and_high(client, run_jobs, mailing, tenant_admin
     assert [to for _, to, _ in sent_messages()] == [["user102@example.com"]]
     assert notifications_of(client, 102)[0]["priority"] == "normal"
     assert dict(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages) == {}
+
+
+def _deliver(priority: str, users=("102",), notification_id: str = "0196f0a1b2c3d4e5f6a7b8c9d0e1f2a3",
+             **fields) -> dict:
+    from chalicelib.notifications import delivery
+    from chalicelib.notifications.email import EmailContent
+    from chalicelib.notifications.service import NewNotification
+
+    item = NewNotification(type="email_bounced", title=f"A {priority} matter", priority=priority, **fields)
+    return delivery.deliver("tenant-a", list(users), notification_id, item,
+                            EmailContent(title=item.title, excerpt=None, link=None, reason="Because."))
+
+
+def _texts() -> list:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    return list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+
+
+@pytest.mark.parametrize("priority", ["urgent", "high"])
+@pytest.mark.parametrize("frequency", ["daily", "weekly", "monthly"])
+def test_urgent_and_high_are_emailed_at_once_whatever_the_digest_frequency(client, mailing, prefs, priority,
+                                                                           frequency):
+    prefs(102, digest_frequency=frequency)
+
+    outcome = _deliver(priority)
+
+    assert outcome == {"102": "sent"}
+    [(_, to, message)] = sent_messages()
+    assert to == ["user102@example.com"] and message["Subject"] == f"A {priority} matter"
+    [listed] = notifications_of(client, 102)
+    assert listed["delivery"] == "instant" and listed["email_status"] == "sent" and listed["email_sent_at"]
+
+
+@pytest.mark.parametrize("priority", ["normal", "low"])
+def test_normal_and_low_wait_for_the_digest(client, mailing, priority):
+    outcome = _deliver(priority)
+
+    assert outcome == {"102": "digest"} and sent_messages() == []
+    [listed] = notifications_of(client, 102)
+    assert listed["delivery"] == "digest" and listed["email_sent_at"] is None
+
+
+@pytest.mark.parametrize("priority", ["urgent", "high"])
+def test_never_wins_over_priority_for_email_but_the_sms_still_goes(client, mailing, tenant_admin, prefs, priority):
+    tenant_admin.put("/api/tenant/settings/communication", {"sms_enabled": True})
+    prefs(102, digest_frequency="never", phone="+14155550123")
+
+    _deliver(priority)
+    _deliver(priority)  # a rerun of the same event texts nobody twice
+
+    assert sent_messages() == []
+    [listed] = notifications_of(client, 102)
+    assert listed["title"] == f"A {priority} matter" and listed["email_sent_at"] is None
+    assert _texts() == [("+14155550123", f"A {priority} matter")]
+
+
+def test_no_sms_without_the_tenant_enabling_it_or_a_phone(client, mailing, tenant_admin, prefs):
+    prefs(102, phone="+14155550123")
+    _deliver("urgent", notification_id="0196f0a1b2c3d4e5f6a7b8c9d0e1f2a4")
+    tenant_admin.put("/api/tenant/settings/communication", {"sms_enabled": True})
+    _deliver("urgent", users=("103",), notification_id="0196f0a1b2c3d4e5f6a7b8c9d0e1f2a5")
+
+    assert _texts() == []
+    assert len(sent_messages()) == 2  # both were emailed
+
+
+def test_every_notification_email_carries_a_working_one_click_unsubscribe(client, run_jobs, mailing):
+    _poster(client).new_thread(Message="Now: @[A](102)", InstantDelivery=True)
+    run_jobs()
+    _deliver("high", users=("103",))
+
+    messages = [message for _, _, message in sent_messages()]
+    assert len(messages) == 2
+    for message in messages:
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["Auto-Submitted"] == "auto-generated"
+    link = messages[0]["List-Unsubscribe"].strip().strip("<>")
+    path = link.removeprefix("http://127.0.0.1:8000")
+    assert client.http.post(path, body=b"List-Unsubscribe=One-Click",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
+    assert Member(client, 102, []).get("/api/tenant/notifications/preferences").data["digest_frequency"] == "never"
+
+
+def _discussion_with_outsiders(make_api) -> str:
+    owner = make_api(user_id="101")
+    created = owner.post("/api/tenant/threads", {"subject": "Stage plan", "participants": [
+        {"user_id": "102"}, {"user_id": "103", "recipient_type": "client_contact"},
+        {"user_id": "104", "freelancer_node_id": "node-9", "is_external_freelancer": True}]})
+    assert created.status_code in (200, 201), created.data
+    return created.data["id"]
+
+
+def test_an_internal_note_is_only_ever_notified_to_the_discussions_staff(client, mailing, make_api):
+    discussion_id = _discussion_with_outsiders(make_api)
+
+    outcome = _deliver("high", users=("102", "103", "104"), discussion_id=discussion_id, internal=True)
+
+    assert outcome == {"102": "sent"}
+    assert [to for _, to, _ in sent_messages()] == [["user102@example.com"]]
+    assert notifications_of(client, 103) == [] and notifications_of(client, 104) == []
+    assert notifications_of(client, 102)[0]["internal"] is True
+
+
+def test_an_internal_note_posted_through_the_api_notifies_no_external_participant(client, run_jobs, mailing,
+                                                                                   make_api):
+    discussion_id = _discussion_with_outsiders(make_api)
+
+    make_api(user_id="101").post(f"/api/tenant/threads/{discussion_id}/messages",
+                                 {"body": "Margin is 40%, do not tell them", "is_internal": True})
+    run_jobs()
+
+    assert len(notifications_of(client, 102)) == 1
+    assert notifications_of(client, 103) == [] and notifications_of(client, 104) == []

@@ -165,8 +165,8 @@ def test_an_ses_outage_during_the_digest_loses_nothing(client, run_jobs, tick, m
     assert notifications_of(client, 102)[0]["email_status"] == "digest"
 
 
-def test_a_crash_after_sending_never_sends_the_period_twice_and_loses_nothing(client, run_jobs, tick, moment,
-                                                                              mailing, monkeypatch):
+def test_a_crash_after_sending_is_finished_by_the_retry_never_sent_again(client, run_jobs, tick, moment, mailing,
+                                                                       monkeypatch):
     from chalicelib.notifications import service
 
     moment.at("2026-11-23T10:00:00Z")
@@ -176,7 +176,29 @@ def test_a_crash_after_sending_never_sends_the_period_twice_and_loses_nothing(cl
         patched.setattr(service, "mark_digested", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
         with pytest.raises(RuntimeError):
             tick()
-    run_jobs()  # the redelivered job finds this period's digest claimed: it does not send again
+    run_jobs()  # the redelivered job finds this period's digest sent: it marks what it carried, sends nothing
+    [listed] = notifications_of(client, 102)
+    moment.at("2026-11-25T08:05:00Z")
+    tick()
+
+    assert len(_digests_to("user102@example.com")) == 1
+    assert listed["email_status"] == "digest" and listed["email_sent_at"]
+    assert Member(client, 102, []).get("/api/tenant/notifications/preferences").data["next_digest_at"] is None
+
+
+def test_a_crash_before_the_send_is_recorded_never_sends_the_period_twice_and_loses_nothing(
+        client, run_jobs, tick, moment, mailing, monkeypatch):
+    from chalicelib.notifications import digest
+
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs)
+    moment.at("2026-11-24T08:05:00Z")
+    with monkeypatch.context() as patched:
+        # SES took the email, then the Lambda died: whether it went out is unknown to the retry.
+        patched.setattr(digest.DigestRun, "update", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+        with pytest.raises(RuntimeError):
+            tick()
+    run_jobs()
     assert len(_digests_to("user102@example.com")) == 1
     assert notifications_of(client, 102)[0]["email_sent_at"] is None  # still waiting, not lost
 
@@ -201,3 +223,144 @@ def test_many_users_across_shards_each_get_one_digest(client, run_jobs, tick, mo
 
     assert sorted(destinations[0] for _, destinations, _ in sent_messages()) == sorted(
         f"user{user}@example.com" for user in users)
+
+
+# Each frequency across its local boundary, end to end through the hourly tick: one minute before the local
+# hour nothing goes, at the hour the digest goes.
+@pytest.mark.parametrize(("frequency", "zone", "notified", "before", "at"), [
+    # New York springs forward on 2026-03-08: 08:00 local is 13:00 UTC the day before, 12:00 UTC that day.
+    ("daily", "America/New_York", "2026-03-07T14:00:00Z", "2026-03-08T11:59:00Z", "2026-03-08T12:00:00Z"),
+    ("daily", "America/New_York", "2026-03-06T14:00:00Z", "2026-03-07T12:59:00Z", "2026-03-07T13:00:00Z"),
+    # London falls back on 2026-10-25: 08:00 local is 07:00 UTC the day before, 08:00 UTC that day.
+    ("daily", "Europe/London", "2026-10-24T09:00:00Z", "2026-10-25T07:59:00Z", "2026-10-25T08:00:00Z"),
+    # Monday 08:00 in Tokyo is Sunday 23:00 UTC.
+    ("weekly", "Asia/Tokyo", "2026-11-25T10:00:00Z", "2026-11-29T22:59:00Z", "2026-11-29T23:00:00Z"),
+    # Across the year end, and a Monday that is the 1st of a month for the weekly digest.
+    ("weekly", "UTC", "2026-12-30T10:00:00Z", "2027-01-04T07:59:00Z", "2027-01-04T08:00:00Z"),
+    # The 1st at 08:00 in Los Angeles is 16:00 UTC; a monthly digest across the year end.
+    ("monthly", "America/Los_Angeles", "2026-11-23T10:00:00Z", "2026-12-01T15:59:00Z", "2026-12-01T16:00:00Z"),
+    ("monthly", "Europe/Paris", "2026-12-15T10:00:00Z", "2027-01-01T06:59:00Z", "2027-01-01T07:00:00Z"),
+])
+def test_each_frequency_goes_out_at_its_local_boundary(client, run_jobs, tick, moment, mailing, prefs, frequency,
+                                                       zone, notified, before, at):
+    prefs(102, digest_frequency=frequency, timezone=zone)
+    moment.at(notified)
+    _mention(client, run_jobs)
+
+    moment.at(before)
+    tick()
+    early = _digests_to("user102@example.com")
+    moment.at(at)
+    tick()
+
+    assert early == []
+    assert [m["Subject"] for m in _digests_to("user102@example.com")] == [f"Your {frequency} summary: 1 notification"]
+
+
+def test_a_daily_digest_keeps_its_local_hour_across_a_dst_change(client, run_jobs, tick, moment, mailing, prefs):
+    prefs(102, digest_frequency="daily", timezone="America/New_York")
+    sent_at = []
+    for day, hour in (("2026-03-07", "13"), ("2026-03-08", "12"), ("2026-03-09", "12")):
+        moment.at(f"{day}T02:00:00Z")
+        _mention(client, run_jobs, subject=f"On {day}")
+        moment.at(f"{day}T{hour}:00:00Z")
+        tick()
+        sent_at.append(len(_digests_to("user102@example.com")))
+
+    assert sent_at == [1, 2, 3]
+
+
+def test_changing_time_zone_or_hour_moves_the_waiting_digest(client, run_jobs, tick, moment, mailing, prefs):
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs)
+    utc = prefs(102)["next_digest_at"]
+    tokyo = prefs(102, timezone="Asia/Tokyo")["next_digest_at"]      # 19:00 in Tokyo: tomorrow 08:00 there
+    evening = prefs(102, digest_hour=20)["next_digest_at"]           # today 20:00 in Tokyo
+    # Weekly at 18:00: this Monday's 18:00 in Tokyo has passed (it is 19:00 there), so next Monday's.
+    weekly = prefs(102, digest_frequency="weekly", digest_hour=18)["next_digest_at"]
+
+    moment.at("2026-11-23T11:00:00Z")
+    tick()
+
+    assert utc == "2026-11-24T08:00:00.000000Z"
+    assert tokyo == "2026-11-23T23:00:00.000000Z"
+    assert evening == "2026-11-23T11:00:00.000000Z"
+    assert weekly == "2026-11-30T09:00:00.000000Z"
+    assert _digests_to("user102@example.com") == []  # weekly now: it waits for next Monday
+    moment.at("2026-11-30T09:00:00Z")
+    tick()
+    assert [m["Subject"] for m in _digests_to("user102@example.com")] == ["Your weekly summary: 1 notification"]
+
+
+def test_what_the_user_already_read_is_left_out_and_an_empty_digest_is_never_sent(client, run_jobs, tick, moment,
+                                                                                  mailing):
+    moment.at("2026-11-23T10:00:00Z")
+    _mention(client, run_jobs, who=102, subject="Plans")
+    _mention(client, run_jobs, who=102, subject="Party")
+    _mention(client, run_jobs, who=103, subject="Plans")
+    me, other = Member(client, 102, []), Member(client, 103, [])
+    for user, items in ((me, notifications_of(client, 102)[:1]), (other, notifications_of(client, 103))):
+        for item in items:
+            assert user.post(f"/api/tenant/notifications/{item['id']}/read").status_code == 200
+
+    moment.at("2026-11-24T08:05:00Z")
+    tick()
+
+    [digest] = _digests_to("user102@example.com")
+    assert digest["Subject"] == "Your daily summary: 1 notification"
+    assert _digests_to("user103@example.com") == []
+    assert other.get("/api/tenant/notifications/preferences").data["next_digest_at"] is None
+    assert {n["email_status"] for n in notifications_of(client, 102)} == {"read", "digest"}
+
+
+def test_the_digest_groups_by_discussion_and_thread(client, run_jobs, tick, moment, mailing, make_api):
+    owner = make_api(user_id="101")
+    created = owner.post("/api/tenant/threads", {"subject": "Stage plan", "participants": [{"user_id": "102"}]}).data
+    owner.post(f"/api/tenant/threads/{created['id']}/messages", {"body": "Draft attached"})
+    run_jobs()
+    _mention(client, run_jobs, who=102, subject="Board party", author=103)
+    moment.at("2026-11-23T10:01:00Z")
+    owner.post(f"/api/tenant/threads/{created['id']}/messages", {"body": "Second draft"})
+    run_jobs()
+
+    moment.at("2026-11-24T08:05:00Z")
+    tick()
+
+    [digest] = _digests_to("user102@example.com")
+    text = digest.get_body(("plain",)).get_content()
+    sections = {part.split(" ==", 1)[0]: part for part in text.split("== ")[1:]}
+    assert set(sections) == {"Stage plan", "Board party"}
+    assert sections["Stage plan"].count("New message from 101: Stage plan") == 2
+    assert "Draft attached" in sections["Stage plan"] and "Second draft" in sections["Stage plan"]
+    assert "You were mentioned in “Board party”" in sections["Board party"]
+
+
+def test_no_request_or_schedule_path_scans_a_table(client, run_jobs, tick, moment, mailing, prefs, tenant_admin,
+                                                   monkeypatch):
+    import botocore.client
+
+    from chalicelib.notifications.unsubscribe import token_for
+
+    operations: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        operations.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    me = Member(client, 102, [])
+    prefs(102, timezone="Europe/Paris")
+    _mention(client, run_jobs)
+    [item] = me.get("/api/tenant/notifications").data["items"]
+    me.get("/api/tenant/notifications/unread-count")
+    me.get("/api/tenant/notifications/preferences")
+    tenant_admin.put("/api/tenant/notification-templates/digest", {"subject": "{{ subject }}"})
+    moment.at("2026-11-24T08:05:00Z")
+    tick()
+    me.post(f"/api/tenant/notifications/{item['id']}/read")
+    client.http.post(f"/u/{token_for('tenant-a', '102')}", body=b"List-Unsubscribe=One-Click",
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert len(_digests_to("user102@example.com")) == 1
+    assert "Query" in operations and "Scan" not in operations
