@@ -60,7 +60,8 @@ def decode_cursor(cursor: str | None, scope: str, field: str = "cursor") -> dict
     token, _, signature = cursor.partition(".")
     try:
         payload = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        valid = hmac.compare_digest(signature, _cursor_signature(payload, scope))
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a hostile cursor).
+        valid = hmac.compare_digest(signature.encode(), _cursor_signature(payload, scope).encode())
         key = json.loads(payload) if valid else None
     except (ValueError, UnicodeDecodeError):
         key = None
@@ -72,10 +73,10 @@ def decode_cursor(cursor: str | None, scope: str, field: str = "cursor") -> dict
 def parse_limit(raw: str | None, default: int = 25, maximum: int = 100, field: str = "limit") -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"{field} must be an integer between 1 and {maximum}", field=field) from None
+    # ASCII digits only: int() would also take "1_0", " 7 " and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):
+        raise ValidationError(f"{field} must be an integer between 1 and {maximum}", field=field)
+    value = int(raw)
     if not 1 <= value <= maximum:
         raise ValidationError(f"{field} must be an integer between 1 and {maximum}", field=field)
     return value

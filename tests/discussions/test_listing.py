@@ -98,10 +98,12 @@ def test_a_tampered_or_foreign_cursor_is_400(api, make_api):
     assert other_tenant.status_code == 400
     archived_query = api.get(f"{THREADS}?limit=1&status=archived&cursor={quote(cursor)}")
     assert archived_query.status_code == 400
+    non_ascii = api.get(f"{THREADS}?limit=1&cursor={quote(cursor.split('.')[0] + '.é')}")
+    assert non_ascii.status_code == 400 and non_ascii.data["error"]["field"] == "cursor"
 
 
 def test_limit_is_validated(api):
-    for value in ("0", "101", "ten"):
+    for value in ("0", "101", "ten", "1_0", " 7", "\u0667", "00000000005"):
         response = api.get(f"{THREADS}?limit={value}")
         assert response.status_code == 400 and response.data["error"]["field"] == "limit"
 
