@@ -5,8 +5,8 @@ from chalice import Chalice, Rate
 
 from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
-from chalicelib.http import framework_errors
 from chalicelib.discussions.routes import blueprint as discussions
+from chalicelib.http import framework_errors
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.openapi import blueprint as openapi

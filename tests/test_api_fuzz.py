@@ -1,11 +1,12 @@
 """Property-based fuzz of every HTTP operation, generated from the OpenAPI document (chalicelib/openapi.json).
 
 For each documented operation hypothesis draws a caller (administrator, a member with one role, another tenant's
-administrator, no token, a garbage token), a Content-Type (JSON, JSON with a charset, text, none), path parameters (ids that exist, or any text), query parameters (values
-the schema allows, or any text) and a body (one the schema allows, the same with one field of the wrong type, any
-JSON, or bytes that are not JSON). Every answer must be below 500, have a status the document lists for that
-operation, and match the documented schema: the tenant error shape on /api/tenant, the community envelope on
-/api/community. Bounded and derandomised so CI is fast and repeatable; FUZZ_EXAMPLES=500 searches harder.
+administrator, no token, a garbage token), a Content-Type (JSON, JSON with a charset, text, none), path parameters
+(ids that exist, or any text), query parameters (values the schema allows, or any text) and a body (one the schema
+allows, the same with one field of the wrong type, any JSON, or bytes that are not JSON). Every answer must be
+below 500, have a status the document lists for that operation, and match the documented schema: the tenant error
+shape on /api/tenant, the community envelope on /api/community. Bounded and derandomised so CI is fast and
+repeatable; FUZZ_EXAMPLES=500 searches harder.
 """
 from __future__ import annotations
 
