@@ -67,7 +67,10 @@ def update(principal: Principal, user_id: str, body: dict[str, Any]) -> UserProf
     _check_id(user_id)
     if not principal.is_admin and user_id != principal.user_id:
         raise Forbidden("changing another user's profile needs the admin role")
-    reject_unknown(body, ("email", "name") if principal.is_admin else ("name",))
+    reject_unknown(body, ("email", "name"))
+    if "email" in body and not principal.is_admin:
+        # A user's own address is the verified one their token carries; only an administrator sets another.
+        raise Forbidden("setting an email address needs the admin role", field="email")
     actions = [UserProfile.updated_at.set(clock.now_iso())]
     if "email" in body:
         actions.append(UserProfile.email.set(email_address(body["email"], "email")))
