@@ -143,7 +143,8 @@ def main() -> int:
               "-H 'Content-Type: application/json' "
               "-d '{\"subject\": \"Quote 1042 for the spring event\", \"initial_message\": \"Hello!\"}'",
               flush=True)
-        print(f"  curl -s {base}/api/tenant/threads -H \"Authorization: Bearer {token}\"\n", flush=True)
+        print(f"  curl -s {base}/api/tenant/threads -H \"Authorization: Bearer {token}\"", flush=True)
+        print(f"The API, as OpenAPI 3.1 (no token needed): curl -s {base}/openapi.json\n", flush=True)
         print("Email: add a participant {\"email\": \"someone@example.com\"}, POST .../threads/ID/send, then "
               f"`make mails` (or MOTO_PORT={arguments.moto_port} .venv/bin/python scripts/show_mail.py) "
               "prints the raw MIME that SES was given; reply by saving an answer as reply.eml (To: the Reply-To "

@@ -60,6 +60,8 @@ def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     listed = requests.get(f"{base}/api/tenant/threads", headers=headers, timeout=10).json()
     assert [item["subject"] for item in listed["items"]] == ["Quote 1042 for the spring event"]
     assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
+    document = requests.get(f"{base}/openapi.json", timeout=10).json()
+    assert document["openapi"].startswith("3.1") and "/api/tenant/threads" in document["paths"]
     _send_and_track_over_http(base, headers, process)
     _community_over_http(base, headers)
     _digest_on_the_local_stack(base, headers, process)
