@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
-_LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
 # "=?" opens an RFC 2047 encoded-word. The email package decodes encoded-words in any value given to a header,
 # so user text like "=?utf-8?q?Hi=0D=0ABcc:...?=" would come out as a raw CR/LF and a new header. A WORD JOINER
 # (invisible) between "=" and "?" keeps the text as typed; being non-ASCII, the value is then properly encoded.
@@ -63,7 +63,7 @@ class OutboundEmail:
 
 def header_safe(value: str) -> str:
     """User text made safe for a header: no line break or control character, no encoded-word to be decoded."""
-    return _LINE_BREAKS.sub(" ", value).strip().replace(_ENCODED_WORD_OPENER, _DISARMED_OPENER)
+    return _CONTROL_CHARACTERS.sub(" ", value).strip().replace(_ENCODED_WORD_OPENER, _DISARMED_OPENER)
 
 
 @functools.lru_cache(maxsize=1)
