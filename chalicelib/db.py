@@ -1,11 +1,12 @@
-"""DynamoDB plumbing shared by every feature: table naming, the connection, transactions, signed cursors."""
+"""DynamoDB plumbing shared by every feature: table naming, the connection, transactions, sealed page cursors."""
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
-import hmac
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
@@ -40,31 +41,44 @@ def transaction(client_request_token: str | None = None) -> TransactWrite:
     return TransactWrite(connection=connection(), client_request_token=client_request_token)
 
 
-def _cursor_signature(payload: bytes, scope: str) -> str:
-    key = settings().cursor_secret.encode()
-    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
+CURSOR_NONCE_BYTES = 12
+MAX_CURSOR_LENGTH = 4096
+
+
+def _cursor_key() -> bytes:
+    return hashlib.sha256(b"cursor\x00" + settings().cursor_secret.encode()).digest()
 
 
 def encode_cursor(last_evaluated_key: dict[str, Any] | None, scope: str) -> str | None:
-    """An opaque, signed page cursor bound to `scope` (tenant and query): it cannot be edited or reused elsewhere."""
+    """An opaque page cursor, sealed with AES-GCM and bound to `scope` (tenant and query): it can be neither read
+    nor edited nor reused on another list. Sealed, not just signed: a list that skips what its caller may not see
+    can stop on such an item, and the cursor must not name it."""
     if not last_evaluated_key:
         return None
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(CURSOR_NONCE_BYTES)
     payload = json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()
-    token = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    return f"{token}.{_cursor_signature(payload, scope)}"
+    sealed = AESGCM(_cursor_key()).encrypt(nonce, payload, scope.encode("utf-8", "surrogatepass"))
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, scope: str, field: str = "cursor") -> dict[str, Any] | None:
+    """The position a cursor names; 400 on `field` if it was altered, is foreign to this query or is garbage."""
     if not cursor:
         return None
-    token, _, signature = cursor.partition(".")
-    try:
-        payload = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        # Bytes, not str: compare_digest raises TypeError on non-ASCII text (a hostile cursor).
-        valid = hmac.compare_digest(signature.encode(), _cursor_signature(payload, scope).encode())
-        key = json.loads(payload) if valid else None
-    except (ValueError, UnicodeDecodeError):
-        key = None
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key: Any = None
+    if len(cursor) <= MAX_CURSOR_LENGTH and cursor.isascii():
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            if len(raw) > CURSOR_NONCE_BYTES:
+                key = json.loads(AESGCM(_cursor_key()).decrypt(raw[:CURSOR_NONCE_BYTES], raw[CURSOR_NONCE_BYTES:],
+                                                                scope.encode("utf-8", "surrogatepass")))
+        except (InvalidTag, binascii.Error, ValueError):
+            key = None
     if not isinstance(key, dict):
         raise ValidationError("cursor is invalid or belongs to another query", field=field)
     return key

@@ -9,12 +9,12 @@ from typing import Any
 
 from chalicelib import clock, jobs
 from chalicelib.community import cleanup, keys
-from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import conflict, forbidden, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.models import ACCESS_LEVELS, CommunityGroup, CommunityGroupMember
 from chalicelib.community.writes import Tx
+from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityGroup"
 WRITABLE = ("BusinessId", "Name", "Description", "AccessLevel")
@@ -114,7 +114,7 @@ def list_page(viewer: Viewer, business_id: int | None, limit: int,
     sealed cursor, so the invisible group it stopped on is never revealed."""
     viewer.require(ENTITY, "Read")
     scope = f"{viewer.tenant_id}|groups|{business_id}"
-    start = cursors.decode(cursor, scope)
+    start = decode_cursor(cursor, scope, field="Cursor")
     shown: list[CommunityGroup] = []
     examined = 0
     while True:
@@ -127,11 +127,11 @@ def list_page(viewer: Viewer, business_id: int | None, limit: int,
                 if len(shown) == limit:
                     last = shown[-1]
                     key = {"tenant_id": {"S": last.tenant_id}, "group_id": {"N": str(int(last.group_id))}}
-                    return _with_membership(viewer, shown), cursors.encode(key, scope)
+                    return _with_membership(viewer, shown), encode_cursor(key, scope)
                 shown.append(group)
         start = results.last_evaluated_key
         if not start or examined >= LIST_BUDGET:
-            return _with_membership(viewer, shown), cursors.encode(start, scope)
+            return _with_membership(viewer, shown), encode_cursor(start, scope)
 
 
 def _with_membership(viewer: Viewer, groups: list[CommunityGroup]) -> list[tuple[CommunityGroup, bool]]:
@@ -183,8 +183,8 @@ def members_page(viewer: Viewer, group_id: int, limit: int, cursor: str | None) 
     load(viewer, group_id)
     scope = f"{viewer.tenant_id}|members|{group_id}"
     results = CommunityGroupMember.query(keys.group_key(viewer.tenant_id, group_id), limit=limit,
-                                         last_evaluated_key=cursors.decode(cursor, scope))
-    return [int(member.user_id) for member in results], cursors.encode(results.last_evaluated_key, scope)
+                                         last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
+    return [int(member.user_id) for member in results], encode_cursor(results.last_evaluated_key, scope)
 
 
 def as_json(group: CommunityGroup, is_member: bool) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from typing import Any
 
 from chalicelib import clock, ids, jobs
 from chalicelib.community import cleanup, keys
-from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.fields import Form
@@ -14,6 +13,7 @@ from chalicelib.community.models import CommunityMessage, CommunityThread
 from chalicelib.community.threads import MAX_GUESTS, MAX_MESSAGE, remember
 from chalicelib.community.threads import load as load_thread
 from chalicelib.community.writes import Tx
+from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityMessage"
 WRITABLE = ("CommunityThreadId", "UserId", "CoworkerId", "Message", "Guests")
@@ -179,9 +179,9 @@ def list_page(viewer: Viewer, thread_id: int, limit: int,
         raise
     scope = f"{viewer.tenant_id}|replies|{thread_id}"
     results = CommunityMessage.by_thread.query(keys.thread_key(viewer.tenant_id, thread_id), limit=limit,
-                                               last_evaluated_key=cursors.decode(cursor, scope))
+                                               last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
     items = list(results)
-    return items, cursors.encode(results.last_evaluated_key, scope)
+    return items, encode_cursor(results.last_evaluated_key, scope)
 
 
 def as_json(reply: CommunityMessage) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from typing import Any
 
 from chalicelib import clock, ids, jobs
 from chalicelib.community import cleanup, keys
-from chalicelib.community import cursor as cursors
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread
 from chalicelib.community.writes import Tx
+from chalicelib.db import decode_cursor, encode_cursor
 
 ENTITY = "CommunityThread"
 MAX_SUBJECT = 255
@@ -310,7 +310,7 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
     else:
         index, hash_key, hash_name = CommunityThread.by_activity, tenant_id, None
     scope = filters.scope(tenant_id)
-    start = cursors.decode(cursor, scope)
+    start = decode_cursor(cursor, scope, field="Cursor")
     shown: list[CommunityThread] = []
     examined = 0
     chunk = min(QUERY_CHUNK, limit + 1)  # the common case, everything visible, is one Query
@@ -322,13 +322,13 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
         for thread in page:
             if filters.matches(thread) and viewer.sees(thread):
                 if len(shown) == limit:  # one more visible thread exists: there is a next page
-                    return shown, cursors.encode(_key_of(shown[-1], hash_name), scope)
+                    return shown, encode_cursor(_key_of(shown[-1], hash_name), scope)
                 shown.append(thread)
         start = results.last_evaluated_key
         if not start:
             return shown, None
         if examined >= LIST_BUDGET:
-            return shown, cursors.encode(start, scope)
+            return shown, encode_cursor(start, scope)
         chunk = QUERY_CHUNK
 
 
