@@ -49,6 +49,11 @@ class ParticipantMap(MapAttribute):
     # Set by the SES events feature when this address bounced hard or complained.
     email_status = UnicodeAttribute(null=True)
 
+    @property
+    def is_staff(self) -> bool:
+        """One of the business's own users: a user account that is neither a client contact nor a freelancer."""
+        return bool(self.user_id) and not self.recipient_type and not self.is_external_freelancer
+
 
 class ByStatusIndex(GlobalSecondaryIndex):
     class Meta:

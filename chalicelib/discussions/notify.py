@@ -24,7 +24,9 @@ def run(payload: dict[str, Any]) -> None:
     except (Discussion.DoesNotExist, Message.DoesNotExist):
         return None
     author = payload.get("author_user_id")
-    staff = [p.user_id for p in discussion.participants if p.user_id and p.user_id != author]
+    # Everyone with an account hears of a message; an internal note only the staff (it never leaves the business).
+    staff = [p.user_id for p in discussion.participants if p.user_id and p.user_id != author
+             and (p.is_staff or not message.is_internal)]
     inbound = message.author_type == "email"
     who = payload.get("author_name") or message.author
     title = (f"{who} replied: {discussion.subject}" if inbound

@@ -9,7 +9,6 @@ Rules (seed: Email Digest; issue #7):
   API, and urgent and high still go by SMS (the phone number is its own opt-in). `never` wins over priority
   because it is what the one-click unsubscribe link of *every* notification email sets (RFC 8058): an urgent
   email's own unsubscribe link must stop urgent emails too.
-A notification about an internal note only ever reaches the discussion's staff, whoever the caller named.
 """
 from __future__ import annotations
 
@@ -28,8 +27,6 @@ def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item:
     from chalicelib.users.service import get_many
 
     users = list(dict.fromkeys(user_ids))
-    if item.internal:
-        users = _staff_only(tenant_id, item.discussion_id, users)
     if not users:
         return {}
     config = communication.get(tenant_id)
@@ -51,22 +48,6 @@ def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item:
             sms.deliver_now(tenant_id, user_id, notification_id, profile.phone, item.title)
         outcomes[user_id] = outcome
     return outcomes
-
-
-def _staff_only(tenant_id: str, discussion_id: str | None, user_ids: list[str]) -> list[str]:
-    """The users who are the discussion's staff: no external participant (client, freelancer) hears of a note."""
-    from chalicelib.discussions import service as discussions
-    from chalicelib.errors import NotFound
-
-    if not discussion_id:
-        return []
-    try:
-        discussion = discussions.load(tenant_id, discussion_id)
-    except NotFound:
-        return []
-    staff = {p.user_id for p in discussion.participants
-             if p.user_id and not p.is_external_freelancer and not p.recipient_type}
-    return [user for user in user_ids if user in staff]
 
 
 def _digest_due(frequency: str, profile: object | None) -> str | None:
