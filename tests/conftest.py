@@ -1,10 +1,13 @@
 """Test set-up: the environment is set before `app` is imported, and each test gets a fresh moto AWS."""
 from __future__ import annotations
 
+import copy
+import copyreg
 import json
 import os
 import pathlib
 import sys
+import threading
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,14 +50,54 @@ def _reset_cached_clients() -> None:
         model._connection = None
 
 
-@pytest.fixture
-def aws():
-    """A fresh, empty AWS (moto) with every resource of infra/resources.yaml."""
+class MotoWorld:
+    """One in-process moto AWS for the whole session, with infra/resources.yaml deployed into it once.
+
+    Deploying the stack costs about half a second; copying moto's in-memory state costs a millisecond. So the
+    stack is deployed once, the state of every service the app uses is kept, and each test starts from a copy
+    of it: every test sees exactly the freshly deployed stack, as if it had deployed it itself.
+    """
+
+    SERVICES = ("dynamodb", "s3", "ses", "sesv2", "sns", "sqs", "cloudwatch", "secretsmanager")
+
+    def __init__(self) -> None:
+        from moto.backends import get_backend
+
+        # A few moto objects hold locks (an SQS queue a Condition), which cannot be copied: a copy gets its own.
+        for make_lock in (threading.Lock, threading.RLock, threading.Condition):
+            copyreg.pickle(type(make_lock()), lambda lock, make_lock=make_lock: (make_lock, ()))
+        self._backends = {name: get_backend(name) for name in self.SERVICES}
+        self._saved = {(name, account, region): copy.deepcopy(backend.__dict__)
+                       for name, backends in self._backends.items()
+                       for account, regions in backends.items() for region, backend in regions.items()}
+
+    def restore(self) -> None:
+        """Every service back to the state just after the deploy (services first used later are emptied)."""
+        for name, backends in self._backends.items():
+            for account, regions in backends.items():
+                for region, backend in list(regions.items()):
+                    saved = self._saved.get((name, account, region))
+                    if saved is None:
+                        backend.reset()
+                    else:
+                        backend.__dict__.clear()
+                        backend.__dict__.update(copy.deepcopy(saved))
+
+
+@pytest.fixture(scope="session")
+def moto_world():
     with mock_aws():
         _reset_cached_clients()
         bootstrap("local")
-        yield
+        yield MotoWorld()
     _reset_cached_clients()
+
+
+@pytest.fixture
+def aws(moto_world):
+    """AWS (moto) exactly as the stack deploys it: every resource of infra/resources.yaml, no data."""
+    moto_world.restore()
+    yield moto_world
     clock.reset_clock()
 
 
@@ -122,14 +165,14 @@ def make_api(client):
 
 
 @pytest.fixture
-def aws_server(monkeypatch):
+def aws_server(aws, monkeypatch):
     """A moto server on loopback, for tests where many threads talk to AWS at once.
 
     In-process moto is not thread-safe (its transactions copy whole tables); a single-threaded server
-    applies each request atomically, as DynamoDB does, while the clients still interleave freely.
+    applies each request atomically, as DynamoDB does, while the clients still interleave freely. The server
+    serves the same in-process backends as the session's world, so the deployed stack is already there.
     """
     import socket
-    import threading
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
@@ -142,14 +185,9 @@ def aws_server(monkeypatch):
     thread.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     _reset_cached_clients()
-    bootstrap("local")
     yield f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    # moto's backends live in this process, shared by every server and mock: empty them for the next test.
-    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"),
-                           timeout=10)
     server.shutdown()
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     _reset_cached_clients()
 
 

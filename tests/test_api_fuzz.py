@@ -21,12 +21,10 @@ from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from moto import mock_aws
 
 from chalicelib import clock
 from chalicelib.openapi import document
-from scripts.bootstrap import bootstrap
-from tests.conftest import _reset_cached_clients, token_for
+from tests.conftest import token_for
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head")
 TENANT = "fuzz-tenant"
@@ -124,17 +122,14 @@ def seed(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def world():
+def world(moto_world):
     from app import app
 
-    with mock_aws():
-        _reset_cached_clients()
-        bootstrap("local")
-        with Client(app, stage_name="local") as client:
-            fuzz_world = World(client)
-            seed(fuzz_world)
-            yield fuzz_world
-    _reset_cached_clients()
+    moto_world.restore()
+    with Client(app, stage_name="local") as client:
+        fuzz_world = World(client)
+        seed(fuzz_world)
+        yield fuzz_world
     clock.reset_clock()
 
 
