@@ -4,25 +4,37 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint token clean mails ses-event deliver digest bench package deploy teardown
+LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 --no-header \
+          --annotation-style line
 
+.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench package deploy teardown
+
+# The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
 
+# After editing requirements.in or requirements-dev.in: pin everything again (runtime first; dev is held to it).
+lock: install
+	$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -c requirements.txt -o requirements-dev.txt requirements-dev.in
+
 run: install
 	$(BIN)/python scripts/run_local.py
 
-test: install
-	$(BIN)/python -m pytest -q
+# Everything CI checks: lint, types, then every test on every core. PYTEST_ARGS narrows it (see README, Tests).
+test: install lint typecheck
+	$(BIN)/python -m pytest $(or $(PYTEST_ARGS),-q -n auto)
 
 lint: install
 	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
 
 token: install
 	@$(BIN)/python scripts/make_token.py --tenant "$(or $(TENANT),demo-tenant)" --user "$(or $(USER_ID),demo-user)" --roles "$(or $(ROLES),admin)"

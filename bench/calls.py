@@ -89,7 +89,7 @@ def replay(operations: list[tuple[str, dict]]) -> None:
 _CLIENT: dict[str, object] = {}
 
 
-def _bare_client(boto3):  # noqa: ANN001, ANN202 - one client per process, as a Lambda would keep it
+def _bare_client(boto3):
     if "dynamodb" not in _CLIENT:
         _CLIENT["dynamodb"] = boto3.client("dynamodb", region_name="us-east-1")
     return _CLIENT["dynamodb"]

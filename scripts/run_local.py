@@ -78,7 +78,7 @@ def start_job_worker(stop: threading.Event) -> threading.Thread:
                 if time.monotonic() - last_sweep > 60:
                     jobs.sweep()
                     last_sweep = time.monotonic()
-            except Exception:  # noqa: BLE001 - a failed job stays queued and is retried, as in AWS
+            except Exception:
                 logging.getLogger("jobs").exception("job failed; it will be retried")
                 time.sleep(1)
 

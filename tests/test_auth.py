@@ -93,7 +93,7 @@ def rsa_issuer(monkeypatch):
     payload = json.dumps({"keys": [jwk]}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

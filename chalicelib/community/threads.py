@@ -184,6 +184,44 @@ def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
         raise forbidden(f"only the author or an administrator can {action} this conversation", "Id")
 
 
+_SIMPLE_FIELDS = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
+                  "CoworkerId": CommunityThread.coworker_id, "InstantDelivery": CommunityThread.instant_delivery,
+                  "Private": CommunityThread.private, "IncludeZoomInvite": CommunityThread.include_zoom_invite,
+                  "ZoomEventData": CommunityThread.zoom_event_data, "Tags": CommunityThread.tags,
+                  "Guests": CommunityThread.guests}
+_FLAGS = ("InstantDelivery", "Private", "IncludeZoomInvite")
+
+
+def _field_actions(values: dict[str, Any]) -> list[Any]:
+    """SET (or REMOVE, for an emptied value) of each field that maps one to one onto an attribute."""
+    actions = []
+    for name, attribute in _SIMPLE_FIELDS.items():
+        if name in values:
+            value = bool(values[name]) if name in _FLAGS else values[name]
+            actions.append(attribute.remove() if value in (None, []) else attribute.set(value))
+    return actions
+
+
+def _move_group(viewer: Viewer, thread: CommunityThread, values: dict[str, Any], tx: Tx) -> list[Any]:
+    """A change of CommunityGroupId: the thread's own actions; both groups' thread counts go into `tx`."""
+    old_group = int(thread.group_id) if thread.group_id is not None else None
+    if "CommunityGroupId" not in values or values["CommunityGroupId"] == old_group:
+        return []
+    new_group = values["CommunityGroupId"]
+    tenant_id = viewer.tenant_id
+    if new_group is not None:
+        _check_group(viewer, new_group, int(thread.business_id))
+        actions = [CommunityThread.group_id.set(new_group),
+                   CommunityThread.group_key.set(keys.group_key(tenant_id, new_group))]
+        tx.update("group", CommunityGroup(tenant_id, new_group), [CommunityGroup.thread_count.add(1)],
+                  condition=CommunityGroup.group_id.exists())
+    else:
+        actions = [CommunityThread.group_id.remove(), CommunityThread.group_key.remove()]
+    if old_group is not None:
+        tx.update("old_group", CommunityGroup(tenant_id, old_group), [CommunityGroup.thread_count.add(-1)])
+    return actions
+
+
 def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThread:
     viewer.require(ENTITY, "Update")
     thread = load(viewer, thread_id)
@@ -193,17 +231,7 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     tenant_id = viewer.tenant_id
     now = clock.now_iso()
     actions = [CommunityThread.updated_at.set(now), CommunityThread.updated_by.set(viewer.name)]
-    simple = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
-              "CoworkerId": CommunityThread.coworker_id, "InstantDelivery": CommunityThread.instant_delivery,
-              "Private": CommunityThread.private, "IncludeZoomInvite": CommunityThread.include_zoom_invite,
-              "ZoomEventData": CommunityThread.zoom_event_data, "Tags": CommunityThread.tags,
-              "Guests": CommunityThread.guests}
-    for name, attribute in simple.items():
-        if name in values:
-            value = values[name]
-            if name in ("InstantDelivery", "Private", "IncludeZoomInvite"):
-                value = bool(value)
-            actions.append(attribute.remove() if value in (None, []) else attribute.set(value))
+    actions += _field_actions(values)
     if "Tags" in values:
         actions.append(CommunityThread.tag_set.set(data.tag_set) if data.tag_set else CommunityThread.tag_set.remove())
     include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
@@ -215,19 +243,7 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     if "Message" in values:
         actions.append(CommunityThread.mentions.set(mentions) if mentions else CommunityThread.mentions.remove())
     tx = Tx()
-    old_group = int(thread.group_id) if thread.group_id is not None else None
-    if "CommunityGroupId" in values and values["CommunityGroupId"] != old_group:
-        new_group = values["CommunityGroupId"]
-        if new_group is not None:
-            _check_group(viewer, new_group, int(thread.business_id))
-            actions += [CommunityThread.group_id.set(new_group),
-                        CommunityThread.group_key.set(keys.group_key(tenant_id, new_group))]
-            tx.update("group", CommunityGroup(tenant_id, new_group), [CommunityGroup.thread_count.add(1)],
-                      condition=CommunityGroup.group_id.exists())
-        else:
-            actions += [CommunityThread.group_id.remove(), CommunityThread.group_key.remove()]
-        if old_group is not None:
-            tx.update("old_group", CommunityGroup(tenant_id, old_group), [CommunityGroup.thread_count.add(-1)])
+    actions += _move_group(viewer, thread, values, tx)
     tx.update("thread", CommunityThread(tenant_id, thread_id), actions,
               condition=CommunityThread.thread_id.exists())
     guests = values["Guests"] if "Guests" in values else list(thread.guests or [])

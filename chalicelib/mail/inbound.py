@@ -109,7 +109,7 @@ def _headers(msg: Message, name: str) -> list[str]:
     for value in values:
         try:
             out.append(str(value))
-        except Exception:  # noqa: BLE001, PERF203
+        except Exception:  # noqa: BLE001
             continue
     return out
 
@@ -333,32 +333,37 @@ def _is_daemon(address: str | None) -> bool:
     return bool(address) and address.split("@")[0] in _DAEMON_LOCALPARTS
 
 
+def _status_blocks(part: Message) -> list[dict[str, str]]:
+    """The per-recipient field blocks of a delivery-status part, keys lower-cased."""
+    blocks: list[dict[str, str]] = []
+    try:
+        payload = part.get_payload()
+    except Exception:  # noqa: BLE001 - a malformed report must not stop the mail
+        payload = None
+    if isinstance(payload, list):
+        for block in payload:
+            try:
+                blocks.append({k.lower(): str(v) for k, v in block.items()})
+            except Exception:  # noqa: BLE001
+                continue
+        return blocks
+    text = payload if isinstance(payload, str) else _part_text(part)
+    for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        fields: dict[str, str] = {}
+        for line in re.sub(r"\n[ \t]+", " ", chunk).split("\n"):
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        blocks.append(fields)
+    return blocks
+
+
 def _bounced_recipients(msg: Message) -> list[BouncedRecipient]:
     out: list[BouncedRecipient] = []
     for part in _walk(msg):
         if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
             continue
-        blocks: list[dict[str, str]] = []
-        try:
-            payload = part.get_payload()
-        except Exception:  # noqa: BLE001
-            payload = None
-        if isinstance(payload, list):
-            for block in payload:
-                try:
-                    blocks.append({k.lower(): str(v) for k, v in block.items()})
-                except Exception:  # noqa: BLE001, PERF203
-                    continue
-        else:
-            text = payload if isinstance(payload, str) else _part_text(part)
-            for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-                fields: dict[str, str] = {}
-                for line in re.sub(r"\n[ \t]+", " ", chunk).split("\n"):
-                    key, sep, value = line.partition(":")
-                    if sep:
-                        fields[key.strip().lower()] = value.strip()
-                blocks.append(fields)
-        for fields in blocks:
+        for fields in _status_blocks(part):
             recipient = fields.get("final-recipient") or fields.get("original-recipient")
             if not recipient:
                 continue

@@ -80,6 +80,27 @@ def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | 
     return message, sns_message_id
 
 
+def _recipients(kind: str, body: dict, destination: list[str]) -> list[tuple[str | None, dict]]:
+    """Who an event is about: (address, that recipient's details) pairs."""
+    listed = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients", "delivery_delay": "delayedRecipients"}
+    if kind in listed:
+        return [(r.get("emailAddress"), r) for r in body.get(listed[kind]) or [] if isinstance(r, dict)]
+    if kind == "delivery":
+        return [(r, {}) for r in body.get("recipients") or destination]
+    if kind in ("open", "click"):
+        return [(destination[0] if len(destination) == 1 else None, {})]
+    return [(d, {}) for d in destination] or [(None, {})]  # send, reject, rendering_failure, subscription
+
+
+def _classification(kind: str, body: dict) -> tuple[str | None, str | None]:
+    """(bounce type, subtype): hard/soft for bounces, "complaint" and its feedback type for complaints."""
+    if kind == "bounce":
+        return BOUNCE_TYPES.get(body.get("bounceType"), "soft"), body.get("bounceSubType")
+    if kind == "complaint":
+        return "complaint", body.get("complaintSubType") or body.get("complaintFeedbackType")
+    return None, None
+
+
 def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = None) -> list[SesEvent]:
     """One `SesEvent` per affected recipient; [] for a valid message of a type we do not track.
 
@@ -111,29 +132,8 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
     tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
     occurred_at = body.get("timestamp") or mail.get("timestamp")
 
-    # Per-recipient details: list of (address, per-recipient dict).
-    recipients: list[tuple[str | None, dict]]
-    if kind == "bounce":
-        recipients = [(r.get("emailAddress"), r) for r in body.get("bouncedRecipients") or [] if isinstance(r, dict)]
-    elif kind == "complaint":
-        recipients = [(r.get("emailAddress"), r) for r in body.get("complainedRecipients") or []
-                      if isinstance(r, dict)]
-    elif kind == "delivery_delay":
-        recipients = [(r.get("emailAddress"), r) for r in body.get("delayedRecipients") or [] if isinstance(r, dict)]
-    elif kind == "delivery":
-        recipients = [(r, {}) for r in body.get("recipients") or destination]
-    elif kind in ("open", "click"):
-        recipients = [(destination[0] if len(destination) == 1 else None, {})]
-    else:  # send, reject, rendering_failure, subscription: the whole message
-        recipients = [(d, {}) for d in destination] or [(None, {})]
-
-    bounce_type = bounce_subtype = None
-    if kind == "bounce":
-        bounce_type = BOUNCE_TYPES.get(body.get("bounceType"), "soft")
-        bounce_subtype = body.get("bounceSubType")
-    elif kind == "complaint":
-        bounce_type = "complaint"
-        bounce_subtype = body.get("complaintSubType") or body.get("complaintFeedbackType")
+    recipients = _recipients(kind, body, destination)
+    bounce_type, bounce_subtype = _classification(kind, body)
 
     events = []
     seen: set[str | None] = set()

@@ -82,6 +82,53 @@ def _assert_no_such_thread(response, thread_id: int) -> None:
                                         "PropertyName": "CommunityThreadId"}]
 
 
+def _check_reads(viewer, thread_id: int, first_reply: int, visible: bool, private: bool, case: str) -> None:
+    """The thread, its replies and one reply: readable when visible, unknown (404 / no such thread) otherwise."""
+    single = viewer.get(f"{THREADS}/{thread_id}")
+    replies = viewer.get(f"{MESSAGES}?CommunityThreadId={thread_id}")
+    seeded = viewer.get(f"{MESSAGES}/{first_reply}")
+    if visible:
+        assert single.status_code == 200, case
+        assert single.data["Id"] == thread_id and single.data["Private"] is private, case
+        assert replies.status_code == 200, case
+        assert replies.data["Records"][0]["Id"] == first_reply, case  # oldest first
+        assert seeded.status_code == 200, case
+    else:
+        _assert_not_found(single)
+        _assert_no_such_thread(replies, thread_id)
+        _assert_not_found(seeded, "CommunityMessage")
+
+
+def _check_writes(viewer, viewer_id: int, thread_id: int, author: int, visible: bool, contributes: bool,
+                  case: str) -> None:
+    """Change, delete, like and reply: each refused, allowed or unknown exactly as the matrix says."""
+    if viewer_id != author:  # someone else's thread: refused when visible, unknown when invisible
+        changed = viewer.put(f"{THREADS}/{thread_id}", {"Subject": "Hijacked"})
+        deleted = viewer.delete(f"{THREADS}/{thread_id}")
+        for response in (changed, deleted):
+            if visible:
+                assert response.status_code == 403, case
+            else:
+                _assert_not_found(response)
+
+    liked = viewer.post(f"{THREADS}/{thread_id}/like")
+    if visible:
+        assert liked.status_code == 200 and liked.data["Value"]["Liked"] is True, case
+    else:
+        _assert_not_found(liked)
+
+    reply = viewer.post(MESSAGES, {"CommunityThreadId": thread_id, "UserId": viewer_id, "Message": "Hi"})
+    if visible and contributes:
+        assert reply.status_code == 200, (case, reply.data)
+        assert reply.data["WasSuccessful"] is True
+    elif visible:
+        assert reply.status_code == 403, (case, reply.data)
+        assert reply.data["Status"] == 403 and reply.data["WasSuccessful"] is False
+        assert reply.data["Errors"][0]["PropertyName"] == "CommunityThreadId"
+    else:
+        _assert_no_such_thread(reply, thread_id)
+
+
 @pytest.mark.parametrize("private", [False, True], ids=["open-thread", "private-thread"])
 @pytest.mark.parametrize("access", [None, "Public", "Restricted", "Private"],
                          ids=["no-group", "Public", "Restricted", "Private"])
@@ -105,45 +152,8 @@ def test_the_visibility_matrix(admin, member, access, private):
             table[(viewer_id, thread_id)] = visible
             case = f"viewer {viewer_id} ({'member' if is_member else 'outsider'}, {relation}) on {thread_id}"
 
-            single = viewer.get(f"{THREADS}/{thread_id}")
-            replies = viewer.get(f"{MESSAGES}?CommunityThreadId={thread_id}")
-            seeded = viewer.get(f"{MESSAGES}/{first_replies[thread_id]}")
-            if visible:
-                assert single.status_code == 200, case
-                assert single.data["Id"] == thread_id and single.data["Private"] is private, case
-                assert replies.status_code == 200, case
-                assert replies.data["Records"][0]["Id"] == first_replies[thread_id], case  # oldest first
-                assert seeded.status_code == 200, case
-            else:
-                _assert_not_found(single)
-                _assert_no_such_thread(replies, thread_id)
-                _assert_not_found(seeded, "CommunityMessage")
-
-            if viewer_id != author:  # someone else's thread: refused when visible, unknown when invisible
-                changed = viewer.put(f"{THREADS}/{thread_id}", {"Subject": "Hijacked"})
-                deleted = viewer.delete(f"{THREADS}/{thread_id}")
-                for response in (changed, deleted):
-                    if visible:
-                        assert response.status_code == 403, case
-                    else:
-                        _assert_not_found(response)
-
-            liked = viewer.post(f"{THREADS}/{thread_id}/like")
-            if visible:
-                assert liked.status_code == 200 and liked.data["Value"]["Liked"] is True, case
-            else:
-                _assert_not_found(liked)
-
-            reply = viewer.post(MESSAGES, {"CommunityThreadId": thread_id, "UserId": viewer_id, "Message": "Hi"})
-            if visible and contributes:
-                assert reply.status_code == 200, (case, reply.data)
-                assert reply.data["WasSuccessful"] is True
-            elif visible:
-                assert reply.status_code == 403, (case, reply.data)
-                assert reply.data["Status"] == 403 and reply.data["WasSuccessful"] is False
-                assert reply.data["Errors"][0]["PropertyName"] == "CommunityThreadId"
-            else:
-                _assert_no_such_thread(reply, thread_id)
+            _check_reads(viewer, thread_id, first_replies[thread_id], visible, private, case)
+            _check_writes(viewer, viewer_id, thread_id, author, visible, contributes, case)
 
         assert _listed(viewer) == {t for t in authors if table[(viewer_id, t)]}, viewer_id
         assert _listed(viewer, "?BusinessId=1") == {t for t in authors if table[(viewer_id, t)]}, viewer_id

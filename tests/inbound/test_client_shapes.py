@@ -62,7 +62,7 @@ def _forwarded(reply_to):
 
 @pytest.mark.parametrize("build", [_gmail, _outlook, _apple, _forwarded], ids=["gmail", "outlook", "apple",
                                                                                 "forwarded"])
-def test_client_replies_keep_only_the_new_text(api, client, conversation, build):  # noqa: F811
+def test_client_replies_keep_only_the_new_text(api, client, conversation, build):
     discussion, reply_to, _ = conversation
     raw, expected = build(reply_to)
     assert deliver(client, raw, [reply_to])[0]["status"] == "posted"
@@ -70,7 +70,7 @@ def test_client_replies_keep_only_the_new_text(api, client, conversation, build)
     assert posted["body"] == expected and posted["author"] == CLEO
 
 
-def test_a_reply_with_headers_stripped_still_arrives_by_its_token(api, client, conversation):  # noqa: F811
+def test_a_reply_with_headers_stripped_still_arrives_by_its_token(api, client, conversation):
     discussion, reply_to, _ = conversation
     raw, _ = _apple(reply_to)
     stripped = b"\r\n".join(line for line in raw.split(b"\r\n") if not line.startswith((b"In-Reply-To", b"References")))

@@ -1,7 +1,6 @@
 """Email in: replies land in the right discussion, trimmed; everything else is quarantined or ignored."""
 from __future__ import annotations
 
-import pathlib
 import re
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -9,10 +8,10 @@ from email.policy import SMTP
 import pytest
 
 from scripts.deliver_mail import deliver
+from tests.corpus import fixture
 from tests.outbound.conftest import REPLY_DOMAIN, SENDER
 from tests.outbound.test_send import THREADS
 
-CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 CLEO = "cleo@client.example"
 QUOTED = "\n\nOn Mon, 2 Mar 2026 at 10:00, Acme Events <hub@acme.example> wrote:\n> Hello, see the quote\n> thanks\n"
 
@@ -106,7 +105,7 @@ def test_auto_replies_never_become_messages(api, client, conversation, outbox, h
 
 def test_a_bounce_report_is_not_a_reply(api, client, conversation):
     discussion, reply_to, _ = conversation
-    raw = (CORPUS / "bounces_sisimai" / "maildir_bsd" / "rfc3464-01.eml").read_bytes()
+    raw = fixture("mail/sisimai/maildir_bsd/rfc3464-01.eml").read_bytes()
     result = deliver(client, raw, [reply_to])
     assert result[0]["status"] in ("quarantined", "ignored") and "bounce" in (result[0]["reason"] or "")
     assert len(_messages(api, discussion)) == 1
@@ -164,7 +163,7 @@ def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch)
 def test_a_real_thunderbird_reply_is_read(aws):
     from chalicelib.mail.inbound import parse_inbound
 
-    raw = (CORPUS / "mime_mikel_mail" / "plain_emails" / "raw_email_reply.eml").read_bytes()
+    raw = fixture("mail/mikel/plain_emails/raw_email_reply.eml").read_bytes()
     text = parse_inbound(raw).text
     assert text and not re.search(r"^>", text, re.MULTILINE)
 

@@ -1,16 +1,14 @@
 """Malformed mail never breaks the inbound parser or the reply trimmer (hypothesis, bounded examples)."""
 from __future__ import annotations
 
-import pathlib
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.mail.inbound import parse_inbound
 from chalicelib.mail.trimming import trim_reply
+from tests.corpus import corpus_files
 
-CORPUS = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mime_mikel_mail"
-SEEDS = sorted(p.read_bytes() for p in CORPUS.rglob("*") if p.is_file() and p.stat().st_size < 200_000)[:40]
+SEEDS = [path.read_bytes() for path in corpus_files("mail/mikel", "*.eml", 103) if path.stat().st_size < 200_000][:40]
 
 HEADER_NAMES = st.sampled_from(["From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References",
                                 "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "MIME-Version",

@@ -1,14 +1,12 @@
 """Reply trimming on Discourse's email_reply_trimmer corpus (64 cases)."""
-from pathlib import Path
-
 from chalicelib.mail.trimming import trim_reply
+from tests.corpus import FIXTURES, corpus_files
 
-ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "mail" / "discourse"
+ROOT = FIXTURES / "mail" / "discourse"
 
 
 def test_discourse_corpus_pass_rate_and_never_empty():
-    cases = sorted((ROOT / "emails").glob("*.txt"))
-    assert len(cases) == 64
+    cases = corpus_files("mail/discourse/emails", "*.txt", 64)
     passed = []
     for path in cases:
         original = path.read_bytes().decode("utf-8", errors="replace")
