@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 attachments = lazy_module("chalicelib.discussions.attachments")
 service = lazy_module("chalicelib.discussions.service")
 models = lazy_module("chalicelib.discussions.models")
-mail_settings = lazy_module("chalicelib.mail.settings")
+communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
 
@@ -151,7 +151,7 @@ def create_discussion(principal: Principal, request: Any) -> dict[str, Any]:
     item, message = service.create_discussion(
         principal, subject=subject, discussion_type=discussion_type, context_type=context_type,
         context_id=context_id, initial_message=_initial_message(body), participants=_participants(body),
-        reply_domain=mail_settings.get(principal.tenant_id).email_reply_domain)
+        reply_domain=communication.get(principal.tenant_id).email_reply_domain)
     result = discussion_json(item, principal)
     result["messages"] = [message_json(message)] if message else []
     return result

@@ -20,8 +20,7 @@ from chalicelib.config import settings
 from chalicelib.discussions import attachments as discussion_attachments
 from chalicelib.discussions import service as discussions
 from chalicelib.errors import ApiError
-from chalicelib.mail import inbound, threading
-from chalicelib.mail import settings as communication
+from chalicelib.mail import anchors, communication, inbound
 from chalicelib.mail.models import InboundMail as QuarantinedMail
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
 
@@ -81,7 +80,7 @@ def find_discussion(mail: inbound.InboundMail, envelope_recipients: list[str]) -
                 return Match(record.tenant_id, record.discussion_id, record.recipient, "reply_key")
             except ReplyKey.DoesNotExist:
                 continue
-    candidates = [threading.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
+    candidates = [anchors.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
                                                    *reversed(mail.references)]]
     candidates = list(dict.fromkeys(candidates))[:50]
     if candidates:
@@ -187,7 +186,7 @@ class DeliveryInProgress(Exception):
 
 def _claim_delivery(their_id: str, match: Match) -> MessageIdIndex:
     """The Message-ID record of this delivery: new (claimed now), posted (message_id set) or taken over."""
-    key = threading.index_key(their_id)
+    key = anchors.index_key(their_id)
     now = clock.now_iso()
     claim = MessageIdIndex(key, tenant_id=match.tenant_id, discussion_id=match.discussion_id, origin="inbound",
                            claimed_at=now)

@@ -12,7 +12,7 @@ from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import reject_unknown, text
 
-communication = lazy_module("chalicelib.mail.settings")
+communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
 

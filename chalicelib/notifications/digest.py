@@ -78,8 +78,7 @@ def run_user(payload: dict[str, Any]) -> None:
 
 def send_digest(tenant_id: str, user_id: str) -> str:
     """One user's digest if it is due: claimed for its period, sent once, then its notifications leave the index."""
-    from chalicelib.mail import ses
-    from chalicelib.mail import settings as communication
+    from chalicelib.mail import communication, ses
     from chalicelib.users import service as users
 
     now = clock.now()

@@ -11,29 +11,17 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
-from pynamodb.models import Model
 
 from chalicelib import clock
-from chalicelib.db import table_meta
 from chalicelib.tracking import suppression
-from chalicelib.tracking.models import EmailTracking
+from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
 
 
-class ProcessedEvent(Model):
-    """One item per applied (SES event, recipient); DynamoDB's TTL removes it after DEDUP_DAYS."""
-    Meta = table_meta("processed-events")
-
-    event_key = UnicodeAttribute(hash_key=True)
-    expires_at = NumberAttribute()
-
-
-MODELS = (ProcessedEvent,)
 
 
 def _first_time(event: SesEvent) -> str:
@@ -110,7 +98,7 @@ def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bo
     else:
         suppression.suppress(record.tenant_id, record.recipient_email,
                              "hard_bounce" if kind == "hard" else "complaint", reason)
-    discussions.mark_participant_email_status(record.tenant_id, record.thread_id, record.recipient_email,
+    discussions.mark_participant_email_status(record.tenant_id, record.discussion_id, record.recipient_email,
                                               {"hard": "hard_bounce"}.get(kind, kind))
     if kind == "hard":
         _tell_owner(record, reason, first_bounce)
@@ -127,7 +115,7 @@ def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) ->
     from chalicelib.notifications.service import NewNotification
 
     try:
-        discussion = discussions.load(record.tenant_id, record.thread_id)
+        discussion = discussions.load(record.tenant_id, record.discussion_id)
     except NotFound:
         return
     owners = [p.user_id for p in discussion.participants if p.role == "owner" and p.user_id]

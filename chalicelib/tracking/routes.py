@@ -73,7 +73,7 @@ def click(token: str) -> Response:
 def tracking(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
     discussion = discussions.load(principal.tenant_id, discussion_id)
     message_id = (request.query_params or {}).get("message_id")
-    return {"thread_id": discussion.discussion_id, **service.thread_statistics(
+    return {"thread_id": discussion.discussion_id, **service.discussion_statistics(
         discussions.discussion_key(principal.tenant_id, discussion.discussion_id), message_id)}
 
 

@@ -12,7 +12,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, ValidationError
-from chalicelib.users.models import DIGEST_SHARDS, FREQUENCIES, UserProfile
+from chalicelib.notifications.schedule import FREQUENCIES
+from chalicelib.users.models import DIGEST_SHARDS, UserProfile
 from chalicelib.validation import choice, email_address, reject_unknown, text
 
 PREFERENCES = ("digest_frequency", "timezone", "digest_hour", "phone")
