@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any
+from typing import Any, Literal, overload
 
 from chalicelib.errors import ValidationError
 
@@ -28,6 +28,12 @@ def reject_unknown(body: dict[str, Any], allowed: Iterable[str], prefix: str = "
         raise ValidationError(f"unknown field '{prefix}{unknown[0]}'", field=f"{prefix}{unknown[0]}")
 
 
+@overload
+def text(body: dict[str, Any], field: str, *, required: Literal[True], max_length: int = 1000,
+         single_line: bool = True, strip: bool = True, label: str | None = None) -> str: ...
+@overload
+def text(body: dict[str, Any], field: str, *, required: bool = False, max_length: int = 1000,
+         single_line: bool = True, strip: bool = True, label: str | None = None) -> str | None: ...
 def text(body: dict[str, Any], field: str, *, required: bool = False, max_length: int = 1000,
          single_line: bool = True, strip: bool = True, label: str | None = None) -> str | None:
     """A string field: trimmed, bounded and, for header-bound values, free of CR/LF and control characters."""
@@ -60,6 +66,12 @@ def boolean(body: dict[str, Any], field: str, default: bool = False, label: str 
     return value
 
 
+@overload
+def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: str,
+           label: str | None = None) -> str: ...
+@overload
+def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: None = None,
+           label: str | None = None) -> str | None: ...
 def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: str | None = None,
            label: str | None = None) -> str | None:
     allowed = tuple(allowed)

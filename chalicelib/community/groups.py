@@ -50,12 +50,12 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityGroup:
                                updated_by=viewer.name)
         tx = Tx()
         # A creator who is not an administrator joins the group, or a Private group would hide from its maker.
-        joins = not viewer.is_admin and viewer.member_id is not None
-        if joins:
+        joiner = None if viewer.is_admin else viewer.member_id
+        if joiner is not None:
             group.member_count = 1
             tx.save("member", CommunityGroupMember(
-                keys.group_key(viewer.tenant_id, int(group.group_id)), viewer.member_id,
-                user_key=keys.user_key(viewer.tenant_id, viewer.member_id), group_id=int(group.group_id),
+                keys.group_key(viewer.tenant_id, int(group.group_id)), joiner,
+                user_key=keys.user_key(viewer.tenant_id, joiner), group_id=int(group.group_id),
                 joined_at=now))
         tx.save("group", group, condition=CommunityGroup.group_id.does_not_exist())
         if tx.commit().committed:
@@ -142,6 +142,7 @@ def add_member(viewer: Viewer, group_id: int, body: dict[str, Any]) -> dict[str,
     form = Form(body, ("UserId",))
     user_id = form.integer("UserId", required=True)
     form.done()
+    assert user_id is not None  # done() refused the form otherwise
     group = load(viewer, group_id) if viewer.is_admin or viewer.principal.has_role(f"{ENTITY}-Update") else None
     if group is None:
         # Joining on one's own: only oneself, only a Public group, with board access.

@@ -23,15 +23,15 @@ def _member(viewer: Viewer) -> int:
 def _target(viewer: Viewer, kind: str, target_id: int) -> tuple[Any, Any]:
     """The visible thread or reply, and the model instance whose counter moves."""
     if kind == "thread":
-        from chalicelib.community.threads import ENTITY, load
+        from chalicelib.community import threads
 
-        viewer.require(ENTITY, "Read")
-        load(viewer, target_id)
+        viewer.require(threads.ENTITY, "Read")
+        threads.load(viewer, target_id)
         return CommunityThread(viewer.tenant_id, target_id), CommunityThread.thread_id
-    from chalicelib.community.replies import ENTITY, load
+    from chalicelib.community import replies
 
-    viewer.require(ENTITY, "Read")
-    load(viewer, target_id)
+    viewer.require(replies.ENTITY, "Read")
+    replies.load(viewer, target_id)
     return CommunityMessage(viewer.tenant_id, target_id), CommunityMessage.message_id
 
 

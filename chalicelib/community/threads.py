@@ -184,7 +184,7 @@ def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
         raise forbidden(f"only the author or an administrator can {action} this conversation", "Id")
 
 
-_SIMPLE_FIELDS = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
+_SIMPLE_FIELDS: dict[str, Any] = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
                   "CoworkerId": CommunityThread.coworker_id, "InstantDelivery": CommunityThread.instant_delivery,
                   "Private": CommunityThread.private, "IncludeZoomInvite": CommunityThread.include_zoom_invite,
                   "ZoomEventData": CommunityThread.zoom_event_data, "Tags": CommunityThread.tags,
@@ -315,6 +315,7 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
     """
     viewer.require(ENTITY, "Read")
     tenant_id = viewer.tenant_id
+    index: Any
     if filters.group_id is not None:
         group = viewer.group(filters.group_id)
         if group is None or not viewer.sees_group(group):

@@ -184,7 +184,7 @@ def html_to_text(html: str) -> str:
 
 def _part_text(part: Message) -> str:
     try:
-        content = part.get_content()
+        content = part.get_content() if isinstance(part, EmailMessage) else None
         if isinstance(content, str):
             return content
     except Exception:  # noqa: BLE001 - unknown charset, bad base64: decode by hand below
@@ -326,11 +326,11 @@ def _ses_notification_kind(text: str) -> str | None:
     except ValueError:
         return None
     kind = data.get("notificationType") or data.get("eventType") if isinstance(data, dict) else None
-    return {"Bounce": BOUNCE, "Complaint": COMPLAINT}.get(kind)
+    return {"Bounce": BOUNCE, "Complaint": COMPLAINT}.get(str(kind))
 
 
 def _is_daemon(address: str | None) -> bool:
-    return bool(address) and address.split("@")[0] in _DAEMON_LOCALPARTS
+    return bool(address) and str(address).split("@")[0] in _DAEMON_LOCALPARTS
 
 
 def _status_blocks(part: Message) -> list[dict[str, str]]:
@@ -342,6 +342,8 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
         payload = None
     if isinstance(payload, list):
         for block in payload:
+            if not isinstance(block, Message):
+                continue
             try:
                 blocks.append({k.lower(): str(v) for k, v in block.items()})
             except Exception:  # noqa: BLE001
@@ -384,10 +386,8 @@ def parse_inbound(raw: bytes) -> InboundMail:
         from_name, from_address = parseaddr(from_value)
     except Exception:  # noqa: BLE001
         from_name, from_address = "", ""
-    from_address = from_address.strip().lower() or None
-    sender = from_address
-    if not sender:
-        sender = (parseaddr(_header(msg, "Return-Path"))[1] or "").lower() or None
+    address: str | None = from_address.strip().lower() or None
+    sender = address or (parseaddr(_header(msg, "Return-Path"))[1] or "").lower() or None
     subject = " ".join(_header(msg, "Subject").split())
 
     report = _report_type(msg)
@@ -416,7 +416,7 @@ def parse_inbound(raw: bytes) -> InboundMail:
         message_id=next(iter(_msg_ids(_header(msg, "Message-ID"))), None),
         in_reply_to=in_reply_to,
         references=references,
-        from_address=from_address,
+        from_address=address,
         from_name=" ".join(from_name.split()) or None,
         recipients=recipients,
         subject=subject,

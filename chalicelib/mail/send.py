@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.auth import Principal
@@ -162,7 +163,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
 
 
 def _finish(message: Message, all_done: bool, ses_header: str | None, domain: str) -> None:
-    actions = []
+    actions: list[Action] = []
     if ses_header and not message.email_message_id:
         actions.append(Message.email_message_id.set(ses_header))
     if all_done and message.outbox_key:

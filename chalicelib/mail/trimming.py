@@ -151,9 +151,9 @@ def _trim(text: str) -> str:
     pattern, lines = _cut(pattern, lines, DELIMITER, keep_match_start=False)  # all after the first delimiter
     pattern, lines = _drop_all(pattern, lines, SIGNATURE)  # mobile signatures
 
-    if re.search(r"^b[^t]+t[et]*$", pattern):  # the reply is below the quote
-        index = re.search(r"t[et]*$", pattern).start()
-        pattern, lines = "", lines[index:]
+    below = re.search(r"^b[^t]+(t[et]*)$", pattern)
+    if below:  # the reply is below the quote
+        pattern, lines = "", lines[below.start(1):]
     pattern, lines = _cut(pattern, lines, r"te*b[^q]*$")  # a marker not followed by a quote
     match = re.search(r"te*b[eqbh]*([te]*)$", pattern)  # a marker followed by a long quote
     if match and match.group(1).count(TEXT) < 7:

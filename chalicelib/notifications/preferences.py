@@ -33,7 +33,7 @@ def update(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         due = next_due(frequency, profile.timezone, hour, clock.now())
         if due is not None:
             users.reschedule_digest(principal.tenant_id, principal.user_id, profile.digest_due_at, clock.iso(due))
-            profile = users.profile_of(principal.tenant_id, principal.user_id)
+            profile = users.profile_of(principal.tenant_id, principal.user_id) or profile
     return users.preferences_json(profile, tenant_default)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 
 from chalicelib import clock
+from chalicelib.db import set_or_remove
 from chalicelib.tracking import suppression
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
@@ -75,15 +76,17 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         bounce_type = EmailTracking.bounce_type | kind if kind == "soft" else kind
         on.update(actions=[EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
                            EmailTracking.bounce_type.set(bounce_type),
-                           EmailTracking.bounce_reason.set((event.reason or "")[:1000] or None)])
+                           set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])])
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
                         else (EmailTracking.click_count, EmailTracking.clicked_at))
-        on.update(actions=[count.add(1), first.set(first | when), EmailTracking.user_agent.set(event.user_agent),
-                           EmailTracking.ip_address.set(event.ip_address)])
+        on.update(actions=[count.add(1), first.set(first | when),
+                           set_or_remove(EmailTracking.user_agent, event.user_agent),
+                           set_or_remove(EmailTracking.ip_address, event.ip_address)])
     elif event.kind in ("reject", "rendering_failure"):
-        on.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(event.reason)])
+        on.update(actions=[EmailTracking.state.set("failed"),
+                           set_or_remove(EmailTracking.failure_reason, event.reason)])
 
 
 def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:

@@ -7,6 +7,8 @@ Keying the table by the 128-bit pixel id makes a pixel open or a click one Updat
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -57,7 +59,7 @@ class EmailTracking(Model):
     attempts = NumberAttribute(default=0)
     ses_message_id = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
-    links = ListAttribute(of=UnicodeAttribute, default=list)
+    links = ListAttribute[Any](of=UnicodeAttribute, default=list)  # [Any]: plain strings (see community/models.py)
     sent_at = UnicodeAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
     opened_at = UnicodeAttribute(null=True)

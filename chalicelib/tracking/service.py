@@ -6,6 +6,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock
+from chalicelib.db import set_or_remove
 from chalicelib.tracking.ids import TRACKING_ID
 from chalicelib.tracking.models import EmailTracking
 
@@ -37,8 +38,8 @@ def record_open(pixel_id: str, user_agent: str | None, ip_address: str | None, m
         return False
     now = clock.now_iso()
     actions = [EmailTracking.open_count.add(1), EmailTracking.opened_at.set(EmailTracking.opened_at | now),
-               EmailTracking.user_agent.set((user_agent or "")[:512] or None),
-               EmailTracking.ip_address.set((ip_address or "")[:64] or None)]
+               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
+               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])]
     if is_machine_open(user_agent, method):
         actions.append(EmailTracking.machine_open_count.add(1))
     else:
@@ -61,8 +62,8 @@ def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_addr
     try:
         record.update(actions=[EmailTracking.click_count.add(1),
                                EmailTracking.clicked_at.set(EmailTracking.clicked_at | now),
-                               EmailTracking.user_agent.set((user_agent or "")[:512] or None),
-                               EmailTracking.ip_address.set((ip_address or "")[:64] or None)],
+                               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
+                               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])],
                       condition=EmailTracking.tracking_pixel_id.exists() & (EmailTracking.links[link_index].exists()))
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":

@@ -6,7 +6,7 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib import clock
-from chalicelib.db import decode_cursor, encode_cursor
+from chalicelib.db import decode_cursor, encode_cursor, set_or_remove
 from chalicelib.errors import NotFound
 from chalicelib.tracking.models import Suppression
 
@@ -21,7 +21,7 @@ def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
 
 def suppress(tenant_id: str, email: str, reason: str, detail: str | None) -> None:
     item = Suppression(tenant_id, email.lower())
-    item.update(actions=[Suppression.reason.set(reason), Suppression.detail.set((detail or "")[:500] or None),
+    item.update(actions=[Suppression.reason.set(reason), set_or_remove(Suppression.detail, (detail or "")[:500]),
                          Suppression.suppressed_at.set(Suppression.suppressed_at | clock.now_iso())])
 
 
