@@ -1,10 +1,16 @@
 """`make deploy`'s template: Chalice's, merged with infra/, is valid, least-privilege, alarmed and per stage."""
 from __future__ import annotations
 
+import re
+import zipfile
+from importlib.metadata import version
+
 import pytest
 import yaml
 
 from scripts.deploy import build
+
+pytestmark = pytest.mark.slow  # builds the Lambda package with `chalice package`
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +140,14 @@ def test_deploy_uploads_the_code_and_points_every_function_at_it(packaged, aws):
     assert zipped == (packaged.parent / "deployment.zip").read_bytes()
     assert s3.get_public_access_block(Bucket="artifacts-bucket")["PublicAccessBlockConfiguration"][
         "BlockPublicAcls"] is True
+
+
+def test_the_package_ships_the_sdk_and_libraries_the_tests_ran_with(packaged):
+    """The function runs on the pinned lock, boto3 and botocore included, not on whatever the runtime carries."""
+    names = zipfile.ZipFile(packaged.parent / "deployment.zip").namelist()
+    shipped = dict(re.match(r"([^/]+)-([^-/]+)\.dist-info/METADATA$", name).groups()
+                   for name in names if re.match(r"[^/]+\.dist-info/METADATA$", name))
+    shipped = {name.lower().replace("_", "-"): number for name, number in shipped.items()}
+
+    for package in ("boto3", "botocore", "pynamodb", "jinja2", "markupsafe", "pyjwt", "cryptography"):
+        assert shipped.get(package) == version(package), package
