@@ -70,10 +70,12 @@ package: install
 # The whole system as one CloudFormation stack: make deploy STAGE=dev FROM_ADDRESS=hub@example.com
 #   JWT_ISSUER=https://cognito-idp.REGION.amazonaws.com/POOL [JWT_AUDIENCE=...] [REPLY_DOMAIN=reply.example.com]
 #   [ALERT_EMAIL=ops@example.com] [PUBLIC_BASE_URL=https://api.example.com]
+#   [APP_DISCUSSION_URL=https://app.example.com/discussions/{id}] [APP_COMMUNITY_THREAD_URL=https://app.example.com/community/threads/{id}]
 deploy: install
 	$(BIN)/python scripts/deploy.py deploy --stage "$(or $(STAGE),dev)" --from-address "$(FROM_ADDRESS)" \
 		--jwt-issuer "$(JWT_ISSUER)" --jwt-audience "$(JWT_AUDIENCE)" --reply-domain "$(REPLY_DOMAIN)" \
-		--alert-email "$(ALERT_EMAIL)" --public-base-url "$(PUBLIC_BASE_URL)"
+		--alert-email "$(ALERT_EMAIL)" --public-base-url "$(PUBLIC_BASE_URL)" \
+		--app-discussion-url "$(APP_DISCUSSION_URL)" --app-community-thread-url "$(APP_COMMUNITY_THREAD_URL)"
 
 teardown: install
 	$(BIN)/python scripts/deploy.py teardown --stage "$(or $(STAGE),dev)"
