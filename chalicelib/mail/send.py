@@ -20,6 +20,7 @@ from chalicelib import clock, storage
 from chalicelib.auth import Principal
 from chalicelib.config import settings
 from chalicelib.discussions import service as discussions
+from chalicelib.discussions.attachments import safe_filename
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.mail import anchors, communication, compose, ses
@@ -264,7 +265,8 @@ def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], li
             data = storage.get_object(settings().attachments_bucket, file.s3_key)
             inline.append(compose.Attachment(file.filename, file.content_type, data))
         else:
-            url = storage.download_url(settings().attachments_bucket, file.s3_key, file.filename, seconds)
+            url = storage.download_url(settings().attachments_bucket, file.s3_key, safe_filename(file.filename),
+                                       seconds)
             links.append(compose.DownloadLink(file.filename, int(file.size), url, until))
     return inline, links
 
