@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.config import settings
@@ -71,11 +72,16 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
     elif event.kind in ("bounce", "complaint"):
         kind = event.bounce_type or "soft"
-        # A soft bounce never downgrades a hard bounce or a complaint already recorded.
-        bounce_type = EmailTracking.bounce_type | kind if kind == "soft" else kind
-        on.update(actions=[EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
-                           EmailTracking.bounce_type.set(bounce_type),
-                           set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])])
+        # A soft bounce never downgrades a hard bounce or a complaint already recorded; a complaint never hides a
+        # bounce already recorded (it shows as complained_at beside it), and a later hard bounce keeps complained_at.
+        keep = kind == "soft" or (kind == "complaint" and record.bounce_type == "hard")
+        actions: list[Action] = [
+            EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
+            EmailTracking.bounce_type.set(EmailTracking.bounce_type | kind if keep else kind),
+                   set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])]
+        if kind == "complaint":
+            actions.append(EmailTracking.complained_at.set(EmailTracking.complained_at | when))
+        on.update(actions=actions)
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
