@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 --no-header \
           --annotation-style line
 
-.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench package deploy teardown
+.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench spam-score package deploy teardown
 
 # The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -59,6 +59,10 @@ digest: install
 bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
+# Every kind of mail we send, scored by SpamAssassin (apt-get install -y spamassassin); see docs/mail-journeys.md.
+spam-score: install
+	$(BIN)/python bench/spam_score.py
+
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install
 	@$(BIN)/python scripts/deliver_mail.py --moto-port "$(or $(MOTO_PORT),5555)" "$(FILE)"
@@ -70,10 +74,12 @@ package: install
 # The whole system as one CloudFormation stack: make deploy STAGE=dev FROM_ADDRESS=hub@example.com
 #   JWT_ISSUER=https://cognito-idp.REGION.amazonaws.com/POOL [JWT_AUDIENCE=...] [REPLY_DOMAIN=reply.example.com]
 #   [ALERT_EMAIL=ops@example.com] [PUBLIC_BASE_URL=https://api.example.com]
+#   [APP_DISCUSSION_URL=https://app.example.com/discussions/{id}] [APP_COMMUNITY_THREAD_URL=https://app.example.com/community/threads/{id}]
 deploy: install
 	$(BIN)/python scripts/deploy.py deploy --stage "$(or $(STAGE),dev)" --from-address "$(FROM_ADDRESS)" \
 		--jwt-issuer "$(JWT_ISSUER)" --jwt-audience "$(JWT_AUDIENCE)" --reply-domain "$(REPLY_DOMAIN)" \
-		--alert-email "$(ALERT_EMAIL)" --public-base-url "$(PUBLIC_BASE_URL)"
+		--alert-email "$(ALERT_EMAIL)" --public-base-url "$(PUBLIC_BASE_URL)" \
+		--app-discussion-url "$(APP_DISCUSSION_URL)" --app-community-thread-url "$(APP_COMMUNITY_THREAD_URL)"
 
 teardown: install
 	$(BIN)/python scripts/deploy.py teardown --stage "$(or $(STAGE),dev)"

@@ -27,6 +27,26 @@ class Settings:
     ses_configuration_set: str | None
     signing_secret_value: str | None
     static_pixel_url: str
+    app_discussion_url: str
+    app_community_thread_url: str
+    engagement_tracker: str
+    email_max_raw_bytes: int
+    attachment_link_seconds: int
+
+    def discussion_url(self, discussion_id: str) -> str:
+        """Where a person opens a discussion in the app (APP_DISCUSSION_URL); never a JSON API URL."""
+        return self.app_discussion_url.replace("{id}", discussion_id)
+
+    def community_thread_url(self, thread_id: int | str) -> str:
+        """Where a member opens a community thread in the app (APP_COMMUNITY_THREAD_URL)."""
+        return self.app_community_thread_url.replace("{id}", str(thread_id))
+
+    @property
+    def our_tracker(self) -> bool:
+        """True (default): our pixel and click links count opens and clicks, and SES's Open/Click events are
+        ignored. ENGAGEMENT_TRACKER=ses turns ours off; SES's tracker then needs a configuration-set event
+        destination with OPEN and CLICK, which infra/resources.yaml deliberately does not have."""
+        return self.engagement_tracker != "ses"
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
@@ -98,6 +118,13 @@ def settings() -> Settings:
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
         signing_secret_value=_env("SIGNING_SECRET", _env("JWT_SECRET")),
         static_pixel_url=_env("STATIC_PIXEL_URL", "https://static.discussionhub.local/pixel.gif"),
+        # Links meant for a person open the web app, not the JSON API (which answers 401 in a browser).
+        app_discussion_url=_env("APP_DISCUSSION_URL", "http://localhost:3000/discussions/{id}"),
+        app_community_thread_url=_env("APP_COMMUNITY_THREAD_URL", "http://localhost:3000/community/threads/{id}"),
+        engagement_tracker=_env("ENGAGEMENT_TRACKER", "hub").lower(),
+        # SES v1 SendRawEmail takes at most 10 MB per raw message, attachments and base64 included.
+        email_max_raw_bytes=int(_env("EMAIL_MAX_RAW_BYTES", str(10_000_000))),
+        attachment_link_seconds=int(_env("ATTACHMENT_LINK_SECONDS", str(7 * 24 * 3600))),
     )
 
 

@@ -27,3 +27,7 @@ def download_url(bucket: str, key: str, filename: str, seconds: int) -> str:
                 "ResponseContentDisposition": f'attachment; filename="{filename}"'},
         ExpiresIn=seconds,
     )
+
+
+def get_object(bucket: str, key: str) -> bytes:
+    return s3().get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -35,8 +35,16 @@ def bootstrap(stage: str = "local", region: str = "us-east-1") -> dict[str, str]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
+# Never open or click: AWS turns SES's own open/click tracking on for a configuration set "that has an event
+# destination whose MatchingEventTypes include the OPEN or CLICK event types" (SESv2 TrackingConfigurationOverrides,
+# https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_TrackingConfigurationOverrides.html): SES would add its
+# pixel and rewrite every link, counting each open and click a second time. Ours is the one tracker
+# (docs/mail-journeys.md, ENGAGEMENT_TRACKER).
+SES_EVENT_TYPES = ["send", "reject", "bounce", "complaint", "delivery", "renderingFailure", "deliveryDelay"]
+
+
 def configure_ses(stage: str, region: str) -> None:
-    """The configuration set whose events (delivery, bounce, complaint, reject, open, click…) go to SNS.
+    """The configuration set whose events (delivery, bounce, complaint, reject…) go to SNS.
 
     CloudFormation's SES resources are not in moto, so this step is done with the SES API, here and in
     the deploy script alike.
@@ -51,8 +59,7 @@ def configure_ses(stage: str, region: str) -> None:
         return  # created by the template (where CloudFormation supports SES)
     ses.create_configuration_set_event_destination(ConfigurationSetName=name, EventDestination={
         "Name": "to-sns", "Enabled": True,
-        "MatchingEventTypes": ["send", "reject", "bounce", "complaint", "delivery", "open", "click",
-                               "renderingFailure", "deliveryDelay"],
+        "MatchingEventTypes": SES_EVENT_TYPES,
         "SNSDestination": {"TopicARN": topic_arn}})
 
 

@@ -29,7 +29,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 INFRA = ROOT / "infra"
 PARAMETERS = {"reply_domain": "ReplyDomain", "from_address": "FromAddress", "jwt_issuer": "JwtIssuer",
-              "jwt_audience": "JwtAudience", "alert_email": "AlertEmail", "public_base_url": "PublicBaseUrl"}
+              "jwt_audience": "JwtAudience", "alert_email": "AlertEmail", "public_base_url": "PublicBaseUrl",
+              "app_discussion_url": "AppDiscussionUrl", "app_community_thread_url": "AppCommunityThreadUrl"}
 
 
 def stack_name(stage: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -30,12 +31,19 @@ EXECUTABLE_EXTENSIONS = {
 }
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+_DISPLAY_NAME = re.compile(r"[^\w. -]+")   # letters and digits of any script: "Offre été.pdf" stays as typed
 
 
 def safe_filename(filename: str) -> str:
     """A name safe for an S3 key and a Content-Disposition header."""
     name = _SAFE_NAME.sub("_", filename.replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
     return name[:200] or "attachment"
+
+
+def display_filename(filename: str) -> str:
+    """The name people see (download, email attachment): any script's letters kept, no path or punctuation."""
+    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    return _DISPLAY_NAME.sub("_", name).strip(" .")[:200] or "attachment"
 
 
 def check_file(filename: str, content_type: str, size: int) -> None:
@@ -63,10 +71,10 @@ def decode_content(value: Any) -> bytes:
 def store(tenant_id: str, discussion_id: str, *, filename: str, content_type: str, content: bytes,
           uploaded_by: str, message_id: str | None = None) -> Attachment:
     """Store the bytes in S3, then the record; an S3 object without a record is harmless and expires."""
-    name = safe_filename(filename)
+    name = display_filename(filename)
     check_file(name, content_type, len(content))
     attachment_id = ids.new_id()
-    key = f"tenants/{tenant_id}/discussions/{discussion_id}/attachments/{attachment_id}/{name}"
+    key = f"tenants/{tenant_id}/discussions/{discussion_id}/attachments/{attachment_id}/{safe_filename(name)}"
     storage.put_object(settings().attachments_bucket, key, content, content_type)
     record = Attachment(service.discussion_key(tenant_id, discussion_id), attachment_id, tenant_id=tenant_id,
                         discussion_id=discussion_id, message_id=message_id, filename=name,
@@ -120,6 +128,6 @@ def describe(filename: str, content_type: str, size: int, s3_key: str, attachmen
     seconds = settings().attachment_url_seconds
     return {
         "id": attachment_id, "filename": filename, "content_type": content_type, "size": int(size),
-        "download_url": storage.download_url(settings().attachments_bucket, s3_key, filename, seconds),
+        "download_url": storage.download_url(settings().attachments_bucket, s3_key, safe_filename(filename), seconds),
         "download_url_expires_in": seconds,
     }

@@ -33,7 +33,7 @@ def run(payload: dict[str, Any]) -> None:
              else f"New message from {who}: {discussion.subject}")
     if message.is_internal:
         title = f"Internal note from {who}: {discussion.subject}"
-    link = f"{settings().public_base_url}/api/tenant/threads/{discussion_id}"
+    link = settings().discussion_url(discussion_id)
     item = NewNotification(type="inbound_reply" if inbound else "discussion_message", title=title,
                            body=preview_of(message.body), discussion_id=discussion_id,
                            context_label=discussion.subject, link=link,

@@ -447,8 +447,8 @@ def mark_read(principal: Principal, discussion_id: str) -> Discussion:
     return _mutate(principal.tenant_id, discussion_id, change)
 
 
-def mark_participant_email_status(tenant_id: str, discussion_id: str, email: str, status: str) -> None:
-    """Show on the discussion that this external address bounced hard or complained (SES events)."""
+def mark_participant_email_status(tenant_id: str, discussion_id: str, email: str, status: str | None) -> None:
+    """Show on the discussion that this external address bounced hard or complained (SES events); None clears it."""
     def change(item: Discussion) -> None:
         for participant in item.participants:
             if participant.email == email.lower():
@@ -458,6 +458,18 @@ def mark_participant_email_status(tenant_id: str, discussion_id: str, email: str
         _mutate(tenant_id, discussion_id, change)
     except NotFound:
         pass  # the discussion is gone; the suppression list still holds the address
+
+
+def clear_email_status_everywhere(tenant_id: str, email: str) -> int:
+    """A lifted suppression: the address's `email_status` cleared on every discussion it takes part in.
+
+    An administrator's rare action, one write per discussion of that address (its memberships, read by key)."""
+    key = membership_key(tenant_id, f"e:{email.lower()}")
+    cleared = 0
+    for membership in Membership.query(key):
+        mark_participant_email_status(tenant_id, membership.discussion_id, email, None)
+        cleared += 1
+    return cleared
 
 
 # ---------------------------------------------------------------- lifecycle

@@ -10,13 +10,13 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, ValidationError
 from chalicelib.mail.models import CommunicationSettings
-from chalicelib.notifications.schedule import FREQUENCIES
+from chalicelib.notifications.schedule import FREQUENCIES, valid_zone
 from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
 
 MAX_SIGNATURE = 2000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature",
-          "default_digest_frequency", "sms_enabled")
+          "default_digest_frequency", "sms_enabled", "time_zone")
 
 
 def get(tenant_id: str) -> CommunicationSettings:
@@ -31,6 +31,7 @@ def as_json(item: CommunicationSettings) -> dict[str, Any]:
             "email_reply_domain": item.email_reply_domain, "from_address": item.from_address,
             "from_name": item.from_name, "email_signature": item.email_signature,
             "default_digest_frequency": item.default_digest_frequency or "daily", "sms_enabled": bool(item.sms_enabled),
+            "time_zone": item.time_zone or "UTC",
             "updated_at": item.updated_at, "updated_by": item.updated_by}
 
 
@@ -59,6 +60,8 @@ def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
         item.default_digest_frequency = choice(body, "default_digest_frequency", FREQUENCIES)
     if "sms_enabled" in body:
         item.sms_enabled = boolean(body, "sms_enabled")
+    if "time_zone" in body:
+        item.time_zone = _time_zone(body)
     if item.email_integration_enabled and not (item.email_reply_domain and item.from_address):
         missing = "email_reply_domain" if not item.email_reply_domain else "from_address"
         raise ValidationError(f"{missing} is needed to enable email integration", field=missing)
@@ -66,3 +69,11 @@ def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
     item.updated_by = principal.user_id
     item.save()
     return item
+
+
+def _time_zone(body: dict[str, Any]) -> str | None:
+    """The zone dates in outbound mail are written in ("On Mon, 30 Nov 2026 at 23:56, … wrote:")."""
+    zone = text(body, "time_zone", max_length=64)
+    if zone is not None and not valid_zone(zone):
+        raise ValidationError("time_zone must be an IANA time zone such as Europe/Paris", field="time_zone")
+    return zone or None

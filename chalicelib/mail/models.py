@@ -19,6 +19,7 @@ class CommunicationSettings(Model):
     email_signature = UnicodeAttribute(null=True)
     default_digest_frequency = UnicodeAttribute(null=True)  # for users who chose none; unset = daily
     sms_enabled = BooleanAttribute(default=False)
+    time_zone = UnicodeAttribute(null=True)   # IANA name for dates in outbound mail; unset = UTC
     updated_at = UnicodeAttribute(null=True)
     updated_by = UnicodeAttribute(null=True)
 

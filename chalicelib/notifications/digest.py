@@ -176,6 +176,7 @@ def _finish_claimed(key: str, period: str, pending: list[Notification]) -> None:
 
 def _context(frequency: str, period: str, items: list[Notification], recipient: email.Recipient, tenant_id: str,
              user_id: str) -> dict[str, Any]:
+    from chalicelib.config import settings
     from chalicelib.notifications.unsubscribe import url_for
 
     groups: dict[str, dict[str, Any]] = {}
@@ -184,9 +185,19 @@ def _context(frequency: str, period: str, items: list[Notification], recipient: 
                                           if item.community_thread_id is not None else "other")
         group = groups.setdefault(group_id, {"label": item.context_label or item.title, "items": []})
         group["items"].append({"title": item.title, "excerpt": item.body, "created_at": item.created_at,
-                               "link": item.link})
+                               "link": _app_link(item, settings())})
     count = len(items)
     label = {"daily": "daily", "weekly": "weekly", "monthly": "monthly"}[frequency]
     return {"subject": f"Your {label} summary: {count} notification{'s' if count != 1 else ''}",
             "groups": list(groups.values()), "count": count, "period": period,
             "recipient_name": recipient.name, "unsubscribe_url": url_for(tenant_id, user_id)}
+
+
+def _app_link(item: Notification, config: Any) -> str | None:
+    """Where a person opens what the notification is about: the web app (APP_*_URL), never the JSON API, which
+    answers 401 in a browser. Built from the notification's ids, so links stored before this rule are right too."""
+    if item.discussion_id:
+        return str(config.discussion_url(item.discussion_id))
+    if item.community_thread_id is not None:
+        return str(config.community_thread_url(int(item.community_thread_id)))
+    return item.link

@@ -54,6 +54,11 @@ def _token(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()[:16]
 
 
+def message_id_for(message_key: str, user_id: str, domain: str) -> str:
+    """A Message-ID whose left part is a dot-atom: "digest.daily:2026-11-23" would be cut at the ':' by readers."""
+    return f"<{compose.dot_atom(message_key)}.{_token(user_id)}@{domain}>"
+
+
 def deliver_now(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,
                 recipient: Recipient) -> str:
     """Email one stored notification; returns its email status (`already claimed` if another run has it)."""
@@ -80,8 +85,9 @@ def send_email(tenant_id: str, user_id: str, recipient: Recipient, message_key: 
         raise ValueError("a blocked recipient (see `blocked`) is never sent to")
     raw = compose.build_notification(compose.NotificationEmail(
         sender=recipient.sender, recipient=compose.Person(recipient.email, recipient.name), subject=rendered.subject,
-        message_id=f"<{message_key}.{_token(user_id)}@{recipient.reply_domain}>", text=rendered.text,
-        html=rendered.html, unsubscribe_url=unsubscribe.url_for(tenant_id, user_id), attachments=attachments or []))
+        message_id=message_id_for(message_key, user_id, recipient.reply_domain), text=rendered.text,
+        html=rendered.html, unsubscribe_url=unsubscribe.url_for(tenant_id, user_id),
+        list_id=f"<notifications.{recipient.reply_domain}>", attachments=attachments or [], date=clock.now()))
     return ses.send_raw(recipient.sender.email, recipient.email, raw, settings().ses_configuration_set)
 
 

@@ -12,8 +12,10 @@ from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
+from chalicelib.config import settings
 from chalicelib.db import set_or_remove
 from chalicelib.tracking import suppression
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
@@ -21,8 +23,6 @@ from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_e
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
-
-
 
 
 def _first_time(event: SesEvent) -> str:
@@ -72,11 +72,16 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
     elif event.kind in ("bounce", "complaint"):
         kind = event.bounce_type or "soft"
-        # A soft bounce never downgrades a hard bounce or a complaint already recorded.
-        bounce_type = EmailTracking.bounce_type | kind if kind == "soft" else kind
-        on.update(actions=[EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
-                           EmailTracking.bounce_type.set(bounce_type),
-                           set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])])
+        # A soft bounce never downgrades a hard bounce or a complaint already recorded; a complaint never hides a
+        # bounce already recorded (it shows as complained_at beside it), and a later hard bounce keeps complained_at.
+        keep = kind == "soft" or (kind == "complaint" and record.bounce_type == "hard")
+        actions: list[Action] = [
+            EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
+            EmailTracking.bounce_type.set(EmailTracking.bounce_type | kind if keep else kind),
+                   set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])]
+        if kind == "complaint":
+            actions.append(EmailTracking.complained_at.set(EmailTracking.complained_at | when))
+        on.update(actions=actions)
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
@@ -110,7 +115,6 @@ def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bo
 def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) -> None:
     """A hard bounce is news the discussion's owner needs now: a high-priority notification."""
     from chalicelib import ids
-    from chalicelib.config import settings
     from chalicelib.discussions import service as discussions
     from chalicelib.errors import NotFound
     from chalicelib.notifications import delivery
@@ -123,7 +127,7 @@ def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) ->
         return
     owners = [p.user_id for p in discussion.participants if p.role == "owner" and p.user_id]
     title = f"Email to {record.recipient_email} bounced: {discussion.subject}"
-    link = f"{settings().public_base_url}/api/tenant/threads/{discussion.discussion_id}"
+    link = settings().discussion_url(discussion.discussion_id)
     item = NewNotification(type="email_bounced", title=title, body=(reason or "")[:300] or None, priority="high",
                            discussion_id=discussion.discussion_id, context_label=discussion.subject, link=link)
     notification_id = ids.sortable_id_for(first_bounce, f"bounce|{record.tracking_pixel_id}")
@@ -134,7 +138,7 @@ def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) ->
 
 def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
     """Apply one SNS message; malformed and unknown ones are logged and acknowledged."""
-    outcome = {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 0}
+    outcome = {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 0, "ignored": 0}
     try:
         events = parse_ses_events(message, sns_message_id)
     except MalformedEvent as error:
@@ -142,6 +146,10 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
         outcome["malformed"] += 1
         return outcome
     for event in events:
+        if event.kind in ("open", "click") and settings().our_tracker:
+            # Our pixel and click links count these; SES's would count them twice (ENGAGEMENT_TRACKER).
+            outcome["ignored"] += 1
+            continue
         record = _record_for(event)
         if record is None:
             logger.info("SES event %s for %s names no mail we sent", event.kind, event.ses_message_id)

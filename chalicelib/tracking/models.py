@@ -71,6 +71,7 @@ class EmailTracking(Model):
     bounced_at = UnicodeAttribute(null=True)
     bounce_type = UnicodeAttribute(null=True)
     bounce_reason = UnicodeAttribute(null=True)
+    complained_at = UnicodeAttribute(null=True)   # beside the bounce fields: a complaint after a bounce stays visible
     user_agent = UnicodeAttribute(null=True)
     ip_address = UnicodeAttribute(null=True)
     retry_shard = UnicodeAttribute(null=True)

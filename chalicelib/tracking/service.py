@@ -59,9 +59,13 @@ def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_addr
         return None
     now = clock.now_iso()
     record = EmailTracking(pixel_id)
+    # A click is also an open, whether or not the pixel loaded (images blocked): a person's click a human one.
+    opened = [EmailTracking.opened_at.set(EmailTracking.opened_at | now)]
+    if not is_machine_open(user_agent):
+        opened.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
     try:
         record.update(actions=[EmailTracking.click_count.add(1),
-                               EmailTracking.clicked_at.set(EmailTracking.clicked_at | now),
+                               EmailTracking.clicked_at.set(EmailTracking.clicked_at | now), *opened,
                                set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
                                set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])],
                       condition=EmailTracking.tracking_pixel_id.exists() & (EmailTracking.links[link_index].exists()))
@@ -95,6 +99,7 @@ def recipient_json(record: EmailTracking) -> dict[str, Any]:
         "machine_open_count": int(record.machine_open_count), "human_opened_at": record.human_opened_at,
         "clicked_at": record.clicked_at, "click_count": int(record.click_count), "bounced_at": record.bounced_at,
         "bounce_type": record.bounce_type, "bounce_reason": record.bounce_reason,
+        "complained_at": record.complained_at,
         "user_agent": record.user_agent, "ip_address": record.ip_address,
     }
 

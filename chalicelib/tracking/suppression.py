@@ -60,9 +60,13 @@ def list_page(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[Supp
 
 
 def lift(tenant_id: str, email: str) -> None:
+    """Take the address off the list; its participants no longer show a bounce or complaint status."""
+    from chalicelib.discussions import service as discussions
+
     try:
         Suppression(tenant_id, email.lower()).delete(condition=Suppression.suppressed_at.exists())
     except DeleteError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             raise NotFound("this address is not on the suppression list") from None
         raise
+    discussions.clear_email_status_everywhere(tenant_id, email)

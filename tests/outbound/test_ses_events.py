@@ -130,7 +130,41 @@ def test_a_soft_bounce_never_downgrades_a_hard_one(api, client, sent):
     assert _cleo(api, discussion)["bounce_type"] == "hard"
 
 
-def test_open_and_click_events_count_with_agent_and_ip(api, client, sent):
+@pytest.fixture
+def ses_tracker(monkeypatch):
+    """ENGAGEMENT_TRACKER=ses: our pixel and click links off, SES's Open and Click events counted instead."""
+    from chalicelib.config import settings
+
+    monkeypatch.setenv("ENGAGEMENT_TRACKER", "ses")
+    settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    settings.cache_clear()
+
+
+def test_ses_open_and_click_events_are_ignored_while_our_tracker_counts(api, client, sent):
+    discussion, copies = sent
+    opened = _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO)).payload
+    _deliver(client, _aim(_example("event_click"), copies[CLEO], CLEO), "sns-2")
+    cleo = _cleo(api, discussion)
+    assert opened[0]["ignored"] == 1 and opened[0]["applied"] == 0
+    assert (cleo["open_count"], cleo["click_count"], cleo["opened_at"], cleo["clicked_at"]) == (0, 0, None, None)
+
+
+def test_with_the_switch_on_ses_tracks_and_our_pixel_and_links_are_gone(api, client, enabled, ses_tracker):
+    discussion = _discussion(api)
+    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    copies = {s["recipient"]: s["email_message_id"].strip("<>").split("@")[0] for s in report["sent"]}
+    raw = [m for _, d, m in sent_messages() if d == [CLEO]][0].as_string()
+    assert "/t/o/" not in raw and "/t/c/" not in raw and "https://acme.example/q/1042" in raw
+    _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO))
+    _deliver(client, _aim(_example("event_click"), copies[CLEO], CLEO), "sns-2")
+    cleo = _cleo(api, discussion)
+    assert cleo["open_count"] == 1 and cleo["click_count"] == 1
+    assert cleo["ip_address"] == "192.0.2.1" and "Mozilla" in cleo["user_agent"]
+
+
+def test_open_and_click_events_count_with_agent_and_ip(api, client, sent, ses_tracker):
     discussion, copies = sent
     _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO))
     _deliver(client, _aim(_example("event_click"), copies[CLEO], CLEO), "sns-2")
@@ -148,7 +182,7 @@ def test_reject_and_rendering_failure_mark_the_copy_failed(api, client, sent, ex
     assert cleo["state"] == "failed" and words in cleo["failure_reason"]
 
 
-def test_the_same_event_delivered_eight_times_counts_once(api, client, sent):
+def test_the_same_event_delivered_eight_times_counts_once(api, client, sent, ses_tracker):
     discussion, copies = sent
     event = _aim(_example("event_open"), copies[CLEO], CLEO)
     for attempt in range(8):
@@ -156,7 +190,7 @@ def test_the_same_event_delivered_eight_times_counts_once(api, client, sent):
     assert _cleo(api, discussion)["open_count"] == 1
 
 
-def test_out_of_order_events_keep_first_times_and_the_bounce(api, client, sent):
+def test_out_of_order_events_keep_first_times_and_the_bounce(api, client, sent, ses_tracker):
     discussion, copies = sent
     _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO, "2026-03-01T10:05:00.000Z"))
     _deliver(client, _aim(_example("event_bounce"), copies[CLEO], CLEO, "2026-03-01T10:10:00.000Z"), "s2")
@@ -193,7 +227,8 @@ def test_events_for_mail_we_did_not_send_are_acknowledged(api, client, sent):
     assert api.get(f"{THREADS}/{discussion['id']}/tracking").data == before
 
 
-def test_a_failure_while_applying_is_raised_for_retry_and_not_marked_done(api, client, sent, monkeypatch):
+def test_a_failure_while_applying_is_raised_for_retry_and_not_marked_done(api, client, sent, monkeypatch,
+                                                                         ses_tracker):
     from chalicelib.tracking import events
 
     discussion, copies = sent
