@@ -34,7 +34,7 @@ _SIGNATURES = [_rx(rf"^{_B}*{p}", re.IGNORECASE) for p in (
     # added here (not in email_reply_trimmer): more clients' "sent from" lines
     r"Envoyé de mon ", r"Enviado do (meu|Yahoo Mail)", r"Inviato dal mio ", r"Wysłano z ", r"Отправлено (из|с) ",
     r"Outlook (voor|für|pour|para|per) (iOS|Android)", r"(Télécharger|Obtenir) Outlook pour ", r"Skickat från ",
-    r"iPhoneから送信", r"从我的 ?iPhone ?发送", r"Get Outlook for ",
+    r"iPhoneから送信", r"从我的 ?iPhone ?发送", r"Get Outlook for ", r"Gesendet von Outlook für ",
 )]
 _MARKDOWN_LINK = _rx(r"\[([^\]]+)\]\([^)]+\)")
 
@@ -49,7 +49,7 @@ _ON_DATE_SOMEONE_WROTE = [_rx(rf"^[[:blank:]<>-]*{on} (?:(?!\b(?>{stop})\b).)+?{
     ("Le", r"Le|nous\sa\sdit|a\s+écrit", r"(nous\sa\sdit|a\s+écrit)"),
     ("Am", r"Am|schrieben\sSie", r"schrieben\sSie"),
     ("Am", "Am|geschrieben", "(geschrieben|schrieb[^:]+)"),
-    ("Il", r"Il|ha\sscritto", r"ha\sscritto"),
+    ("(Il|In data)", r"Il|In\sdata|ha\sscritto", r"ha\sscritto"),
     ("(Dnia|Dňa)", "Dnia|Dňa|napisał", r"napisał(\(a\))?"),
     ("Em", "Em|escreveu", "escreveu"),
     ("El", "El|escribió", "escribió"),
@@ -59,6 +59,7 @@ _DATE_SOMEONE_WROTE = [
     _rx(r"\d{4}.{1,80}пользователь.{0,80}\n?.{0,80}?написал:", re.MULTILINE),
     _rx(r"\d{4}.{1,80}\n?.{0,80}?napisał\(a\):", re.MULTILINE),
     _rx(r"\d{4}.{1,80}\n?.{0,80}?пише:", re.MULTILINE),
+    _rx(r"\d{4}.{1,80}\n?.{0,80}?kirjoitti:", re.MULTILINE),  # Finnish (added here)
 ]
 _DATE_SOMEONE_EMAIL = _rx(r"\d{4}.{1,80}\s?<[^@<>]+@[^@<>.]+\.[^@<>]+>:?$", re.MULTILINE)
 _SOMEONE_WROTE_ON_DATE = [
@@ -86,7 +87,8 @@ _EMBEDDED = _ON_DATE_SOMEONE_WROTE + [
     # added here (not in email_reply_trimmer): Outlook's "Original Message" line in more languages
     _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*(Message d'origine|Oorspronkelijk bericht|Originalnachricht|"
         r"Messaggio originale|Mensagem original|Исходное сообщение|Wiadomość oryginalna|Původní zpráva|"
-        r"Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding|Alkuperäinen viesti|Eredeti üzenet|"
+        r"Ursprungligt meddelande|Oprindelig meddelelse|Oprindelig besked|Opprinnelig melding|"
+        r"Alkuperäinen viesti|Eredeti üzenet|"
         r"Orijinal İleti|元のメッセージ|원본 메시지|原始郵件)[[:blank:]]*-{2,}", re.IGNORECASE),
 ]
 
