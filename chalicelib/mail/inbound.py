@@ -140,12 +140,26 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
             return data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             pass
+    detected = _detect(data)
+    return detected if detected is not None else data.decode(codec or "utf-8", errors="replace")
+
+
+# Among readings a detector finds equally clean, the encodings mail is most often written in win: short Western text
+# reads cleanly in a dozen single-byte code pages, and cp1252 is what an unlabelled one almost always is.
+_PREFERRED = ("cp1252", "cp1250", "cp1251", "koi8_r", "cp1253", "cp1254", "cp1257", "cp1255", "cp1256", "gb18030",
+              "big5", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr")
+
+
+def _detect(data: bytes) -> str | None:
     from charset_normalizer import from_bytes  # imported on use: most mail is ASCII or UTF-8
 
-    best = from_bytes(data).best()
-    if best is not None:
-        return str(best)
-    return data.decode(codec or "utf-8", errors="replace")
+    results = list(from_bytes(data))
+    if not results:
+        return None
+    floor = min(r.chaos for r in results) + 0.01
+    clean = {r.encoding: r for r in results if r.chaos <= floor}
+    choice = next((clean[name] for name in _PREFERRED if name in clean), None) or min(results, key=lambda r: r.chaos)
+    return str(choice)
 
 
 # ---------------------------------------------------------------------------------------------- headers
@@ -157,8 +171,9 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
-def _header(msg: Message, name: str) -> str:
-    """A header as a decoded str, '' when absent or unreadable (never raises)."""
+def _header(msg: Message, name: str, hint: str | None = None) -> str:
+    """A header as a decoded str, '' when absent or unreadable (never raises); raw 8-bit bytes are decoded like a
+    body, `hint` (the message's own charset) first."""
     try:
         value = msg.get(name)
         text = "" if value is None else str(value).strip()
@@ -168,7 +183,7 @@ def _header(msg: Message, name: str) -> str:
     if unreadable:
         raw = _raw_header(msg, name)  # 8-bit bytes in a header: read them as a body would be read
         if raw is not None and any("\udc80" <= c <= "\udcff" for c in raw):
-            text = " ".join(decode_bytes(raw.encode("utf-8", "surrogateescape")).split())
+            text = " ".join(decode_bytes(raw.encode("utf-8", "surrogateescape"), hint).split())
     return text
 
 
@@ -184,6 +199,17 @@ def _headers(msg: Message, name: str) -> list[str]:
         except Exception:  # noqa: BLE001 - one unreadable value is skipped, the rest are kept
             continue
     return out
+
+
+def _charset_hint(msg: Message) -> str | None:
+    for part in _walk(msg):
+        try:
+            charset = part.get_content_charset()
+        except Exception:  # noqa: BLE001 - an unparsable Content-Type gives no hint
+            charset = None
+        if charset:
+            return charset
+    return None
 
 
 def _msg_ids(value: str) -> list[str]:
@@ -454,14 +480,15 @@ def normalize_raw(raw: bytes) -> bytes:
 def parse_inbound(raw: bytes) -> ParsedMail:
     """Parse one raw email; never raises for malformed mail."""
     msg = email.message_from_bytes(normalize_raw(raw), policy=policy.default)
+    hint = _charset_hint(msg)
     try:
-        from_name, from_address = parseaddr(_header(msg, "From"))
+        from_name, from_address = parseaddr(_header(msg, "From", hint))
     except Exception:  # noqa: BLE001 - an unparsable From has no address
         from_name, from_address = "", ""
     sender = from_address.strip().lower() or None
     if not sender:
         sender = (parseaddr(_header(msg, "Return-Path"))[1] or "").lower() or None
-    subject = " ".join(_header(msg, "Subject").split())
+    subject = " ".join(_header(msg, "Subject", hint).split())
 
     plain, html = _text_parts(msg)
     text, full_text = _reply_text(plain, html)

@@ -193,3 +193,84 @@ def test_received_s3_alert_and_lambda_shapes():
 def test_received_rejects_non_receipt():
     with pytest.raises(ValueError):
         parse_received_notification({"foo": 1})
+
+
+# ---------------------------------------------------------------- charsets (issue 17, item 3)
+
+def _plain(body: bytes, content_type: str = "text/plain", headers: bytes = b"") -> bytes:
+    return (b"From: a@example.org\nTo: b@example.com\nSubject: Re: x\n" + headers +
+            b"MIME-Version: 1.0\nContent-Type: " + content_type.encode() + b"\nContent-Transfer-Encoding: 8bit\n\n"
+            + body)
+
+
+@pytest.mark.parametrize("content_type, body, text", [
+    ("text/plain", "We’ll sign today.".encode(), "We’ll sign today."),                      # no charset, UTF-8 bytes
+    ("text/plain; charset=big5", "好的，週一見。".encode(), "好的，週一見。"),                  # mislabelled UTF-8
+    ("text/plain; charset=iso-8859-1", "C’est à jeudi.".encode("cp1252"), "C’est à jeudi."),  # cp1252 labelled latin-1
+    ("text/plain; charset=big5", "好的，週一見。".encode("big5"), "好的，週一見。"),            # honest big5
+    ("text/plain; charset=iso-2022-jp", "承知しました。".encode("iso-2022-jp"), "承知しました。"),
+    ("text/plain; charset=x-unknown", "Добрый день! Приём, всё в порядке. Счёт получили.".encode("koi8-r"),
+     "Добрый день! Приём, всё в порядке. Счёт получили."),                                       # unknown label
+    ("text/plain", "Bonjour, c’est parfait pour nous, à jeudi. Amélie".encode("cp1252"),
+     "Bonjour, c’est parfait pour nous, à jeudi. Amélie"),                                       # unlabelled cp1252
+])
+def test_text_is_decoded_by_its_bytes_not_only_its_label(content_type, body, text):
+    mail = parse_inbound(_plain(body, content_type))
+    assert mail.text == text and "\ufffd" not in mail.full_text
+
+
+def test_an_eight_bit_header_is_read_like_a_body():
+    mail = parse_inbound(_plain(b"ok", headers=b"X-Note: 1\n").replace(b"Subject: Re: x", "Subject: Re: café €".encode(
+        "cp1252")))
+    assert mail.subject == "Re: café €"
+
+
+# ---------------------------------------------------------------- raw framing (item 4)
+
+@pytest.mark.parametrize("prefix", [b"\n", b"\r\n\r\n", b"  \n", b"From a@example.org Mon Mar  2 10:00:00 2026\n",
+                                    b"\nFrom a@example.org Mon Mar  2 10:00:00 2026\r\n"])
+def test_leading_blank_lines_and_an_mbox_from_line_keep_the_headers(prefix):
+    raw = prefix + b"From: Ann <ann@example.org>\r\nSubject: Re: x\nContent-Type: text/plain\r\n" \
+                   b"Content-Transfer-Encoding: base64\n\nVGhhbmtzIQ==\n"
+    mail = parse_inbound(raw)
+    assert (mail.from_address, mail.subject, mail.text) == ("ann@example.org", "Re: x", "Thanks!")
+
+
+# ---------------------------------------------------------------- HTML replies (item 5)
+
+OUTLOOK_RU = ('<div class="elementToProof">Спасибо, получили.</div><div id="appendonsend"></div><hr style="display:'
+              'inline-block;width:98%" tabindex="-1"><div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>От:</b>'
+              ' Acme &lt;hub@acme.example&gt;<br><b>Отправлено:</b> 2 марта 2026 г. 10:00<br><b>Кому:</b> Ольга<br>'
+              '<b>Тема:</b> Предложение</font><div>&nbsp;</div></div><div>Здравствуйте, вот предложение.</div>')
+OUTLOOK_BORDER = ('<div class="WordSection1"><p class="MsoNormal">Approved.<o:p></o:p></p><div style="border:none;'
+                  'border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p class="MsoNormal"><b>From:</b> Acme\n'
+                  'Events &lt;hub@acme.example&gt;\n<br><b>Sent:</b> Monday,\nMarch 2, 2026 10:00<br><b>To:</b> Cleo'
+                  '<br><b>Subject:</b> Quote</p></div><p class="MsoNormal">Hello, see the quote</p></div>')
+GMAIL_SIGNATURE = ('<div dir="ltr">Confirmed.<br clear="all"><div><br></div><span class="gmail_signature_prefix">-- '
+                   '</span><br><div dir="ltr" class="gmail_signature" data-smartmail="gmail_signature">Cleo Client<br>'
+                   'Head of Operations</div></div>')
+HR = '<div>Fine by us.</div><hr><b>De :</b> Acme<br><b>Envoyé :</b> lundi 2 mars<br><b>Objet :</b> Devis<p>Old</p>'
+APPLE = ('<body>Works for me<br><div><br><blockquote type="cite"><div>On 2 Mar 2026, at 10:00, Acme &lt;hub@acme.'
+         'example&gt; wrote:</div><br class="Apple-interchange-newline"><div>Old text</div></blockquote></div></body>')
+YAHOO = ('<div class="ydp1yahoo-style-wrap"><div>Great, thanks!</div></div><div id="yahoo_quoted_1" class="'
+         'yahoo_quoted"><div>On Monday, March 2, 2026, Acme wrote:</div><div>Old text</div></div>')
+THUNDERBIRD = ('<p>Passt.</p><div class="moz-cite-prefix">Am 02.03.26 um 10:00 schrieb Acme:<br></div><blockquote '
+               'type="cite">Alt</blockquote><div class="moz-signature">-- <br>Jürgen</div>')
+
+
+@pytest.mark.parametrize("html, text", [
+    (OUTLOOK_RU, "Спасибо, получили."), (OUTLOOK_BORDER, "Approved."), (GMAIL_SIGNATURE, "Confirmed."),
+    (HR, "Fine by us."), (APPLE, "Works for me"), (YAHOO, "Great, thanks!"), (THUNDERBIRD, "Passt."),
+], ids=["outlook-web-russian", "outlook-desktop-border", "gmail-signature", "hr", "apple", "yahoo", "thunderbird"])
+def test_html_replies_lose_the_quote_their_client_marked(html, text):
+    assert parse_inbound(_plain(html.encode(), "text/html; charset=utf-8")).text == text
+
+
+def test_the_html_part_wins_when_the_text_part_lost_the_quote_marks():
+    """Outlook's text part of a localized reply: no '>' and labels the text trimmer may not know."""
+    plain = "Спасибо, получили.\r\n\r\nОт: Acme\r\nПослано: 2 марта\r\nПолучатель: Ольга\r\n\r\nЗдравствуйте, вот."
+    raw = (b"From: a@example.org\nSubject: Re: x\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n"
+           b"\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + plain.encode() +
+           b"\n--b\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + OUTLOOK_RU.encode()
+           + b"\n--b--\n")
+    assert parse_inbound(raw).text == "Спасибо, получили."
