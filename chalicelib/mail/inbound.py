@@ -38,6 +38,7 @@ AUTO_SUBJECT = re.compile(
     r"out of (the )?office|abwesen\w*|absence|fuera de la oficina|autosvar|автоответ|"
     r"automatyczna odpowied\w+|自動応答|自动回复|不在)", re.IGNORECASE)
 SNS_SENDER = "no-reply@sns.amazonaws.com"
+_SES_TYPE = re.compile(r'(?:notificationType|eventType)\\?"\s*:\s*\\?"(\w+)')
 
 
 @dataclass(frozen=True)
@@ -393,14 +394,20 @@ def _is_hotmail_jmrp(msg: Message) -> bool:
 
 
 def _sns_notification(text: str) -> tuple[str, str]:
-    """A mail from Amazon SNS (an SES notification sent by email, or a subscription message): never a reply."""
+    """A mail from Amazon SNS (an SES notification sent by email, raw or in its SNS envelope, or a subscription
+    message): never a reply."""
     start = text.find("{")
     try:
         data = json.JSONDecoder(strict=False).raw_decode(text[start:])[0] if start >= 0 else None
+        if isinstance(data, dict) and isinstance(data.get("Message"), str) and data["Message"].startswith("{"):
+            data = json.loads(data["Message"])  # the SNS envelope (raw message delivery off)
     except ValueError:
         data = None
     name = (data.get("notificationType") or data.get("eventType") or data.get("Type")) if isinstance(data, dict) \
         else None
+    if data is None:  # JSON cut or wrapped by the mail: the type is still readable
+        found = _SES_TYPE.search(text)
+        name = found.group(1) if found else None
     kind = {"Bounce": BOUNCE, "Complaint": COMPLAINT}.get(str(name), AUTOMATIC)
     return kind, f"Amazon SNS notification ({name or 'not JSON'})"
 
