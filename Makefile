@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 --no-header \
           --annotation-style line
 
-.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench package deploy teardown
+.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench bench-replies package deploy teardown
 
 # The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -58,6 +58,10 @@ digest: install
 # Benchmarks (in-process, against moto): print a table and write bench/results/latest.json (QUICK=1: small data).
 bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+
+# Reply extraction: ours vs email-reply-parser and mail-parser-reply on every reply fixture (docs/inbound-mail.md).
+bench-replies: install
+	$(BIN)/python bench/reply_extraction.py $(if $(FAILURES),--show-failures)
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install
