@@ -78,8 +78,8 @@ class Match:
     by: str
 
 
-def find_discussion(mail: inbound.ParsedMail, envelope_recipients: list[str]) -> Match | None:
-    for address in [*envelope_recipients, *mail.recipients]:
+def _match_reply_key(addresses: list[str]) -> Match | None:
+    for address in addresses:
         key = REPLY_ADDRESS.match(address)
         if key:
             try:
@@ -87,6 +87,13 @@ def find_discussion(mail: inbound.ParsedMail, envelope_recipients: list[str]) ->
                 return Match(record.tenant_id, record.discussion_id, record.recipient, "reply_key")
             except ReplyKey.DoesNotExist:
                 continue
+    return None
+
+
+def find_discussion(mail: inbound.ParsedMail, envelope_recipients: list[str]) -> Match | None:
+    match = _match_reply_key([*envelope_recipients, *mail.recipients])
+    if match is not None:
+        return match
     candidates = [threading.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
                                                    *reversed(mail.references)]]
     candidates = list(dict.fromkeys(candidates))[:50]
@@ -106,9 +113,11 @@ def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = No
             verdicts: inbound.Verdicts | None = None, received_at: str | None = None) -> Outcome:
     """Decide what one raw mail is and do it; record the outcome whatever it is."""
     received_at = received_at or clock.now_iso()
-    if len(raw) > MAX_RAW_BYTES:
-        return _record(Outcome(QUARANTINED, f"message is larger than {MAX_RAW_BYTES} bytes"), None, raw_key,
-                       received_at)
+    if len(raw) > MAX_RAW_BYTES:  # not parsed; the reply key of an envelope recipient still names its tenant
+        match = _match_reply_key([r.lower() for r in envelope_recipients or []])
+        too_large = Outcome(QUARANTINED, f"message is larger than {MAX_RAW_BYTES} bytes",
+                            match.tenant_id if match else None, match.discussion_id if match else None)
+        return _record(too_large, None, raw_key, received_at)
     mail = inbound.parse_inbound(raw)
     match = find_discussion(mail, [r.lower() for r in envelope_recipients or []])
     outcome = _not_a_reply(mail, match)

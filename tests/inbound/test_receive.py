@@ -206,12 +206,14 @@ def test_attachments_are_stored_and_executables_refused(api, client, conversatio
     assert [f["filename"] for f in files] == ["signed.pdf"]
 
 
-def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch):
+def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch, make_api):
     from chalicelib.mail import receive
 
     discussion, reply_to, _ = conversation
     monkeypatch.setattr(receive, "MAX_RAW_BYTES", 1000)
     assert deliver(client, _reply(reply_to, body="x" * 5000), [reply_to])[0]["status"] == "quarantined"
+    [record] = make_api(roles=["staff"]).get(f"{INBOUND}?outcome=quarantined").data["items"]
+    assert "larger than 1000 bytes" in record["reason"] and record["discussion_id"] == discussion["id"]
     assert len(_messages(api, discussion)) == 1
 
 
