@@ -62,29 +62,37 @@ class Node:
         return any(name in classes for name in names)
 
 
+MAX_DEPTH = 200  # deeper elements are flattened into their ancestor: the tree is walked recursively
+
+
 class _TreeBuilder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.root = Node("#root", {}, None)
         self.current = self.root
+        self.depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK and tag != "br" and self.current.tag == "p":  # a block inside <p> closes it, as browsers do
             self.current = self.current.parent or self.root
+            self.depth -= 1
         node = Node(tag, {k.lower(): (v or "") for k, v in attrs}, self.current)
         self.current.children.append(node)
-        if tag not in _VOID:
+        if tag not in _VOID and self.depth < MAX_DEPTH:
             self.current = node
+            self.depth += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.current.children.append(Node(tag, {k.lower(): (v or "") for k, v in attrs}, self.current))
 
     def handle_endtag(self, tag: str) -> None:
         node: Node | None = self.current
+        closed = 0
         while node is not None and node.tag != tag:
-            node = node.parent
+            node, closed = node.parent, closed + 1
         if node is not None and node.parent is not None:  # an end tag nothing opened is ignored
             self.current = node.parent
+            self.depth -= closed + 1
 
     def handle_data(self, data: str) -> None:
         self.current.children.append(data)
@@ -216,20 +224,24 @@ def _cut_from(node: Node) -> None:
     _detach(node)
 
 
-def _following_text(node: Node, lines: int = 8) -> list[str]:
-    """The first non-empty lines of text after the node in document order."""
+def _following_text(node: Node, lines: int = 8, budget: int = 60) -> list[str]:
+    """The first non-empty lines of text after the node in document order (at most `budget` nodes are read)."""
     holder = Node("#following", {}, None)
     current: Node | None = node
-    while current is not None and current.parent is not None:
+    text: list[str] = []
+    while current is not None and current.parent is not None and budget > 0:
         siblings = current.parent.children
         index = next(i for i, c in enumerate(siblings) if c is current)
         part = Node("div", {}, holder)
-        part.children = list(siblings[index + 1:])
         holder.children.append(part)
-        current = current.parent
-        if len(render(holder)) > 600:
+        for sibling in siblings[index + 1:index + 1 + budget]:
+            part.children.append(sibling)
+            budget -= 1
+        text = [line for line in render(holder).split("\n") if line.strip()]
+        if len(text) >= lines:
             break
-    return [line for line in render(holder).split("\n") if line.strip()][:lines]
+        current = current.parent
+    return text[:lines]
 
 
 def _starts_header_block(lines: list[str]) -> bool:
@@ -287,6 +299,9 @@ def _mark_attributions(root: Node) -> None:
                 last.attrs["data-quote"] = "1"
 
 
+MAX_BOUNDARY_CHECKS = 5000  # a quote boundary is near the top; a pathological document is not searched to its end
+
+
 @dataclass(frozen=True)
 class HtmlReply:
     text: str          # the new text (structure cut, then the text trimmer)
@@ -300,7 +315,8 @@ def reply_from_html(html: str) -> HtmlReply:
     for node in _walk(root):
         if node.parent is not None and _is_signature(node):
             _detach(node)
-    boundary = next((node for node in _walk(root) if node.parent is not None and _is_boundary(node)), None)
+    candidates = [node for node in _walk(root) if node.parent is not None][:MAX_BOUNDARY_CHECKS]
+    boundary = next((node for node in candidates if _is_boundary(node)), None)
     if boundary is not None:
         _cut_from(boundary)
     _mark_attributions(root)
