@@ -1,4 +1,5 @@
 """Discussion Hub: the Chalice app. It only wires blueprints and event handlers; the logic lives in chalicelib/."""
+import logging
 import os
 
 from chalice import Chalice, Rate
@@ -14,6 +15,9 @@ from chalicelib.tracking.routes import blueprint as tracking
 from chalicelib.users.routes import blueprint as users
 
 app = Chalice(app_name="discussion-hub")
+# LOG_LEVEL (.chalice/config.json, default INFO) sets what the service's own loggers write; the SDK keeps its own.
+_level = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+logging.getLogger("chalicelib").setLevel(_level if _level in logging.getLevelNamesMapping() else "INFO")
 # The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
 app.api.binary_types.append("image/*")
 app.register_blueprint(discussions)

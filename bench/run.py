@@ -63,7 +63,8 @@ def main() -> None:
               f"ratio {figures['ratio']}")
     print(f"\ncold start: app import {cold['app_import_seconds']} s, boto3 import {cold['boto3_import_seconds']} s, "
           f"ratio {cold['app_to_boto3_ratio']} (target ≤ 1.5)" +
-          (f"; package {cold['package_megabytes']} MB" if "package_megabytes" in cold else ""))
+          (f"; function package {cold['package_megabytes']} MB, layer {cold['layer_megabytes']} MB"
+           if "package_megabytes" in cold else ""))
     print(f"digest, 100,000 users: {digests['projection_100k_users']}")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,

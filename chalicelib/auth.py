@@ -41,27 +41,28 @@ class Principal:
 def _jwks_client() -> Any:
     import jwt
 
+    url = settings().jwt_jwks_url
+    if not url:
+        raise Unauthorized("token verification is not configured (JWT_ISSUER)")
     # Kept for the life of a warm Lambda container: keys are fetched once and cached by PyJWT.
-    return jwt.PyJWKClient(settings().jwt_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
 
 
 def _decode(token: str) -> dict[str, Any]:
     import jwt  # PyJWT loads `cryptography`: only handlers that verify tokens pay for it at cold start
 
     config = settings()
-    options = {"require": ["exp", "sub"]}
+    required = ["exp", "sub"]
     if config.uses_local_tokens:
         if not config.jwt_secret:
             raise Unauthorized("token verification is not configured (JWT_SECRET)")
-        return jwt.decode(token, config.jwt_secret, algorithms=["HS256"], options=options,
+        return jwt.decode(token, config.jwt_secret, algorithms=["HS256"], options={"require": required},
                           audience=config.jwt_audience, issuer=config.jwt_issuer)
     if not config.jwt_jwks_url or not config.jwt_issuer:
         raise Unauthorized("token verification is not configured (JWT_ISSUER)")
     signing_key = _jwks_client().get_signing_key_from_jwt(token)
-    options["require"] += ["iss"]
-    if config.jwt_audience:
-        options["require"] += ["aud"]
-    return jwt.decode(token, signing_key.key, algorithms=["RS256"], options=options,
+    required += ["iss", "aud"] if config.jwt_audience else ["iss"]
+    return jwt.decode(token, signing_key.key, algorithms=["RS256"], options={"require": required},
                       audience=config.jwt_audience, issuer=config.jwt_issuer)
 
 
@@ -111,9 +112,10 @@ def _business_ids(claims: Mapping[str, Any]) -> frozenset[int] | None:
     if not isinstance(raw, list):
         raise Unauthorized("token business_ids claim must be a list of integers")
     values = [_positive_int(value) for value in raw]
-    if any(value is None for value in values):
+    numbers = frozenset(value for value in values if value is not None)
+    if len(numbers) != len(set(values)):
         raise Unauthorized("token business_ids claim must be a list of integers")
-    return frozenset(values)
+    return numbers
 
 
 def authenticate(headers: Mapping[str, str]) -> Principal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from typing import overload
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,14 @@ def stage_resource(suffix: str) -> str:
     return f"discussion-hub-{os.environ.get('STAGE') or 'local'}-{suffix}"
 
 
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: None = None) -> str | None: ...
 def _env(name: str, default: str | None = None) -> str | None:
+    """An environment variable; unset and empty both mean `default`."""
     value = os.environ.get(name)
-    return value if value not in (None, "") else default
+    return value if value else default
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,7 +13,9 @@ from chalicelib.config import settings
 from chalicelib.errors import ValidationError
 
 if TYPE_CHECKING:
+    from pynamodb.attributes import Attribute
     from pynamodb.connection import Connection
+    from pynamodb.expressions.update import Action
     from pynamodb.transactions import TransactWrite
 
 
@@ -21,7 +23,7 @@ def table_name(short_name: str) -> str:
     return settings().table_name(short_name)
 
 
-def table_meta(short_name: str) -> type:
+def table_meta(short_name: str) -> Any:  # PynamoDB types a Model's Meta as a protocol; this class satisfies it
     """A PynamoDB `Meta` for one of our tables: stage-prefixed name, region, on-demand billing."""
     return type("Meta", (), {"table_name": table_name(short_name), "region": settings().region,
                              "billing_mode": "PAY_PER_REQUEST"})
@@ -33,6 +35,11 @@ def connection() -> Connection:
 
     # One connection per warm container; PynamoDB honours AWS_ENDPOINT_URL(_DYNAMODB) for moto.
     return Connection(region=settings().region)
+
+
+def set_or_remove(attribute: Attribute, value: Any) -> Action:
+    """SET the attribute to `value`, or REMOVE it when there is none (None, "" or an empty list)."""
+    return attribute.remove() if value in (None, "", []) else attribute.set(value)
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:

@@ -7,13 +7,11 @@ from pynamodb.models import Model
 def all_models() -> tuple[type[Model], ...]:
     from chalicelib.community.models import MODELS as COMMUNITY_MODELS
     from chalicelib.discussions.models import MODELS as DISCUSSION_MODELS
-    from chalicelib.jobs import MODELS as JOB_MODELS
+    from chalicelib.jobs.models import MODELS as JOB_MODELS
     from chalicelib.mail.models import MODELS as MAIL_MODELS
     from chalicelib.notifications.models import MODELS as NOTIFICATION_MODELS
-    from chalicelib.tracking.events import MODELS as EVENT_MODELS
     from chalicelib.tracking.models import MODELS as TRACKING_MODELS
-    from chalicelib.tracking.suppression import MODELS as SUPPRESSION_MODELS
     from chalicelib.users.models import MODELS as USER_MODELS
 
-    return (*DISCUSSION_MODELS, *MAIL_MODELS, *TRACKING_MODELS, *SUPPRESSION_MODELS, *EVENT_MODELS,
+    return (*DISCUSSION_MODELS, *MAIL_MODELS, *TRACKING_MODELS,
             *NOTIFICATION_MODELS, *COMMUNITY_MODELS, *USER_MODELS, *JOB_MODELS)

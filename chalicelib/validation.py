@@ -5,11 +5,21 @@ import re
 from collections.abc import Iterable
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any
+from typing import Any, Literal, overload
 
 from chalicelib.errors import ValidationError
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# The one rule for control characters in user text, used by both APIs and by the headers of outbound mail:
+# C0 controls but tab, LF and CR, and DEL, are never allowed; line breaks (CR, LF, NEL and the Unicode line and
+# paragraph separators, which some mail software and browsers treat as new lines) only in multi-line text.
+CONTROL_CHARACTERS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+LINE_BREAKS = "\r\n\x85\u2028\u2029"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+_CONTROL_OR_LINE_BREAK = re.compile(f"[{CONTROL_CHARACTERS}{LINE_BREAKS}]")
+
+
+def has_control_characters(value: str, single_line: bool) -> bool:
+    return bool((_CONTROL_OR_LINE_BREAK if single_line else _CONTROL).search(value))
 
 
 def reject_unknown(body: dict[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
@@ -18,6 +28,12 @@ def reject_unknown(body: dict[str, Any], allowed: Iterable[str], prefix: str = "
         raise ValidationError(f"unknown field '{prefix}{unknown[0]}'", field=f"{prefix}{unknown[0]}")
 
 
+@overload
+def text(body: dict[str, Any], field: str, *, required: Literal[True], max_length: int = 1000,
+         single_line: bool = True, strip: bool = True, label: str | None = None) -> str: ...
+@overload
+def text(body: dict[str, Any], field: str, *, required: bool = False, max_length: int = 1000,
+         single_line: bool = True, strip: bool = True, label: str | None = None) -> str | None: ...
 def text(body: dict[str, Any], field: str, *, required: bool = False, max_length: int = 1000,
          single_line: bool = True, strip: bool = True, label: str | None = None) -> str | None:
     """A string field: trimmed, bounded and, for header-bound values, free of CR/LF and control characters."""
@@ -35,10 +51,9 @@ def text(body: dict[str, Any], field: str, *, required: bool = False, max_length
         raise ValidationError(f"{name} must not be empty", field=name)
     if len(value) > max_length:
         raise ValidationError(f"{name} must be at most {max_length} characters", field=name)
-    if single_line and _CONTROL.search(value):
-        raise ValidationError(f"{name} must be a single line without control characters (CR/LF)", field=name)
-    if "\x00" in value:
-        raise ValidationError(f"{name} must not contain NUL characters", field=name)
+    if has_control_characters(value, single_line):
+        raise ValidationError(f"{name} must be a single line without control characters (CR/LF)" if single_line
+                              else f"{name} must not contain control characters", field=name)
     return value or None
 
 
@@ -51,6 +66,12 @@ def boolean(body: dict[str, Any], field: str, default: bool = False, label: str 
     return value
 
 
+@overload
+def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: str,
+           label: str | None = None) -> str: ...
+@overload
+def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: None = None,
+           label: str | None = None) -> str | None: ...
 def choice(body: dict[str, Any], field: str, allowed: Iterable[str], default: str | None = None,
            label: str | None = None) -> str | None:
     allowed = tuple(allowed)
@@ -68,7 +89,7 @@ def email_address(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field} must be a string", field=field)
     candidate = value.strip()
-    if not candidate or len(candidate) > 254 or _CONTROL.search(candidate) or " " in candidate:
+    if not candidate or len(candidate) > 254 or has_control_characters(candidate, True) or " " in candidate:
         raise ValidationError(f"{field} is not a valid email address", field=field)
     try:
         address = Address(addr_spec=candidate)

@@ -2,9 +2,11 @@
 
 1. merge `infra/resources.yaml` (tables, buckets, topics, queues, SES, alarms) with `infra/chalice-merge.yaml`
    (least-privilege IAM, dead-letter queues, per-function alarms, parameters) into one merge template;
-2. `chalice package --merge-template` it: the Lambda zip and the SAM template with every function;
-3. check it with cfn-lint;
-4. upload the zip and the template to an artifacts bucket, deploy them with a change set and wait;
+2. `chalice package --merge-template` it: the function zip (our code only), the layer zip (every library of
+   requirements.txt, boto3 and botocore included, at the versions the tests ran with: `automatic_layer` in
+   .chalice/config.json) and the SAM template with every function;
+3. drop the libraries' own test suites from the layer, and check the template with cfn-lint;
+4. upload both zips and the template to an artifacts bucket, deploy them with a change set and wait;
 5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
 
 `--dry-run` stops after step 3 (CI runs it). `teardown` deletes the stack; tables and buckets are kept
@@ -18,6 +20,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import zipfile
 from typing import Any
 
 import yaml
@@ -63,9 +66,24 @@ def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
         environment.pop(name, None)
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                     str(package)], cwd=ROOT, env=environment, check=True)
+    _without_test_suites(package / "layer-deployment.zip")
     template = package / "sam.yaml"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     return template
+
+
+def _without_test_suites(layer: pathlib.Path) -> None:
+    """Libraries' own tests and bytecode are dead weight in a Lambda layer (icalendar ships 344 test files)."""
+    def dead_weight(name: str) -> bool:
+        parts = name.split("/")
+        return "tests" in parts[5:7] or "__pycache__" in parts or name.endswith(".pyc")
+
+    slim = layer.with_suffix(".slim.zip")
+    with zipfile.ZipFile(layer) as source, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            if not dead_weight(entry.filename):
+                target.writestr(entry, source.read(entry))
+    slim.replace(layer)
 
 
 def _upload(template: pathlib.Path, bucket: str, stage: str, region: str) -> str:
@@ -85,15 +103,19 @@ def _upload(template: pathlib.Path, bucket: str, stage: str, region: str) -> str
         s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True})
-    zip_path = template.parent / "deployment.zip"
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
-    key = f"{stage}/deployment-{digest}.zip"
-    s3.upload_file(str(zip_path), bucket, key)
+    uploaded = {}
+    for name in ("deployment", "layer-deployment"):
+        zip_path = template.parent / f"{name}.zip"
+        digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+        uploaded[name] = f"{stage}/{name}-{digest}.zip"
+        s3.upload_file(str(zip_path), bucket, uploaded[name])
     body = yaml.safe_load(template.read_text())
     for resource in body["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
-    template_key = f"{stage}/template-{digest}.yaml"
+            resource["Properties"]["CodeUri"] = f"s3://{bucket}/{uploaded['deployment']}"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://{bucket}/{uploaded['layer-deployment']}"
+    template_key = f"{stage}/template-{uploaded['deployment'].rsplit('-', 1)[1].removesuffix('.zip')}.yaml"
     s3.put_object(Bucket=bucket, Key=template_key, Body=yaml.safe_dump(body, sort_keys=False).encode())
     return f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
 

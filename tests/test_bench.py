@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # runs `make bench QUICK=1` in a subprocess
 
 
 def test_the_benchmarks_run_and_request_costs_do_not_grow_with_the_data(tmp_path):

@@ -80,8 +80,8 @@ def test_many_opens_of_one_pixel_at_once_are_all_counted(aws_server):
     from chalicelib.tracking.models import EmailTracking
 
     pixel = "a" * 32
-    EmailTracking(pixel, tenant_id="tenant-a", thread_id="d1", message_id="m1", recipient_email="x@example.com",
-                  thread_key="tenant-a#d1", message_recipient="m1#x@example.com", state="sent",
+    EmailTracking(pixel, tenant_id="tenant-a", discussion_id="d1", message_id="m1", recipient_email="x@example.com",
+                  discussion_key="tenant-a#d1", message_recipient="m1#x@example.com", state="sent",
                   sent_at=clock.now_iso()).save()
     agents = ["Mozilla/5.0 (Macintosh) AppleWebKit", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) "
               "AppleWebKit/537.36 (KHTML, like Gecko; GoogleImageProxy)"]

@@ -16,6 +16,8 @@ import requests
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # starts the local stack (moto server + chalice local)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

@@ -1,10 +1,16 @@
 """`make deploy`'s template: Chalice's, merged with infra/, is valid, least-privilege, alarmed and per stage."""
 from __future__ import annotations
 
+import re
+import zipfile
+from importlib.metadata import version
+
 import pytest
 import yaml
 
 from scripts.deploy import build
+
+pytestmark = pytest.mark.slow  # builds the Lambda package with `chalice package`
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +134,34 @@ def test_deploy_uploads_the_code_and_points_every_function_at_it(packaged, aws):
     key = url.split(".amazonaws.com/", 1)[1]
     uploaded = yaml.safe_load(s3.get_object(Bucket="artifacts-bucket", Key=key)["Body"].read())
     code = {f["Properties"]["CodeUri"] for f in _of_type(uploaded, "AWS::Serverless::Function").values()}
+    [layer] = [r["Properties"]["ContentUri"] for r in _of_type(uploaded, "AWS::Serverless::LayerVersion").values()]
     [uri] = code
     assert uri.startswith("s3://artifacts-bucket/dev/deployment-") and uri.endswith(".zip")
-    zipped = s3.get_object(Bucket="artifacts-bucket", Key=uri.split("/", 3)[3])["Body"].read()
-    assert zipped == (packaged.parent / "deployment.zip").read_bytes()
+    assert layer.startswith("s3://artifacts-bucket/dev/layer-deployment-") and layer.endswith(".zip")
+    for s3_uri, local in ((uri, "deployment.zip"), (layer, "layer-deployment.zip")):
+        zipped = s3.get_object(Bucket="artifacts-bucket", Key=s3_uri.split("/", 3)[3])["Body"].read()
+        assert zipped == (packaged.parent / local).read_bytes()
     assert s3.get_public_access_block(Bucket="artifacts-bucket")["PublicAccessBlockConfiguration"][
         "BlockPublicAcls"] is True
+
+
+def test_the_layer_ships_the_sdk_and_libraries_the_tests_ran_with(packaged):
+    """Production runs the pinned lock, boto3 and botocore included, not whatever SDK the Lambda runtime carries."""
+    prefix = "python/lib/python3.11/site-packages/"
+    names = zipfile.ZipFile(packaged.parent / "layer-deployment.zip").namelist()
+    pattern = re.compile(re.escape(prefix) + r"([^/]+)-([^-/]+)\.dist-info/METADATA$")
+    shipped = {m.group(1).lower().replace("_", "-"): m.group(2) for m in map(pattern.match, names) if m}
+
+    for package in ("boto3", "botocore", "pynamodb", "jinja2", "markupsafe", "pyjwt", "cryptography"):
+        assert shipped.get(package) == version(package), package
+    assert not [name for name in names if "/tests/" in name or name.endswith(".pyc")]
+
+
+def test_the_function_package_holds_our_code_only_and_every_function_uses_the_layer(packaged, template):
+    function_zip = packaged.parent / "deployment.zip"
+    top_level = {name.split("/")[0] for name in zipfile.ZipFile(function_zip).namelist()}
+
+    assert function_zip.stat().st_size <= 8 * 1024 * 1024
+    assert top_level == {"app.py", "chalicelib", "chalice"}
+    for function in _of_type(template, "AWS::Serverless::Function").values():
+        assert function["Properties"]["Layers"] == [{"Ref": "ManagedLayer"}]

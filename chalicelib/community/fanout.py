@@ -71,11 +71,11 @@ def run(payload: dict[str, Any]) -> dict[str, Any] | None:
             return None
         stage, cursor = "group", None
     if stage == "group" and event.group is not None:
-        results = CommunityGroupMember.query(keys.group_key(event.tenant_id, int(event.group.group_id)), limit=PAGE,
+        members = CommunityGroupMember.query(keys.group_key(event.tenant_id, int(event.group.group_id)), limit=PAGE,
                                              last_evaluated_key=cursor)
-        _tell(event, [int(member.user_id) for member in results], "member", members=True)
-        if results.last_evaluated_key:
-            return {**payload, "stage": "group", "cursor": results.last_evaluated_key}
+        _tell(event, [int(member.user_id) for member in members], "member", members=True)
+        if members.last_evaluated_key:
+            return {**payload, "stage": "group", "cursor": members.last_evaluated_key}
     return None
 
 

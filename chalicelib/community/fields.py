@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.community.envelope import CommunityError, FieldError, invalid
 from chalicelib.config import settings
+from chalicelib.validation import has_control_characters
 
 REQUIRED = "is a required field"
 MAX_ID = 2**53 - 1  # ids stay exact in JavaScript clients
 MAX_ID_DIGITS = len(str(MAX_ID))
 MAX_UNKNOWN_FIELDS = 10  # an error lists a few unknown names, not every key of a hostile body
 MAX_NAME = 100
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAK = re.compile(r"[\r\n]")
 
 
 def parse_body(raw: bytes | None) -> dict[str, Any]:
@@ -95,7 +93,7 @@ class Form:
             self.fail(name, "must be valid Unicode text (no lone surrogates)", value)
         elif len(value) > max_length:
             self.fail(name, f"must be at most {max_length} characters", value)
-        elif _CONTROL.search(value) or (single_line and _LINE_BREAK.search(value)):
+        elif has_control_characters(value, single_line):
             self.fail(name, "must not contain control characters" + (" or line breaks" if single_line else ""),
                       value)
         else:

@@ -50,15 +50,15 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityGroup:
                                updated_by=viewer.name)
         tx = Tx()
         # A creator who is not an administrator joins the group, or a Private group would hide from its maker.
-        joins = not viewer.is_admin and viewer.member_id is not None
-        if joins:
+        joiner = None if viewer.is_admin else viewer.member_id
+        if joiner is not None:
             group.member_count = 1
             tx.save("member", CommunityGroupMember(
-                keys.group_key(viewer.tenant_id, int(group.group_id)), viewer.member_id,
-                user_key=keys.user_key(viewer.tenant_id, viewer.member_id), group_id=int(group.group_id),
+                keys.group_key(viewer.tenant_id, int(group.group_id)), joiner,
+                user_key=keys.user_key(viewer.tenant_id, joiner), group_id=int(group.group_id),
                 joined_at=now))
         tx.save("group", group, condition=CommunityGroup.group_id.does_not_exist())
-        if not tx.commit():
+        if tx.commit().committed:
             return group
     raise conflict("could not allocate an id; try again", "Id")
 
@@ -85,7 +85,7 @@ def update(viewer: Viewer, group_id: int, body: dict[str, Any]) -> CommunityGrou
             actions.append(attribute.set(values[name]) if values[name] is not None else attribute.remove())
     tx = Tx()
     tx.update("group", CommunityGroup(viewer.tenant_id, group_id), actions, condition=CommunityGroup.group_id.exists())
-    if tx.commit():
+    if not tx.commit().committed:
         raise not_found(ENTITY, attempted=group_id)
     return CommunityGroup.get(viewer.tenant_id, group_id)
 
@@ -100,7 +100,7 @@ def delete(viewer: Viewer, group_id: int) -> CommunityGroup:
     tx.delete("group", CommunityGroup(viewer.tenant_id, group_id),
               condition=CommunityGroup.group_id.exists() & (CommunityGroup.thread_count <= 0))
     tx.save("job", job)
-    if tx.commit():
+    if not tx.commit().committed:
         raise conflict("the group still has conversations; move or delete them first", "Id")
     jobs.dispatch(job)
     return group
@@ -142,6 +142,7 @@ def add_member(viewer: Viewer, group_id: int, body: dict[str, Any]) -> dict[str,
     form = Form(body, ("UserId",))
     user_id = form.integer("UserId", required=True)
     form.done()
+    assert user_id is not None  # done() refused the form otherwise
     group = load(viewer, group_id) if viewer.is_admin or viewer.principal.has_role(f"{ENTITY}-Update") else None
     if group is None:
         # Joining on one's own: only oneself, only a Public group, with board access.
@@ -158,8 +159,8 @@ def add_member(viewer: Viewer, group_id: int, body: dict[str, Any]) -> dict[str,
             condition=CommunityGroupMember.user_id.does_not_exist())
     tx.update("group", CommunityGroup(viewer.tenant_id, group_id), [CommunityGroup.member_count.add(1)],
               condition=CommunityGroup.group_id.exists())
-    failed = tx.commit()
-    if "group" in failed and "member" not in failed:
+    refused = tx.commit().refused
+    if "group" in refused and "member" not in refused:
         raise not_found(ENTITY, attempted=group_id)
     return {"Id": group_id, "UserId": user_id, "IsMember": True}
 

@@ -11,6 +11,8 @@ Ids are random positive integers below 2**53, as the seed's API uses integer ids
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -69,8 +71,9 @@ class CommunityThread(Model):
     tags = UnicodeAttribute(null=True)                 # as given, comma-separated
     tag_set = UnicodeSetAttribute(null=True)           # normalised (lower-case, trimmed) for the tag filter
     private = BooleanAttribute(default=False)
-    guests = ListAttribute(of=NumberAttribute, null=True)
-    mentions = ListAttribute(of=NumberAttribute, null=True)
+    # PynamoDB types the elements of a list as their attribute class; [Any] says they are plain values (ints).
+    guests = ListAttribute[Any](of=NumberAttribute, null=True)
+    mentions = ListAttribute[Any](of=NumberAttribute, null=True)
     instant_delivery = BooleanAttribute(default=False)
     include_zoom_invite = BooleanAttribute(default=False)
     zoom_event_data = UnicodeAttribute(null=True)
@@ -113,8 +116,9 @@ class CommunityMessage(Model):
     user_id = NumberAttribute()
     coworker_id = NumberAttribute(null=True)
     message = UnicodeAttribute()
-    guests = ListAttribute(of=NumberAttribute, null=True)
-    mentions = ListAttribute(of=NumberAttribute, null=True)
+    # PynamoDB types the elements of a list as their attribute class; [Any] says they are plain values (ints).
+    guests = ListAttribute[Any](of=NumberAttribute, null=True)
+    mentions = ListAttribute[Any](of=NumberAttribute, null=True)
     like_count = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()

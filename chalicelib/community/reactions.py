@@ -23,15 +23,15 @@ def _member(viewer: Viewer) -> int:
 def _target(viewer: Viewer, kind: str, target_id: int) -> tuple[Any, Any]:
     """The visible thread or reply, and the model instance whose counter moves."""
     if kind == "thread":
-        from chalicelib.community.threads import ENTITY, load
+        from chalicelib.community import threads
 
-        viewer.require(ENTITY, "Read")
-        load(viewer, target_id)
+        viewer.require(threads.ENTITY, "Read")
+        threads.load(viewer, target_id)
         return CommunityThread(viewer.tenant_id, target_id), CommunityThread.thread_id
-    from chalicelib.community.replies import ENTITY, load
+    from chalicelib.community import replies
 
-    viewer.require(ENTITY, "Read")
-    load(viewer, target_id)
+    viewer.require(replies.ENTITY, "Read")
+    replies.load(viewer, target_id)
     return CommunityMessage(viewer.tenant_id, target_id), CommunityMessage.message_id
 
 
@@ -48,8 +48,8 @@ def set_reaction(viewer: Viewer, kind: str, reaction: str, target_id: int, on: b
     else:
         tx.delete("reaction", item, condition=CommunityReaction.reaction_key.exists())
     tx.update("target", counted, [counter.add(1 if on else -1)], condition=exists.exists())
-    failed = tx.commit()
-    if "target" in failed and "reaction" not in failed:
+    refused = tx.commit().refused
+    if "target" in refused and "reaction" not in refused:
         raise not_found("CommunityThread" if kind == "thread" else "CommunityMessage", attempted=target_id)
     current = type(counted).get(counted.tenant_id, target_id, attributes_to_get=[counter.attr_name])
     return {"Id": target_id, _state_name(reaction): on, _count_name(reaction): int(getattr(current, counter.attr_name)

@@ -71,10 +71,10 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
             condition=CommunityThread.thread_id.exists())
         tx.save("job", job)
         remember(tx, viewer, int(reply.user_id))
-        failed = tx.commit()
-        if "thread" in failed:
+        refused = tx.commit().refused
+        if "thread" in refused:
             raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)])
-        if not failed:
+        if not refused:
             jobs.dispatch(job)
             return reply
     raise conflict("could not allocate an id; try again", "Id")
@@ -137,7 +137,7 @@ def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMe
             "tenant_id": viewer.tenant_id, "thread_id": int(thread.thread_id), "message_id": message_id,
             "actor": int(reply.user_id), "event_key": ids.new_sortable_id(), "stage": "mentions", "only": newly})
         tx.save("job", job)
-    if "reply" in tx.commit():
+    if "reply" in tx.commit().refused:
         raise not_found(ENTITY, attempted=message_id)
     if job is not None:
         jobs.dispatch(job)
@@ -155,10 +155,10 @@ def delete(viewer: Viewer, message_id: int) -> CommunityMessage:
     tx.update("thread", CommunityThread(viewer.tenant_id, int(thread.thread_id)),
               [CommunityThread.reply_count.add(-1)], condition=CommunityThread.thread_id.exists())
     tx.save("job", job)
-    failed = tx.commit()
-    if "reply" in failed:
+    refused = tx.commit().refused
+    if "reply" in refused:
         raise not_found(ENTITY, attempted=message_id)
-    if "thread" in failed:  # the thread is being purged; the reply goes with it
+    if "thread" in refused:  # the thread is being purged; the reply goes with it
         tx = Tx()
         tx.delete("reply", CommunityMessage(viewer.tenant_id, message_id))
         tx.save("job", job)

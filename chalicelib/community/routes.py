@@ -1,7 +1,7 @@
 """The community API (`/api/community/...`): threads, replies, groups, likes and follows, in the seed's envelope."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -11,11 +11,14 @@ from chalicelib.community.fields import MAX_ID, echo, page_size, parse_body, pat
 from chalicelib.community.keys import public_time
 from chalicelib.lazy import lazy_module
 
-groups = lazy_module("chalicelib.community.groups")
-reactions = lazy_module("chalicelib.community.reactions")
-replies = lazy_module("chalicelib.community.replies")
-threads = lazy_module("chalicelib.community.threads")
-access = lazy_module("chalicelib.community.access")
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.community import access, groups, reactions, replies, threads
+else:
+    groups = lazy_module("chalicelib.community.groups")
+    reactions = lazy_module("chalicelib.community.reactions")
+    replies = lazy_module("chalicelib.community.replies")
+    threads = lazy_module("chalicelib.community.threads")
+    access = lazy_module("chalicelib.community.access")
 
 blueprint = Blueprint(__name__)
 THREADS = "/api/community/communitythreads"

@@ -129,10 +129,10 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
             tx.update("group", CommunityGroup(tenant_id, group_id), [CommunityGroup.thread_count.add(1)],
                       condition=CommunityGroup.group_id.exists())
         remember(tx, viewer, int(thread.user_id))
-        failed = tx.commit()
-        if "group" in failed:
+        refused = tx.commit().refused
+        if "group" in refused:
             raise invalid([FieldError("CommunityGroupId", "does not exist", group_id)])
-        if not failed:
+        if not refused:
             jobs.dispatch(job)
             return thread
     raise conflict("could not allocate an id; try again", "Id")
@@ -184,7 +184,7 @@ def _only_author(viewer: Viewer, thread: CommunityThread, action: str) -> None:
         raise forbidden(f"only the author or an administrator can {action} this conversation", "Id")
 
 
-_SIMPLE_FIELDS = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
+_SIMPLE_FIELDS: dict[str, Any] = {"Subject": CommunityThread.subject, "Message": CommunityThread.message,
                   "CoworkerId": CommunityThread.coworker_id, "InstantDelivery": CommunityThread.instant_delivery,
                   "Private": CommunityThread.private, "IncludeZoomInvite": CommunityThread.include_zoom_invite,
                   "ZoomEventData": CommunityThread.zoom_event_data, "Tags": CommunityThread.tags,
@@ -253,10 +253,10 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     if newly_addressed:
         job = _notify_job(tenant_id, thread_id, viewer.member_id or int(thread.user_id), only=newly_addressed)
         tx.save("job", job)
-    failed = tx.commit()
-    if "thread" in failed:
+    refused = tx.commit().refused
+    if "thread" in refused:
         raise not_found(ENTITY, attempted=thread_id)
-    if "group" in failed:
+    if "group" in refused:
         raise invalid([FieldError("CommunityGroupId", "does not exist", values.get("CommunityGroupId"))])
     if job is not None:
         jobs.dispatch(job)
@@ -274,10 +274,10 @@ def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
     if thread.group_id is not None:
         tx.update("group", CommunityGroup(viewer.tenant_id, int(thread.group_id)),
                   [CommunityGroup.thread_count.add(-1)], condition=CommunityGroup.group_id.exists())
-    failed = tx.commit()
-    if "thread" in failed:
+    refused = tx.commit().refused
+    if "thread" in refused:
         raise not_found(ENTITY, attempted=thread_id)
-    if "group" in failed:  # the group went first: delete the thread alone
+    if "group" in refused:  # the group went first: delete the thread alone
         tx = Tx()
         tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id))
         tx.save("job", job)
@@ -315,6 +315,7 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
     """
     viewer.require(ENTITY, "Read")
     tenant_id = viewer.tenant_id
+    index: Any
     if filters.group_id is not None:
         group = viewer.group(filters.group_id)
         if group is None or not viewer.sees_group(group):

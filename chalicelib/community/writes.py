@@ -1,14 +1,15 @@
-"""Committing a board change: one DynamoDB transaction whose failed conditions come back by name.
+"""Committing a board change: one DynamoDB transaction whose refused conditions come back by name.
 
-Every item of a transaction gets a label; when DynamoDB cancels it, the caller learns which conditions failed
-(`{"thread", "group"}`) and answers accordingly. Conflicts with concurrent transactions and throttling are
-retried with jittered backoff.
+Every item of a transaction gets a label; when DynamoDB cancels it for a condition, the commit's outcome names
+the items whose condition failed (`outcome.refused == {"thread", "group"}`) and the caller answers accordingly.
+Conflicts with concurrent transactions and throttling are retried with jittered backoff.
 """
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -20,6 +21,16 @@ RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExc
 RETRYABLE_RESPONSES = {"TransactionConflictException", "ThrottlingException",
                        "ProvisionedThroughputExceededException", "TransactionInProgressException",
                        "InternalServerError"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a commit did: everything (`committed`), or nothing because the conditions of `refused` failed."""
+    refused: frozenset[str] = frozenset()
+
+    @property
+    def committed(self) -> bool:
+        return not self.refused
 
 
 class Tx:
@@ -49,20 +60,20 @@ class Tx:
     def labels(self) -> list[str]:
         return [label for kind in ("check", "delete", "put", "update") for label, _ in self._items[kind]]
 
-    def commit(self, attempts: int = 6) -> set[str]:
-        """Commit; returns the labels whose condition failed (empty on success)."""
+    def commit(self, attempts: int = 6) -> Outcome:
+        """Commit all or nothing; a refusal by a condition is an outcome, not an error."""
         for attempt in range(attempts):
             try:
                 with transaction() as tx:
                     for kind in ("check", "delete", "put", "update"):
                         for _, add in self._items[kind]:
                             add(tx)
-                return set()
+                return Outcome()
             except TransactWriteError as error:
                 codes = [reason.code if reason is not None else None for reason in error.cancellation_reasons or []]
                 if "ConditionalCheckFailed" in codes:
-                    return {label for label, code in zip(self.labels(), codes, strict=False)
-                            if code == "ConditionalCheckFailed"}
+                    return Outcome(frozenset(label for label, code in zip(self.labels(), codes, strict=False)
+                                             if code == "ConditionalCheckFailed"))
                 retryable = any(code in RETRYABLE for code in codes if code) or \
                     error.cause_response_code in RETRYABLE_RESPONSES
                 if not retryable or attempt == attempts - 1:

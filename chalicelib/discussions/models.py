@@ -13,6 +13,8 @@ Key design (no Scan anywhere):
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -100,7 +102,7 @@ class Discussion(Model):
     created_at = UnicodeAttribute()
     participants = ListAttribute(of=ParticipantMap, default=list)
     # user_id -> message_count that user has read up to; present for internal participants only.
-    read_positions = MapAttribute(default=dict)
+    read_positions = MapAttribute[str, Any](default=dict)
     version = NumberAttribute(default=0)
     # Index keys, derived from the fields above on every write.
     tenant_status = UnicodeAttribute()

@@ -12,13 +12,15 @@ from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.discussions import attachments, models, service
     from chalicelib.discussions.models import Discussion, Message, ParticipantMap
-
-attachments = lazy_module("chalicelib.discussions.attachments")
-service = lazy_module("chalicelib.discussions.service")
-models = lazy_module("chalicelib.discussions.models")
-mail_settings = lazy_module("chalicelib.mail.settings")
+    from chalicelib.mail import communication
+else:
+    attachments = lazy_module("chalicelib.discussions.attachments")
+    service = lazy_module("chalicelib.discussions.service")
+    models = lazy_module("chalicelib.discussions.models")
+    communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
 
@@ -56,7 +58,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "id": message.message_id, "author": message.author, "author_type": message.author_type,
         "body": message.body, "is_internal": bool(message.is_internal), "created_at": message.created_at,
         "email_message_id": message.email_message_id, "email_in_reply_to": message.email_in_reply_to,
-        "attachments": [attachments.describe(a.filename, a.content_type, a.size, a.s3_key, a.id)
+        "attachments": [attachments.describe(a.filename, a.content_type, int(a.size), a.s3_key, a.id)
                         for a in message.attachments],
     }
 
@@ -151,7 +153,7 @@ def create_discussion(principal: Principal, request: Any) -> dict[str, Any]:
     item, message = service.create_discussion(
         principal, subject=subject, discussion_type=discussion_type, context_type=context_type,
         context_id=context_id, initial_message=_initial_message(body), participants=_participants(body),
-        reply_domain=mail_settings.get(principal.tenant_id).email_reply_domain)
+        reply_domain=communication.get(principal.tenant_id).email_reply_domain)
     result = discussion_json(item, principal)
     result["messages"] = [message_json(message)] if message else []
     return result
@@ -236,7 +238,7 @@ def upload_attachment(principal: Principal, request: Any, discussion_id: str) ->
     content = attachments.decode_content(body.get("content_base64"))
     record = attachments.upload(principal, discussion_id, filename=filename, content_type=content_type,
                                 content=content)
-    result = attachments.describe(record.filename, record.content_type, record.size, record.s3_key,
+    result = attachments.describe(record.filename, record.content_type, int(record.size), record.s3_key,
                                   record.attachment_id)
     result.update({"uploaded_by": record.uploaded_by, "created_at": record.created_at})
     return result
@@ -250,7 +252,7 @@ def list_attachments(principal: Principal, request: Any, discussion_id: str) -> 
                                            query.get("cursor"))
     items = []
     for record in page.items:
-        entry = attachments.describe(record.filename, record.content_type, record.size, record.s3_key,
+        entry = attachments.describe(record.filename, record.content_type, int(record.size), record.s3_key,
                                      record.attachment_id)
         entry.update({"uploaded_by": record.uploaded_by, "created_at": record.created_at})
         items.append(entry)

@@ -373,7 +373,7 @@ def _apply_message(item: Discussion, message: Message, author_user_id: str | Non
     if author_user_id is not None:
         positions = _read_positions(item)
         if author_user_id in positions:
-            positions[author_user_id] = item.message_count  # the author has read what they wrote
+            positions[author_user_id] = int(item.message_count)  # the author has read what they wrote
             item.read_positions = positions
 
 
@@ -441,7 +441,7 @@ def mark_read(principal: Principal, discussion_id: str) -> Discussion:
         positions = _read_positions(item)
         if principal.user_id not in positions:
             raise Conflict("only participants of a discussion have a read state", field="discussion_id")
-        positions[principal.user_id] = item.message_count
+        positions[principal.user_id] = int(item.message_count)
         item.read_positions = positions
 
     return _mutate(principal.tenant_id, discussion_id, change)

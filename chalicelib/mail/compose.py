@@ -16,9 +16,12 @@ from email.policy import SMTP
 
 from markupsafe import Markup, escape
 
+from chalicelib.validation import CONTROL_CHARACTERS, LINE_BREAKS
+
 TEMPLATES = pathlib.Path(__file__).parent / "templates"
 URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
-_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+# Header values: every control character and line break (validation's one rule), and tab, become a space.
+_NOT_IN_HEADERS = re.compile(f"[\t{CONTROL_CHARACTERS}{LINE_BREAKS}]+")
 # "=?" opens an RFC 2047 encoded-word. The email package decodes encoded-words in any value given to a header,
 # so user text like "=?utf-8?q?Hi=0D=0ABcc:...?=" would come out as a raw CR/LF and a new header. A WORD JOINER
 # (invisible) between "=" and "?" keeps the text as typed; being non-ASCII, the value is then properly encoded.
@@ -63,7 +66,7 @@ class OutboundEmail:
 
 def header_safe(value: str) -> str:
     """User text made safe for a header: no line break or control character, no encoded-word to be decoded."""
-    return _CONTROL_CHARACTERS.sub(" ", value).strip().replace(_ENCODED_WORD_OPENER, _DISARMED_OPENER)
+    return _NOT_IN_HEADERS.sub(" ", value).strip().replace(_ENCODED_WORD_OPENER, _DISARMED_OPENER)
 
 
 @functools.lru_cache(maxsize=1)

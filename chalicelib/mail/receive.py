@@ -23,8 +23,7 @@ from chalicelib.config import settings, stage_resource
 from chalicelib.discussions import attachments as discussion_attachments
 from chalicelib.discussions import service as discussions
 from chalicelib.errors import ApiError, Conflict, NotFound
-from chalicelib.mail import inbound, threading
-from chalicelib.mail import settings as communication
+from chalicelib.mail import anchors, communication, inbound
 from chalicelib.mail.models import InboundRecord, MessageIdIndex, ReplyKey
 
 logger = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ def find_discussion(mail: inbound.ParsedMail, envelope_recipients: list[str]) ->
     match = _match_reply_key([*envelope_recipients, *mail.recipients])
     if match is not None:
         return match
-    candidates = [threading.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
+    candidates = [anchors.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
                                                    *reversed(mail.references)]]
     candidates = list(dict.fromkeys(candidates))[:50]
     if candidates:
@@ -239,7 +238,7 @@ class DeliveryInProgress(Exception):
 
 def _claim_delivery(their_id: str, match: Match) -> MessageIdIndex:
     """The Message-ID record of this delivery: new (claimed now), posted (message_id set) or taken over."""
-    key = threading.index_key(their_id)
+    key = anchors.index_key(their_id)
     now = clock.now_iso()
     claim = MessageIdIndex(key, tenant_id=match.tenant_id, discussion_id=match.discussion_id, origin="inbound",
                            claimed_at=now)

@@ -1,7 +1,7 @@
 """Routes of mail: the tenant's communication settings, sending a discussion, and the inbound mail records."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -12,7 +12,10 @@ from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import reject_unknown, text
 
-communication = lazy_module("chalicelib.mail.settings")
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.mail import communication
+else:
+    communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
 

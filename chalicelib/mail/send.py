@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.auth import Principal
@@ -19,10 +20,10 @@ from chalicelib.config import settings
 from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.mail import compose, ses, threading
-from chalicelib.mail import settings as communication
+from chalicelib.mail import anchors, communication, compose, ses
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
 from chalicelib.tracking import suppression
+from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking
 
 HISTORY_MESSAGES = 3
@@ -91,7 +92,7 @@ def _previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, dis
     for message in reversed(earlier):
         if message.author.lower() == recipient and message.email_message_id:
             return message.email_message_id
-        pixel = threading.tracking_pixel_id(tenant_id, discussion_id, message.message_id, recipient)
+        pixel = tracking_id(tenant_id, discussion_id, message.message_id, recipient)
         try:
             copy = EmailTracking.get(pixel)
         except EmailTracking.DoesNotExist:
@@ -103,7 +104,7 @@ def _previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, dis
 
 def _references(discussion: Discussion, domain: str, earlier: list[Message], recipient: str,
                 in_reply_to: str | None) -> list[str]:
-    ids = [threading.our_message_id(m.message_id, domain) for m in earlier if m.author_type == "user"]
+    ids = [anchors.our_message_id(m.message_id, domain) for m in earlier if m.author_type == "user"]
     ids += [m.email_message_id for m in earlier if m.author.lower() == recipient and m.email_message_id]
     chain = [discussion.email_thread_id, *ids[-MAX_REFERENCES:]]
     if in_reply_to and in_reply_to not in chain:
@@ -114,7 +115,7 @@ def _references(discussion: Discussion, domain: str, earlier: list[Message], rec
 def _index(tenant_id: str, discussion_id: str, message_id: str, recipient: str, headers: dict[str, str]) -> None:
     with MessageIdIndex.batch_write() as batch:
         for origin, header in headers.items():
-            batch.save(MessageIdIndex(threading.index_key(header), tenant_id=tenant_id,
+            batch.save(MessageIdIndex(anchors.index_key(header), tenant_id=tenant_id,
                                       discussion_id=discussion_id, message_id=message_id,
                                       recipient=recipient if origin == "ses" else None, origin=origin))
 
@@ -162,7 +163,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
 
 
 def _finish(message: Message, all_done: bool, ses_header: str | None, domain: str) -> None:
-    actions = []
+    actions: list[Action] = []
     if ses_header and not message.email_message_id:
         actions.append(Message.email_message_id.set(ses_header))
     if all_done and message.outbox_key:
@@ -178,25 +179,25 @@ def _send_copy(tenant_id: str, discussion: Discussion, message: Message, partici
                earlier: list[Message], sender: compose.Person, to: list[compose.Person],
                cc: list[compose.Person], domain: str, signature: str | None) -> dict[str, Any]:
     recipient = participant.email
-    pixel = threading.tracking_pixel_id(tenant_id, discussion.discussion_id, message.message_id, recipient)
-    record = EmailTracking(pixel, tenant_id=tenant_id, thread_id=discussion.discussion_id,
+    pixel = tracking_id(tenant_id, discussion.discussion_id, message.message_id, recipient)
+    record = EmailTracking(pixel, tenant_id=tenant_id, discussion_id=discussion.discussion_id,
                            message_id=message.message_id, recipient_email=recipient,
                            recipient_type=participant.recipient_type,
-                           thread_key=discussions.discussion_key(tenant_id, discussion.discussion_id),
+                           discussion_key=discussions.discussion_key(tenant_id, discussion.discussion_id),
                            message_recipient=f"{message.message_id}#{recipient}", state="sending", attempts=1)
     base = {"message_id": message.message_id, "recipient": recipient}
     if not _claim(record):
         return {**base, "state": "skipped"}
     in_reply_to = _previous_id_for(recipient, earlier, tenant_id, discussion.discussion_id)
-    key = threading.reply_key(tenant_id, discussion.discussion_id, recipient)
+    key = anchors.reply_key(tenant_id, discussion.discussion_id, recipient)
     ReplyKey(key, tenant_id=tenant_id, discussion_id=discussion.discussion_id, recipient=recipient).save()
     public = settings().public_base_url
     links: list[str] = []
     email = compose.OutboundEmail(
         sender=sender, recipient=compose.Person(recipient, participant.name), to=to, cc=cc,
-        reply_to=threading.reply_address(key, domain),
-        subject=threading.subject_for(discussion.subject, is_reply=bool(earlier)),
-        message_id=threading.our_message_id(message.message_id, domain), in_reply_to=in_reply_to,
+        reply_to=anchors.reply_address(key, domain),
+        subject=anchors.subject_for(discussion.subject, is_reply=bool(earlier)),
+        message_id=anchors.our_message_id(message.message_id, domain), in_reply_to=in_reply_to,
         references=_references(discussion, domain, earlier, recipient, in_reply_to),
         body=message.body, signature=signature,
         history=[compose.HistoryItem(m.author, m.created_at, m.body) for m in earlier[-HISTORY_MESSAGES:]],
@@ -209,7 +210,7 @@ def _send_copy(tenant_id: str, discussion: Discussion, message: Message, partici
         record.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(str(error)),
                                EmailTracking.retry_shard.set(shard)])
         return {**base, "state": "failed", "reason": str(error)}
-    header = threading.ses_message_id_header(ses_id)
+    header = anchors.ses_message_id_header(ses_id)
     record.update(actions=[EmailTracking.state.set("sent"), EmailTracking.sent_at.set(clock.now_iso()),
                            EmailTracking.ses_message_id.set(ses_id), EmailTracking.email_message_id.set(header),
                            EmailTracking.links.set(links), EmailTracking.failure_reason.remove(),
@@ -224,7 +225,7 @@ def retry_failed(limit_per_shard: int = 100) -> SendReport:
     report = SendReport()
     for shard in range(EmailTracking.RETRY_SHARDS):
         failed = EmailTracking.failed_copies.query(f"failed#{shard}", limit=limit_per_shard)
-        for tenant_id, discussion_id, message_id in sorted({(r.tenant_id, r.thread_id, r.message_id)
+        for tenant_id, discussion_id, message_id in sorted({(r.tenant_id, r.discussion_id, r.message_id)
                                                             for r in failed}):
             system = Principal(tenant_id=tenant_id, user_id="system:retry", roles=frozenset({"admin"}))
             try:

@@ -23,7 +23,7 @@ def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item:
             content: email.EmailContent) -> dict[str, str]:
     """Notify each user once (a rerun changes nothing): 1 GetItem + 1 BatchGet, then per user 1 transaction,
     plus the email or SMS that is due now. Returns each user's outcome."""
-    from chalicelib.mail import settings as communication
+    from chalicelib.mail import communication
     from chalicelib.users.service import get_many
 
     users = list(dict.fromkeys(user_ids))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError
 
@@ -24,6 +24,9 @@ from chalicelib import clock, jobs
 from chalicelib.notifications import email, rendering, service
 from chalicelib.notifications.models import DigestRun, Notification
 from chalicelib.notifications.schedule import effective_frequency, next_due, period_key
+
+if TYPE_CHECKING:
+    from chalicelib.users.models import UserProfile
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +79,26 @@ def run_user(payload: dict[str, Any]) -> None:
     logger.info("digest for %s/%s: %s", payload["tenant_id"], payload["user_id"], outcome)
 
 
+def _following(frequency: str, profile: UserProfile, after: datetime) -> str:
+    """The user's next digest time after `after` (a frequency other than `never`)."""
+    hour = int(profile.digest_hour) if profile.digest_hour is not None else None
+    moment = next_due(frequency, profile.timezone, hour, after)
+    if moment is None:
+        raise ValueError(f"no next digest time for frequency {frequency}")
+    return clock.iso(moment)
+
+
 def send_digest(tenant_id: str, user_id: str) -> str:
     """One user's digest if it is due: claimed for its period, sent once, then its notifications leave the index."""
-    from chalicelib.mail import ses
-    from chalicelib.mail import settings as communication
+    from chalicelib.mail import communication, ses
     from chalicelib.users import service as users
 
     now = clock.now()
     profile = users.profile_of(tenant_id, user_id)
     if profile is None or not profile.digest_due_at or profile.digest_due_at > clock.iso(now):
         return "not due"
-    due_at, version = profile.digest_due_at, profile.digest_pending_version
+    due_at = profile.digest_due_at
+    version = int(profile.digest_pending_version) if profile.digest_pending_version is not None else None
     config = communication.get(tenant_id)
     frequency = effective_frequency(profile.digest_frequency, config.default_digest_frequency)
     pending = service.pending_digest(tenant_id, user_id, NOTIFICATIONS_PER_DIGEST + 1)
@@ -103,9 +115,7 @@ def send_digest(tenant_id: str, user_id: str) -> str:
     unread = [item for item in batch if not item.read_at]
     if seen:
         service.mark_digested(seen, "read", None)
-    due = datetime.fromisoformat(due_at.replace("Z", "+00:00"))
-    hour = int(profile.digest_hour) if profile.digest_hour is not None else None
-    following = clock.iso(next_due(frequency, profile.timezone, hour, max(now, due)))
+    following = _following(frequency, profile, max(now, datetime.fromisoformat(due_at.replace("Z", "+00:00"))))
     if not unread:
         if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
             users.reschedule_digest(tenant_id, user_id, due_at, following)
@@ -130,9 +140,10 @@ def send_digest(tenant_id: str, user_id: str) -> str:
         _finish_claimed(key, period, pending)
         users.reschedule_digest(tenant_id, user_id, due_at, following)
         return "already sent"
-    if blocked:
-        service.mark_digested(unread, blocked, None)
-        run.update(actions=[DigestRun.status.set(blocked)])
+    if blocked is not None or rendered is None:
+        reason = blocked or "not rendered"
+        service.mark_digested(unread, reason, None)
+        run.update(actions=[DigestRun.status.set(reason)])
     else:
         try:
             ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}", rendered)

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.config import settings
+from chalicelib.db import set_or_remove
 from chalicelib.mail import compose
 from chalicelib.notifications import rendering, unsubscribe
 from chalicelib.notifications.models import Notification
@@ -62,9 +64,9 @@ def deliver_now(tenant_id: str, user_id: str, notification_id: str, kind: str, c
     except UpdateError:
         return "already claimed"
     status, ses_id = _send(tenant_id, user_id, notification_id, kind, content, recipient)
-    actions = [Notification.email_status.set(status)]
+    actions: list[Action] = [Notification.email_status.set(status)]
     if status == "sent":
-        actions += [Notification.email_sent_at.set(clock.now_iso()), Notification.ses_message_id.set(ses_id)]
+        actions += [Notification.email_sent_at.set(clock.now_iso()), set_or_remove(Notification.ses_message_id, ses_id)]
     record.update(actions=actions)
     return status
 
@@ -74,6 +76,8 @@ def send_email(tenant_id: str, user_id: str, recipient: Recipient, message_key: 
     """Build and send one notification or digest email; returns the SES message id (raises SendFailed)."""
     from chalicelib.mail import ses
 
+    if recipient.email is None or recipient.sender is None:
+        raise ValueError("a blocked recipient (see `blocked`) is never sent to")
     raw = compose.build_notification(compose.NotificationEmail(
         sender=recipient.sender, recipient=compose.Person(recipient.email, recipient.name), subject=rendered.subject,
         message_id=f"<{message_key}.{_token(user_id)}@{recipient.reply_domain}>", text=rendered.text,

@@ -1,6 +1,8 @@
 """Tables of notifications: one item per notification, and one unread counter per user."""
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -63,7 +65,7 @@ class DigestRun(Model):
     ses_message_id = UnicodeAttribute(null=True)
     # The notifications SES took in this digest, written before they leave the pending index: a run that died
     # after sending is finished by the retry (they are marked sent) instead of mailing them again next period.
-    notification_ids = ListAttribute(null=True)
+    notification_ids = ListAttribute[Any](null=True)
     claimed_at = UnicodeAttribute()
     expires_at = NumberAttribute(null=True)              # TTL: runs are kept 400 days
 

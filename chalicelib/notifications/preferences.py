@@ -13,7 +13,7 @@ from chalicelib.validation import reject_unknown, text
 
 
 def get(principal: Principal) -> dict[str, Any]:
-    from chalicelib.mail import settings as communication
+    from chalicelib.mail import communication
     from chalicelib.users import service as users
 
     return users.preferences_json(users.profile_of(principal.tenant_id, principal.user_id),
@@ -21,7 +21,7 @@ def get(principal: Principal) -> dict[str, Any]:
 
 
 def update(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.mail import settings as communication
+    from chalicelib.mail import communication
     from chalicelib.users import service as users
 
     profile = users.update_preferences(principal, body, valid_zone)
@@ -33,7 +33,7 @@ def update(principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         due = next_due(frequency, profile.timezone, hour, clock.now())
         if due is not None:
             users.reschedule_digest(principal.tenant_id, principal.user_id, profile.digest_due_at, clock.iso(due))
-            profile = users.profile_of(principal.tenant_id, principal.user_id)
+            profile = users.profile_of(principal.tenant_id, principal.user_id) or profile
     return users.preferences_json(profile, tenant_default)
 
 

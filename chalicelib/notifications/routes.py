@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -12,8 +12,11 @@ from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.notifications import unsubscribe
 
-preferences = lazy_module("chalicelib.notifications.preferences")
-service = lazy_module("chalicelib.notifications.service")
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.notifications import preferences, service
+else:
+    preferences = lazy_module("chalicelib.notifications.preferences")
+    service = lazy_module("chalicelib.notifications.service")
 
 blueprint = Blueprint(__name__)
 BASE = "/api/tenant/notifications"

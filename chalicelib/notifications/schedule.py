@@ -10,7 +10,7 @@ import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-FREQUENCIES = ("never", "daily", "weekly", "monthly")
+FREQUENCIES = ("never", "daily", "weekly", "monthly")  # the one list: user preferences and the tenant default
 DEFAULT_FREQUENCY = "daily"
 DEFAULT_HOUR = 8
 

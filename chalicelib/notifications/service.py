@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.db import decode_cursor, encode_cursor, transaction
@@ -92,7 +93,7 @@ def mark_digested(items: list[Notification], status: str, ses_message_id: str | 
     for start in range(0, len(items), 100):
         with transaction() as tx:
             for item in items[start:start + 100]:
-                actions = [Notification.digest_user_key.remove(), Notification.email_status.set(status)]
+                actions: list[Action] = [Notification.digest_user_key.remove(), Notification.email_status.set(status)]
                 if status == "digest":
                     actions += [Notification.email_sent_at.set(now)]
                     if ses_message_id:

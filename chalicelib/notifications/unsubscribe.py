@@ -7,17 +7,15 @@ links); the POST — from that page's button, or from the mail client's one-clic
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 
+from chalicelib import signing
 from chalicelib.config import settings
 
 
 def _mac(payload: bytes) -> str:
-    key = settings().signing_secret.encode()
-    return base64.urlsafe_b64encode(hmac.new(key, b"unsubscribe\x00" + payload, hashlib.sha256).digest()[:18]) \
-        .decode().rstrip("=")
+    return base64.urlsafe_b64encode(signing.digest(b"unsubscribe\x00" + payload)[:18]).decode().rstrip("=")
 
 
 def token_for(tenant_id: str, user_id: str) -> str:

@@ -11,29 +11,18 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError
-from pynamodb.models import Model
 
 from chalicelib import clock
-from chalicelib.db import table_meta
+from chalicelib.db import set_or_remove
 from chalicelib.tracking import suppression
-from chalicelib.tracking.models import EmailTracking
+from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
 
 
-class ProcessedEvent(Model):
-    """One item per applied (SES event, recipient); DynamoDB's TTL removes it after DEDUP_DAYS."""
-    Meta = table_meta("processed-events")
-
-    event_key = UnicodeAttribute(hash_key=True)
-    expires_at = NumberAttribute()
-
-
-MODELS = (ProcessedEvent,)
 
 
 def _first_time(event: SesEvent) -> str:
@@ -87,15 +76,17 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         bounce_type = EmailTracking.bounce_type | kind if kind == "soft" else kind
         on.update(actions=[EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
                            EmailTracking.bounce_type.set(bounce_type),
-                           EmailTracking.bounce_reason.set((event.reason or "")[:1000] or None)])
+                           set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])])
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
                         else (EmailTracking.click_count, EmailTracking.clicked_at))
-        on.update(actions=[count.add(1), first.set(first | when), EmailTracking.user_agent.set(event.user_agent),
-                           EmailTracking.ip_address.set(event.ip_address)])
+        on.update(actions=[count.add(1), first.set(first | when),
+                           set_or_remove(EmailTracking.user_agent, event.user_agent),
+                           set_or_remove(EmailTracking.ip_address, event.ip_address)])
     elif event.kind in ("reject", "rendering_failure"):
-        on.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(event.reason)])
+        on.update(actions=[EmailTracking.state.set("failed"),
+                           set_or_remove(EmailTracking.failure_reason, event.reason)])
 
 
 def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:
@@ -110,7 +101,7 @@ def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bo
     else:
         suppression.suppress(record.tenant_id, record.recipient_email,
                              "hard_bounce" if kind == "hard" else "complaint", reason)
-    discussions.mark_participant_email_status(record.tenant_id, record.thread_id, record.recipient_email,
+    discussions.mark_participant_email_status(record.tenant_id, record.discussion_id, record.recipient_email,
                                               {"hard": "hard_bounce"}.get(kind, kind))
     if kind == "hard":
         _tell_owner(record, reason, first_bounce)
@@ -127,7 +118,7 @@ def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) ->
     from chalicelib.notifications.service import NewNotification
 
     try:
-        discussion = discussions.load(record.tenant_id, record.thread_id)
+        discussion = discussions.load(record.tenant_id, record.discussion_id)
     except NotFound:
         return
     owners = [p.user_id for p in discussion.participants if p.role == "owner" and p.user_id]

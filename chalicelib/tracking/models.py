@@ -1,9 +1,13 @@
-"""DiscussionEmailTracking: one record per message and recipient, keyed by its tracking pixel id.
+"""Tracking tables: a record per copy sent (keyed by its tracking pixel id), the suppression list, processed SES events.
+
+DiscussionEmailTracking: one record per message and recipient, keyed by its tracking pixel id.
 
 Keying the table by the 128-bit pixel id makes a pixel open or a click one UpdateItem; the
-`by_thread` index serves statistics and `by_ses_message` correlates SES events.
+`by_discussion` index serves statistics and `by_ses_message` correlates SES events.
 """
 from __future__ import annotations
+
+from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -12,12 +16,12 @@ from pynamodb.models import Model
 from chalicelib.db import table_meta
 
 
-class ByThreadIndex(GlobalSecondaryIndex):
+class ByDiscussionIndex(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_thread"
+        index_name = "by_discussion"
         projection = AllProjection()
 
-    thread_key = UnicodeAttribute(hash_key=True)        # tenant#discussion
+    discussion_key = UnicodeAttribute(hash_key=True)    # tenant#discussion
     message_recipient = UnicodeAttribute(range_key=True)  # message_id#recipient
 
 
@@ -44,18 +48,18 @@ class EmailTracking(Model):
 
     tracking_pixel_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()
-    thread_id = UnicodeAttribute()
+    discussion_id = UnicodeAttribute()
     message_id = UnicodeAttribute()
     recipient_email = UnicodeAttribute()
     recipient_type = UnicodeAttribute(null=True)
-    thread_key = UnicodeAttribute()
+    discussion_key = UnicodeAttribute()
     message_recipient = UnicodeAttribute()
     state = UnicodeAttribute()                # sending | sent | failed
     failure_reason = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     ses_message_id = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
-    links = ListAttribute(of=UnicodeAttribute, default=list)
+    links = ListAttribute[Any](of=UnicodeAttribute, default=list)  # [Any]: plain strings (see community/models.py)
     sent_at = UnicodeAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
     opened_at = UnicodeAttribute(null=True)
@@ -71,11 +75,31 @@ class EmailTracking(Model):
     ip_address = UnicodeAttribute(null=True)
     retry_shard = UnicodeAttribute(null=True)
 
-    by_thread = ByThreadIndex()
+    by_discussion = ByDiscussionIndex()
     by_ses_message = BySesMessageIndex()
     failed_copies = FailedCopiesIndex()
 
     RETRY_SHARDS = 8
 
 
-MODELS = (EmailTracking,)
+class Suppression(Model):
+    """The tenant's suppression list: one item per address that bounced or complained (or is counting soft bounces)."""
+    Meta = table_meta("suppressions")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute(null=True)          # hard_bounce | complaint | soft_bounces
+    detail = UnicodeAttribute(null=True)
+    suppressed_at = UnicodeAttribute(null=True)   # absent while only soft bounces are being counted
+    soft_bounces_in_a_row = NumberAttribute(default=0)
+
+
+class ProcessedEvent(Model):
+    """One item per applied (SES event, recipient); DynamoDB's TTL removes it after DEDUP_DAYS."""
+    Meta = table_meta("processed-events")
+
+    event_key = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute()
+
+
+MODELS = (EmailTracking, Suppression, ProcessedEvent)

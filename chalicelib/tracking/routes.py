@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -15,9 +15,13 @@ from chalicelib.http import error_response, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import email_address
 
-discussions = lazy_module("chalicelib.discussions.service")
-service = lazy_module("chalicelib.tracking.service")
-suppression = lazy_module("chalicelib.tracking.suppression")
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.discussions import service as discussions
+    from chalicelib.tracking import service, suppression
+else:
+    discussions = lazy_module("chalicelib.discussions.service")
+    service = lazy_module("chalicelib.tracking.service")
+    suppression = lazy_module("chalicelib.tracking.suppression")
 
 blueprint = Blueprint(__name__)
 logger = logging.getLogger(__name__)
@@ -29,7 +33,7 @@ _BINARY_ACCEPTS = ("image/", "*/*")
 
 
 def _accepts_binary(accept: str | None) -> bool:
-    return bool(accept) and any(kind in accept.lower() for kind in _BINARY_ACCEPTS)
+    return any(kind in (accept or "").lower() for kind in _BINARY_ACCEPTS)
 
 
 @blueprint.route("/t/o/{pixel_file}", methods=["GET", "HEAD"])
@@ -73,7 +77,7 @@ def click(token: str) -> Response:
 def tracking(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
     discussion = discussions.load(principal.tenant_id, discussion_id)
     message_id = (request.query_params or {}).get("message_id")
-    return {"thread_id": discussion.discussion_id, **service.thread_statistics(
+    return {"thread_id": discussion.discussion_id, **service.discussion_statistics(
         discussions.discussion_key(principal.tenant_id, discussion.discussion_id), message_id)}
 
 

@@ -95,7 +95,7 @@ def _recipients(kind: str, body: dict, destination: list[str]) -> list[tuple[str
 def _classification(kind: str, body: dict) -> tuple[str | None, str | None]:
     """(bounce type, subtype): hard/soft for bounces, "complaint" and its feedback type for complaints."""
     if kind == "bounce":
-        return BOUNCE_TYPES.get(body.get("bounceType"), "soft"), body.get("bounceSubType")
+        return BOUNCE_TYPES.get(str(body.get("bounceType")), "soft"), body.get("bounceSubType")
     if kind == "complaint":
         return "complaint", body.get("complaintSubType") or body.get("complaintFeedbackType")
     return None, None
@@ -129,7 +129,7 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
         for h in reversed(mail.get("headers") or [])  # reversed: the first occurrence wins
         if isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str)
     }
-    tags = mail.get("tags") if isinstance(mail.get("tags"), dict) else {}
+    tags = mail["tags"] if isinstance(mail.get("tags"), dict) else {}
     occurred_at = body.get("timestamp") or mail.get("timestamp")
 
     recipients = _recipients(kind, body, destination)

@@ -3,27 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, UpdateError
-from pynamodb.models import Model
 
 from chalicelib import clock
-from chalicelib.db import decode_cursor, encode_cursor, table_meta
+from chalicelib.db import decode_cursor, encode_cursor, set_or_remove
 from chalicelib.errors import NotFound
-
-
-class Suppression(Model):
-    Meta = table_meta("suppressions")
-
-    tenant_id = UnicodeAttribute(hash_key=True)
-    email = UnicodeAttribute(range_key=True)
-    reason = UnicodeAttribute(null=True)          # hard_bounce | complaint | soft_bounces
-    detail = UnicodeAttribute(null=True)
-    suppressed_at = UnicodeAttribute(null=True)   # absent while only soft bounces are being counted
-    soft_bounces_in_a_row = NumberAttribute(default=0)
-
-
-MODELS = (Suppression,)
+from chalicelib.tracking.models import Suppression
 
 
 def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
@@ -36,7 +21,7 @@ def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
 
 def suppress(tenant_id: str, email: str, reason: str, detail: str | None) -> None:
     item = Suppression(tenant_id, email.lower())
-    item.update(actions=[Suppression.reason.set(reason), Suppression.detail.set((detail or "")[:500] or None),
+    item.update(actions=[Suppression.reason.set(reason), set_or_remove(Suppression.detail, (detail or "")[:500]),
                          Suppression.suppressed_at.set(Suppression.suppressed_at | clock.now_iso())])
 
 

@@ -11,7 +11,6 @@ from pynamodb.models import Model
 
 from chalicelib.db import table_meta
 
-FREQUENCIES = ("never", "daily", "weekly", "monthly")
 DIGEST_SHARDS = 16
 
 

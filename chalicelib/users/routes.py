@@ -1,7 +1,7 @@
 """User directory API: the addresses and names notifications are sent to."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -9,7 +9,10 @@ from chalicelib.auth import Principal
 from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 
-service = lazy_module("chalicelib.users.service")
+if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
+    from chalicelib.users import service
+else:
+    service = lazy_module("chalicelib.users.service")
 
 blueprint = Blueprint(__name__)
 BASE = "/api/tenant/users/{user_id}"

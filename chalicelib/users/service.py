@@ -7,12 +7,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock
 from chalicelib.auth import Principal
+from chalicelib.db import set_or_remove
 from chalicelib.errors import Forbidden, NotFound, ValidationError
-from chalicelib.users.models import DIGEST_SHARDS, FREQUENCIES, UserProfile
+from chalicelib.notifications.schedule import FREQUENCIES
+from chalicelib.users.models import DIGEST_SHARDS, UserProfile
 from chalicelib.validation import choice, email_address, reject_unknown, text
 
 PREFERENCES = ("digest_frequency", "timezone", "digest_hour", "phone")
@@ -71,12 +74,12 @@ def update(principal: Principal, user_id: str, body: dict[str, Any]) -> UserProf
     if "email" in body and not principal.is_admin:
         # A user's own address is the verified one their token carries; only an administrator sets another.
         raise Forbidden("setting an email address needs the admin role", field="email")
-    actions = [UserProfile.updated_at.set(clock.now_iso())]
+    actions: list[Action] = [UserProfile.updated_at.set(clock.now_iso())]
     if "email" in body:
         actions.append(UserProfile.email.set(email_address(body["email"], "email")))
     if "name" in body:
         name = text(body, "name", max_length=200)
-        actions.append(UserProfile.name.set(name) if name else UserProfile.name.remove())
+        actions.append(set_or_remove(UserProfile.name, name))
     profile = UserProfile(principal.tenant_id, user_id)
     profile.update(actions=actions)
     return profile
@@ -93,7 +96,7 @@ def as_json(profile: UserProfile) -> dict[str, Any]:
 def update_preferences(principal: Principal, body: dict[str, Any], zone_is_valid: Any) -> UserProfile:
     """The caller's own digest frequency, time zone, digest hour and phone; fields left out keep their value."""
     reject_unknown(body, PREFERENCES)
-    actions = [UserProfile.updated_at.set(clock.now_iso())]
+    actions: list[Action] = [UserProfile.updated_at.set(clock.now_iso())]
     if "digest_frequency" in body:
         frequency = choice(body, "digest_frequency", FREQUENCIES)
         actions.append(UserProfile.digest_frequency.set(frequency) if frequency
@@ -112,7 +115,7 @@ def update_preferences(principal: Principal, body: dict[str, Any], zone_is_valid
         phone = text(body, "phone", max_length=16)
         if phone is not None and not _E164.match(phone):
             raise ValidationError("phone must be in E.164 form, like +14155550123", field="phone")
-        actions.append(UserProfile.phone.set(phone) if phone else UserProfile.phone.remove())
+        actions.append(set_or_remove(UserProfile.phone, phone))
     profile = UserProfile(principal.tenant_id, principal.user_id)
     profile.update(actions=actions)
     return UserProfile.get(principal.tenant_id, principal.user_id, consistent_read=True)
@@ -147,8 +150,8 @@ def reschedule_digest(tenant_id: str, user_id: str, expected_due: str, due_at: s
     if due_at is None:
         condition &= (UserProfile.digest_pending_version == pending_version) if pending_version is not None \
             else UserProfile.digest_pending_version.does_not_exist()
-    actions = [UserProfile.digest_due_at.set(due_at)] if due_at else [UserProfile.digest_due_at.remove(),
-                                                                        UserProfile.digest_shard.remove()]
+    actions: list[Action] = [UserProfile.digest_due_at.set(due_at)] if due_at else [
+        UserProfile.digest_due_at.remove(), UserProfile.digest_shard.remove()]
     try:
         UserProfile(tenant_id, user_id).update(actions=actions, condition=condition)
     except UpdateError as error:

@@ -97,21 +97,6 @@ def test_statistics_per_message_and_isolation(api, make_api, client, sent):
     assert make_api(tenant_id="tenant-b").get(f"{THREADS}/{discussion['id']}/tracking").status_code == 404
 
 
-def test_seed_operations_are_atomic_and_first_only(aws):
-    from chalicelib.tracking import service
-    from chalicelib.tracking.models import EmailTracking
-
-    EmailTracking("a" * 32, tenant_id="t", thread_id="d", message_id="m", recipient_email="r@x.example",
-                  thread_key="t#d", message_recipient="m#r@x.example", state="sent").save()
-    assert service.record_delivery("a" * 32, "2026-01-01T00:00:00.000000Z")
-    assert service.record_delivery("a" * 32, "2026-01-02T00:00:00.000000Z")
-    assert service.record_bounce("a" * 32, "hard", "550 5.1.1 user unknown")
-    record = service.find_by_tracking_pixel("a" * 32)
-    assert record.delivered_at == "2026-01-01T00:00:00.000000Z"
-    assert service.is_hard_bounce(record) and record.bounce_reason == "550 5.1.1 user unknown"
-    assert service.record_delivery("b" * 32) is False and service.find_by_tracking_pixel("b" * 32) is None
-
-
 def _throttled_updates(monkeypatch):
     """Every UpdateItem fails as DynamoDB answers once the SDK's own retries are spent."""
     from botocore.exceptions import ClientError

@@ -6,31 +6,22 @@ our ids in References, and the SES Message-ID the recipient really saw.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import re
 
+from chalicelib import signing
 from chalicelib.config import settings
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|vs)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
-def _mac(*parts: str) -> bytes:
-    return hmac.new(settings().signing_secret.encode(), "|".join(parts).encode(), hashlib.sha256).digest()
-
-
 def reply_key(tenant_id: str, discussion_id: str, recipient: str) -> str:
     """130 bits, lower-case base32: unguessable, stable per recipient, fits an address's local part."""
-    return base64.b32encode(_mac("reply", tenant_id, discussion_id, recipient.lower())[:17]).decode().lower()[:26]
+    digest = signing.digest_of("reply", tenant_id, discussion_id, recipient.lower())
+    return base64.b32encode(digest[:17]).decode().lower()[:26]
 
 
 def reply_address(key: str, domain: str) -> str:
     return f"reply+{key}@{domain}"
-
-
-def tracking_pixel_id(tenant_id: str, discussion_id: str, message_id: str, recipient: str) -> str:
-    """128 bits derived from a secret: unguessable, and the same for a retry, so a copy is claimed once."""
-    return _mac("pixel", tenant_id, discussion_id, message_id, recipient.lower())[:16].hex()
 
 
 def our_message_id(message_id: str, domain: str) -> str:

@@ -10,13 +10,13 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, ValidationError
 from chalicelib.mail.models import CommunicationSettings
+from chalicelib.notifications.schedule import FREQUENCIES
 from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
 
 MAX_SIGNATURE = 2000
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature",
           "default_digest_frequency", "sms_enabled")
-FREQUENCIES = ("never", "daily", "weekly", "monthly")
 
 
 def get(tenant_id: str) -> CommunicationSettings:

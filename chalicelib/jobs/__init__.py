@@ -16,13 +16,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
-from pynamodb.models import Model
 
 from chalicelib import clock, ids
 from chalicelib.config import settings, stage_resource
-from chalicelib.db import table_meta
+from chalicelib.jobs.models import JobRecord
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +39,6 @@ _HANDLERS: dict[str, str] = {
 }
 
 
-class JobRecord(Model):
-    """One job not yet finished: written with the change that needs it, deleted when the job is done."""
-    Meta = table_meta("jobs")
-
-    shard = UnicodeAttribute(hash_key=True)       # jobs#0 … jobs#7, so the sweeper reads a few partitions
-    job_id = UnicodeAttribute(range_key=True)     # time-ordered
-    kind = UnicodeAttribute()
-    payload = UnicodeAttribute()                  # JSON; replaced by the continuation as a job progresses
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    runs = NumberAttribute(default=0)
-
-
-MODELS = (JobRecord,)
 
 
 def new_job(kind: str, payload: dict[str, Any]) -> JobRecord:
