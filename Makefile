@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 --no-header \
           --annotation-style line
 
-.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench spam-score package deploy teardown
+.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench bench-replies spam-score \
+        package deploy teardown
 
 # The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -62,6 +63,10 @@ bench: install
 # Every kind of mail we send, scored by SpamAssassin (apt-get install -y spamassassin); see docs/mail-journeys.md.
 spam-score: install
 	$(BIN)/python bench/spam_score.py
+
+# Reply extraction: ours vs email-reply-parser and mail-parser-reply on every reply fixture (docs/inbound-mail.md).
+bench-replies: install
+	$(BIN)/python bench/reply_extraction.py $(if $(FAILURES),--show-failures)
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install

@@ -17,8 +17,13 @@ RECEIPT_SAMPLE = ROOT / "tests" / "fixtures" / "ses" / "received_s3_action_alert
 
 
 def receipt_notification(bucket: str, key: str, recipients: list[str], verdicts: dict[str, str] | None = None) -> dict:
-    """The documented SES `Received` notification (S3 action), naming our bucket, object and recipients."""
+    """The documented SES `Received` notification (S3 action), naming our bucket, object and recipients, received
+    now (the app's clock)."""
+    from chalicelib import clock
+
     notification = copy.deepcopy(json.loads(RECEIPT_SAMPLE.read_text()))
+    now = clock.now_iso()
+    notification["receipt"]["timestamp"] = notification["mail"]["timestamp"] = now
     notification["receipt"]["recipients"] = recipients
     notification["receipt"]["action"].update({"bucketName": bucket, "objectKey": key})
     for name, status in (verdicts or {}).items():

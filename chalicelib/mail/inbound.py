@@ -1,38 +1,49 @@
-"""One raw inbound email → `InboundMail`; an SES `Received` notification → `ReceivedNotification`.
+"""One raw inbound email → `ParsedMail`; an SES `Received` notification → `ReceivedNotification`.
 
 Pure parsing: no AWS, no storage. Never raises on malformed mail (every header and part read is
-guarded); classifies bounces, complaints and auto-replies so that they never become replies that
-trigger more email (NOTES.md, "Inbound mail").
+guarded); classifies bounces, complaints and automatic mail so that they never become replies that
+trigger more email, and never mistakes a person's reply for automatic mail (NOTES.md, "Inbound mail").
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import email
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
-from html.parser import HTMLParser
 from typing import Any
 
+from chalicelib.mail.reply_html import reply_from_html
 from chalicelib.mail.trimming import trim_reply
 
-REPLY, AUTO_REPLY, BOUNCE, COMPLAINT = "reply", "auto_reply", "bounce", "complaint"
+REPLY, AUTOMATIC, BOUNCE, COMPLAINT = "reply", "automatic", "bounce", "complaint"
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _DAEMON_LOCALPARTS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 _BOUNCE_SUBJECT = re.compile(
     r"^\s*(undeliver(ed|able)|returned mail|mail delivery (failed|failure|subsystem)|delivery (status notification|"
     r"failure|has failed)|failure notice|non[- ]?delivery|warning: could not send|mail system error|"
     r"delivery notification: delivery has failed|message delivery failure)", re.IGNORECASE)
-_AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
+# Precedence values that mark mass or automatic mail: a sign, never enough alone (RFC 3834 section 3.1.8).
+AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
+# Subjects automatic replies are sent with: a sign, never enough alone (a person may write "Out of office?").
+AUTO_SUBJECT = re.compile(
+    r"^\s*(auto(matic|matische|matisch|matica|mática|matique|maattinen)?[ -]?(reply|respons\w*|antwort|antwoord|"
+    r"risposta|respuesta|resposta|réponse|svar|vastaus)|(réponse|respuesta|resposta|risposta) automati\w+|"
+    r"out of (the )?office|abwesen\w*|absence|fuera de la oficina|autosvar|автоответ|"
+    r"automatyczna odpowied\w+|自動応答|自动回复|不在)", re.IGNORECASE)
+SNS_SENDER = "no-reply@sns.amazonaws.com"
+_SES_TYPE = re.compile(r'(?:notificationType|eventType)\\?"\s*:\s*\\?"(\w+)')
 
 
 @dataclass(frozen=True)
-class InboundAttachment:
-    filename: str
+class ParsedAttachment:
+    filename: str           # as the mail names it (untrusted: discussions.attachments.safe_filename stores it)
     content_type: str
     content: bytes
 
@@ -46,7 +57,7 @@ class BouncedRecipient:
 
 
 @dataclass(frozen=True)
-class InboundMail:
+class ParsedMail:
     message_id: str | None
     in_reply_to: str | None
     references: list[str]
@@ -54,11 +65,11 @@ class InboundMail:
     from_name: str | None
     recipients: list[str]
     subject: str
-    text: str
+    text: str               # the new text, were it a reply (quote and signature cut)
     full_text: str
-    attachments: list[InboundAttachment] = field(default_factory=list)
+    attachments: list[ParsedAttachment] = field(default_factory=list)
     kind: str = REPLY
-    auto_reply_reason: str | None = None
+    automatic_reason: str | None = None
     bounced_recipients: list[BouncedRecipient] = field(default_factory=list)
 
 
@@ -70,10 +81,15 @@ class Verdicts:
     dkim: str | None
     dmarc: str | None
 
+    def failing(self) -> list[str]:
+        """The verdicts that keep a mail out of a discussion (SPF and DKIM alone break on forwarding)."""
+        return [name for name in ("spam", "virus", "dmarc") if (getattr(self, name) or "").upper() == "FAIL"]
+
 
 @dataclass(frozen=True)
 class ReceivedNotification:
     message_id: str | None
+    timestamp: str | None
     recipients: list[str]
     s3_bucket: str | None
     s3_key: str | None
@@ -81,37 +97,120 @@ class ReceivedNotification:
     verdicts: Verdicts
 
 
+# ---------------------------------------------------------------------------------------------- charsets
+
+# What mail clients write vs what they mean (the WHATWG Encoding Standard's label table, as browsers read mail).
+_CHARSET_ALIASES = {"us-ascii": "cp1252", "ascii": "cp1252", "iso-8859-1": "cp1252", "latin1": "cp1252",
+                    "iso-8859-9": "cp1254", "iso-8859-11": "cp874", "tis-620": "cp874", "windows-874": "cp874",
+                    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "ks_c_5601-1987": "cp949",
+                    "euc-kr": "cp949", "shift_jis": "cp932", "x-sjis": "cp932", "iso-8859-8-i": "iso-8859-8",
+                    "big5": "big5hkscs", "x-mac-roman": "mac_roman", "utf8": "utf-8", "unicode-1-1-utf-7": "utf-7"}
+
+
+_SEVEN_BIT = {"iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3", "iso2022_jp_ext",
+              "iso2022_kr", "utf-7", "hz"}
+
+
+def _codec(charset: str | None) -> str | None:
+    name = (charset or "").strip().strip('"').lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> str:
+    """Text from bytes: ASCII as is; valid UTF-8 as UTF-8 (legacy text is almost never valid UTF-8, while mail
+    labelled big5 or latin-1 or nothing often is); else the declared charset if the bytes decode cleanly with it;
+    else a detector's reading. U+FFFD only where no reading decodes the bytes."""
+    codec = _codec(declared)
+    if codec in _SEVEN_BIT:  # ISO-2022 and UTF-7 text is ASCII bytes: only the declared charset reads it
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            pass
+    if data.isascii():
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if codec and codec != "utf-8":
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    detected = _detect(data)
+    return detected if detected is not None else data.decode(codec or "utf-8", errors="replace")
+
+
+# Among readings a detector finds equally clean, the encodings mail is most often written in win: short Western text
+# reads cleanly in a dozen single-byte code pages, and cp1252 is what an unlabelled one almost always is.
+_PREFERRED = ("cp1252", "cp1250", "cp1251", "koi8_r", "cp1253", "cp1254", "cp1257", "cp1255", "cp1256", "gb18030",
+              "big5", "cp932", "shift_jis", "euc_jp", "cp949", "euc_kr")
+
+
+def _detect(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes  # imported on use: most mail is ASCII or UTF-8
+
+    results = list(from_bytes(data))
+    if not results:
+        return None
+    floor = min(r.chaos for r in results) + 0.01
+    clean = {r.encoding: r for r in results if r.chaos <= floor}
+    choice = next((clean[name] for name in _PREFERRED if name in clean), None) or min(results, key=lambda r: r.chaos)
+    return str(choice)
+
+
 # ---------------------------------------------------------------------------------------------- headers
 
-def _header(msg: Message, name: str) -> str:
-    """A header as a decoded str, '' when absent or unreadable (never raises)."""
+def _raw_header(msg: Message, name: str) -> str | None:
+    for key, value in msg.raw_items() if hasattr(msg, "raw_items") else []:
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _header(msg: Message, name: str, hint: str | None = None) -> str:
+    """A header as a decoded str, '' when absent or unreadable (never raises); raw 8-bit bytes are decoded like a
+    body, `hint` (the message's own charset) first."""
     try:
         value = msg.get(name)
+        text = "" if value is None else str(value).strip()
+        unreadable = "\ufffd" in text
     except Exception:  # noqa: BLE001 - malformed headers must not stop a mail
-        try:
-            value = msg.get_all(name, [None])[0] if hasattr(msg, "get_all") else None
-        except Exception:  # noqa: BLE001
-            return ""
-    if value is None:
-        return ""
-    try:
-        return str(value).strip()
-    except Exception:  # noqa: BLE001
-        return ""
+        text, unreadable = "", True
+    if unreadable:
+        raw = _raw_header(msg, name)  # 8-bit bytes in a header: read them as a body would be read
+        if raw is not None and any("\udc80" <= c <= "\udcff" for c in raw):
+            text = " ".join(decode_bytes(raw.encode("utf-8", "surrogateescape"), hint).split())
+    return text
 
 
 def _headers(msg: Message, name: str) -> list[str]:
     try:
         values = msg.get_all(name) or []
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a malformed header must not stop a mail
         return []
     out = []
     for value in values:
         try:
             out.append(str(value))
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - one unreadable value is skipped, the rest are kept
             continue
     return out
+
+
+def _charset_hint(msg: Message) -> str | None:
+    for part in _walk(msg):
+        try:
+            charset = part.get_content_charset()
+        except Exception:  # noqa: BLE001 - an unparsable Content-Type gives no hint
+            charset = None
+        if charset:
+            return charset
+    return None
 
 
 def _msg_ids(value: str) -> list[str]:
@@ -125,7 +224,7 @@ def _addresses(values: list[str]) -> list[str]:
     seen: list[str] = []
     try:
         pairs = getaddresses(values)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - unparsable address lists give no addresses
         pairs = []
     for _, address in pairs:
         address = address.strip().strip("<>").lower()
@@ -136,105 +235,78 @@ def _addresses(values: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- bodies
 
-class _HtmlText(HTMLParser):
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
-    _SKIP = {"script", "style", "head", "title"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-        self.quote = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag == "blockquote":
-            self.quote += 1
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self._SKIP and self.skip:
-            self.skip -= 1
-        elif tag == "blockquote" and self.quote:
-            self.quote -= 1
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        if self.skip:
-            return
-        if self.quote:  # quoted history: mark it as a quote so the trimmer drops it
-            data = "\n".join("> " + line if line.strip() else line for line in data.split("\n"))
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _HtmlText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # noqa: BLE001
-        return re.sub(r"<[^>]+>", " ", html)
-    text = "".join(parser.parts).replace("\xa0", " ")
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _part_text(part: Message) -> str:
-    try:
-        content = part.get_content() if isinstance(part, EmailMessage) else None
-        if isinstance(content, str):
-            return content
-    except Exception:  # noqa: BLE001 - unknown charset, bad base64: decode by hand below
-        pass
+def part_text(part: Message) -> str:
+    """A text part's content, decoded by `decode_bytes` (the part's own charset is only a hint)."""
     try:
         payload = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - bad base64 or quoted-printable: fall back to the raw payload
         payload = None
     if isinstance(payload, bytes):
-        charset = "utf-8"
         try:
-            charset = part.get_content_charset() or "utf-8"
-            return payload.decode(charset, errors="replace")
-        except (LookupError, Exception):  # noqa: BLE001
-            return payload.decode("utf-8", errors="replace")
+            declared = part.get_content_charset()
+        except Exception:  # noqa: BLE001 - an unparsable Content-Type still has a body worth reading
+            declared = None
+        return decode_bytes(payload, declared)
     raw = part.get_payload()
     return raw if isinstance(raw, str) else ""
 
 
-def _body_text(msg: Message) -> str:
+_PLACEHOLDER = re.compile(r"(this (e-?mail|message) (requires|is in) html|your (e-?mail|mail) (client|program) "
+                          r"(does not|doesn't) support html|view this (e-?mail|message) in (a|your) browser)",
+                          re.IGNORECASE)
+
+
+def _text_parts(msg: Message) -> tuple[str | None, str | None]:
+    """The first text/plain and text/html parts that are the body (not attachments, not forwarded mail)."""
     plain = html = None
     try:
-        body = msg.get_body(preferencelist=("plain", "html")) if isinstance(msg, EmailMessage) else None
-    except Exception:  # noqa: BLE001
-        body = None
+        body = msg.get_body(preferencelist=("plain",)) if isinstance(msg, EmailMessage) else None
+        html_body = msg.get_body(preferencelist=("html",)) if isinstance(msg, EmailMessage) else None
+    except Exception:  # noqa: BLE001 - a broken MIME tree is walked by hand below
+        body = html_body = None
     if body is not None:
-        if body.get_content_type() == "text/plain":
-            plain = _part_text(body)
-        else:
-            html = _part_text(body)
+        plain = part_text(body)
+    if html_body is not None:
+        html = part_text(html_body)
     if plain is None and html is None:
         for part in _walk(msg):
-            ctype = part.get_content_type()
-            if _is_attachment(part):
+            if _is_attachment(part) or part.is_multipart():
                 continue
+            ctype = part.get_content_type()
             if ctype == "text/plain" and plain is None:
-                plain = _part_text(part)
+                plain = part_text(part)
             elif ctype == "text/html" and html is None:
-                html = _part_text(part)
-    if plain is not None and plain.strip():
-        return plain.replace("\r\n", "\n").strip()
-    if html:
-        return html_to_text(html)
-    return ""
+                html = part_text(part)
+    return plain, html
 
 
-def _walk(msg: Message):
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _reply_text(plain: str | None, html: str | None) -> tuple[str, str]:
+    """(new text, whole body). The text part is what the writer's client wrote as text; the HTML part is used
+    when there is no usable text part, when the text part is a poor rendering of the HTML (words missing), or
+    when the HTML's structure shows a quote boundary that the text part lost."""
+    plain = (plain or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not html:
+        return trim_reply(plain), plain
+    html_reply = reply_from_html(html)
+    if not plain or _PLACEHOLDER.search(plain[:300]):
+        return html_reply.text, html_reply.full_text
+    html_words, plain_words = _words(html_reply.full_text), set(_words(plain))
+    if html_words and sum(w in plain_words for w in html_words) < 0.8 * len(html_words):
+        return html_reply.text, html_reply.full_text  # the text part lost words the HTML has
+    trimmed = trim_reply(plain)
+    if html_reply.structural and len(_words(trimmed)) > len(_words(html_reply.text)) + 2:
+        return html_reply.text, plain  # the client marked its quote in the HTML only
+    return trimmed, plain
+
+
+def _walk(msg: Message) -> Iterator[Message]:
     try:
         yield from msg.walk()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken MIME tree yields what could be read
         return
 
 
@@ -244,35 +316,27 @@ def _is_attachment(part: Message) -> bool:
     try:
         disposition = part.get_content_disposition()
         filename = part.get_filename()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - an unreadable disposition: treat the part as body
         return False
     return disposition == "attachment" or (filename is not None and disposition != "inline") or (
         filename is not None and not part.get_content_type().startswith("text/"))
 
 
-def sanitize_filename(name: str | None, default: str = "attachment") -> str:
-    name = (name or "").replace("\\", "/").split("/")[-1]
-    name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "", name).strip().lstrip(".").strip()
-    if len(name) > 200:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 16 else name[:200]
-    return name or default
-
-
-def _attachments(msg: Message) -> list[InboundAttachment]:
+def _attachments(msg: Message) -> list[ParsedAttachment]:
     found = []
     for part in _walk(msg):
         if not _is_attachment(part):
             continue
         try:
             content = part.get_payload(decode=True) or b""
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - an undecodable attachment is kept empty rather than dropped
             content = b""
         try:
-            filename = part.get_filename()
-        except Exception:  # noqa: BLE001
-            filename = None
-        found.append(InboundAttachment(sanitize_filename(filename), part.get_content_type(), content))
+            filename = part.get_filename() or ""
+        except Exception:  # noqa: BLE001 - an unreadable name: the store names it "attachment"
+            filename = ""
+        found.append(ParsedAttachment(filename, part.get_content_type(), content if isinstance(content, bytes)
+                                      else b""))
     return found
 
 
@@ -282,8 +346,8 @@ def _report_type(msg: Message) -> str | None:
     for part in _walk(msg):
         if part.get_content_type() == "multipart/report":
             try:
-                return (part.get_param("report-type") or "").lower() or None
-            except Exception:  # noqa: BLE001
+                return str(part.get_param("report-type") or "").lower() or None
+            except Exception:  # noqa: BLE001 - a malformed report type: decided by its parts instead
                 return None
         if part.get_content_type() == "message/feedback-report":
             return "feedback-report"
@@ -294,21 +358,31 @@ def _has_part(msg: Message, content_type: str) -> bool:
     return any(part.get_content_type() == content_type for part in _walk(msg))
 
 
-def auto_reply_reason(msg: Message) -> str | None:
-    """Why this mail is automatic (RFC 3834 and the de facto headers), None for a person's mail."""
+def automatic_reason(msg: Message, subject: str) -> str | None:
+    """Why this mail was sent by a machine (RFC 3834 and the de facto headers), None for a person's mail.
+
+    `X-Auto-Response-Suppress` is not a sign: Exchange and Outlook put it on ordinary mail to ask *others* not
+    to auto-reply. Precedence and an auto-reply subject count only together with another sign."""
     auto_submitted = _header(msg, "Auto-Submitted").lower()
     if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
         return f"Auto-Submitted: {auto_submitted}"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Autogenerated"):
+    for name in ("X-Autoreply", "X-Autorespond"):
         value = _header(msg, name)
-        if value:
+        if value and value.lower() not in ("no", "false", "0"):
             return f"{name}: {value}"
-    if _header(msg, "X-Apple-Action").upper() == "VACATION":  # Apple iCloud vacation replies
+    if _header(msg, "X-Apple-Action").upper() == "VACATION":  # iCloud vacation replies
         return "X-Apple-Action: VACATION"
+    signs = []
     precedence = _header(msg, "Precedence").lower()
-    if precedence in _AUTO_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    return None
+    if precedence in AUTO_PRECEDENCE:
+        signs.append(f"Precedence: {precedence}")
+    if AUTO_SUBJECT.search(subject):
+        signs.append(f"Subject: {subject[:80]}")
+    if _header(msg, "Return-Path").replace(" ", "") == "<>":
+        signs.append("Return-Path: <>")
+    if _header(msg, "X-Autogenerated").lower() == "reply":
+        signs.append("X-Autogenerated: Reply")
+    return " and ".join(signs) if len(signs) >= 2 else None
 
 
 def _is_hotmail_jmrp(msg: Message) -> bool:
@@ -319,14 +393,23 @@ def _is_hotmail_jmrp(msg: Message) -> bool:
     return False
 
 
-def _ses_notification_kind(text: str) -> str | None:
+def _sns_notification(text: str) -> tuple[str, str]:
+    """A mail from Amazon SNS (an SES notification sent by email, raw or in its SNS envelope, or a subscription
+    message): never a reply."""
     start = text.find("{")
     try:
         data = json.JSONDecoder(strict=False).raw_decode(text[start:])[0] if start >= 0 else None
+        if isinstance(data, dict) and isinstance(data.get("Message"), str) and data["Message"].startswith("{"):
+            data = json.loads(data["Message"])  # the SNS envelope (raw message delivery off)
     except ValueError:
-        return None
-    kind = data.get("notificationType") or data.get("eventType") if isinstance(data, dict) else None
-    return {"Bounce": BOUNCE, "Complaint": COMPLAINT}.get(str(kind))
+        data = None
+    name = (data.get("notificationType") or data.get("eventType") or data.get("Type")) if isinstance(data, dict) \
+        else None
+    if data is None:  # JSON cut or wrapped by the mail: the type is still readable
+        found = _SES_TYPE.search(text)
+        name = found.group(1) if found else None
+    kind = {"Bounce": BOUNCE, "Complaint": COMPLAINT}.get(str(name), AUTOMATIC)
+    return kind, f"Amazon SNS notification ({name or 'not JSON'})"
 
 
 def _is_daemon(address: str | None) -> bool:
@@ -342,14 +425,12 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
         payload = None
     if isinstance(payload, list):
         for block in payload:
-            if not isinstance(block, Message):
-                continue
             try:
-                blocks.append({k.lower(): str(v) for k, v in block.items()})
-            except Exception:  # noqa: BLE001
+                blocks.append({k.lower(): str(v) for k, v in block.items()} if isinstance(block, Message) else {})
+            except Exception:  # noqa: BLE001 - one unreadable block is skipped
                 continue
         return blocks
-    text = payload if isinstance(payload, str) else _part_text(part)
+    text = payload if isinstance(payload, str) else part_text(part)
     for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
         fields: dict[str, str] = {}
         for line in re.sub(r"\n[ \t]+", " ", chunk).split("\n"):
@@ -376,47 +457,60 @@ def _bounced_recipients(msg: Message) -> list[BouncedRecipient]:
     return out
 
 
+def _classify(msg: Message, sender: str | None, subject: str, full_text: str) -> tuple[str, str | None]:
+    """(kind, why) for one mail: complaint, bounce, automatic, or a person's reply."""
+    report = _report_type(msg)
+    if report == "feedback-report" or _has_part(msg, "message/feedback-report") or _is_hotmail_jmrp(msg):
+        return COMPLAINT, "complaint report (feedback report)"
+    if report == "delivery-status" or _has_part(msg, "message/delivery-status") or _is_daemon(sender) or (
+            _BOUNCE_SUBJECT.search(subject) and _header(msg, "Return-Path").replace(" ", "") in ("<>", "")):
+        return BOUNCE, "bounce report (delivery status notification)"
+    if sender == SNS_SENDER:
+        return _sns_notification(full_text)
+    reason = automatic_reason(msg, subject)
+    return (AUTOMATIC, reason) if reason else (REPLY, None)
+
+
 # ---------------------------------------------------------------------------------------------- entry points
 
-def parse_inbound(raw: bytes) -> InboundMail:
+_MBOX_FROM = re.compile(rb"\AFrom [^\r\n]*\r?\n(?=[\x21-\x39\x3b-\x7e]+:)")
+
+
+def normalize_raw(raw: bytes) -> bytes:
+    """Raw mail as the parser needs it: no leading blank lines or spaces (which would end the headers before
+    they start), no mbox `From ` line, and no CR CR LF (a doubled CR would read as a blank line)."""
+    raw = (raw or b"").lstrip(b" \t\r\n")
+    raw = _MBOX_FROM.sub(b"", raw, count=1)
+    return raw.replace(b"\r\r\n", b"\r\n")
+
+
+def parse_inbound(raw: bytes) -> ParsedMail:
     """Parse one raw email; never raises for malformed mail."""
-    msg = email.message_from_bytes(raw or b"", policy=policy.default)
-    from_value = _header(msg, "From")
+    msg = email.message_from_bytes(normalize_raw(raw), policy=policy.default)
+    hint = _charset_hint(msg)
     try:
-        from_name, from_address = parseaddr(from_value)
-    except Exception:  # noqa: BLE001
+        from_name, from_address = parseaddr(_header(msg, "From", hint))
+    except Exception:  # noqa: BLE001 - an unparsable From has no address
         from_name, from_address = "", ""
-    address: str | None = from_address.strip().lower() or None
-    sender = address or (parseaddr(_header(msg, "Return-Path"))[1] or "").lower() or None
-    subject = " ".join(_header(msg, "Subject").split())
+    sender = from_address.strip().lower() or None
+    if not sender:
+        sender = (parseaddr(_header(msg, "Return-Path"))[1] or "").lower() or None
+    subject = " ".join(_header(msg, "Subject", hint).split())
 
-    report = _report_type(msg)
-    reason = auto_reply_reason(msg)
-    kind = REPLY
-    full_text = _body_text(msg)
-    if report == "feedback-report" or _has_part(msg, "message/feedback-report") or _is_hotmail_jmrp(msg):
-        kind = COMPLAINT
-    elif report == "delivery-status" or _has_part(msg, "message/delivery-status") or _is_daemon(sender) or (
-            _BOUNCE_SUBJECT.search(subject) and _header(msg, "Return-Path") in ("<>", "")):
-        kind = BOUNCE
-    elif sender == "no-reply@sns.amazonaws.com":  # an SES notification delivered by SNS email
-        kind = _ses_notification_kind(full_text) or kind
-    if kind == REPLY and reason:
-        kind = AUTO_REPLY
-
-    text = trim_reply(full_text) if kind == REPLY else full_text
+    plain, html = _text_parts(msg)
+    text, full_text = _reply_text(plain, html)
+    kind, reason = _classify(msg, sender, subject, full_text)
     references: list[str] = []
     for value in _headers(msg, "References"):
         for mid in _msg_ids(value):
             if mid not in references:
                 references.append(mid)
-    in_reply_to = next(iter(_msg_ids(_header(msg, "In-Reply-To"))), None)
     recipients = _addresses([v for name in ("To", "Cc", "Delivered-To", "X-Original-To") for v in _headers(msg, name)])
-    return InboundMail(
+    return ParsedMail(
         message_id=next(iter(_msg_ids(_header(msg, "Message-ID"))), None),
-        in_reply_to=in_reply_to,
+        in_reply_to=next(iter(_msg_ids(_header(msg, "In-Reply-To"))), None),
         references=references,
-        from_address=address,
+        from_address=from_address.strip().lower() or None,
         from_name=" ".join(from_name.split()) or None,
         recipients=recipients,
         subject=subject,
@@ -424,7 +518,7 @@ def parse_inbound(raw: bytes) -> InboundMail:
         full_text=full_text,
         attachments=_attachments(msg),
         kind=kind,
-        auto_reply_reason=reason if kind == AUTO_REPLY else None,
+        automatic_reason=reason,
         bounced_recipients=_bounced_recipients(msg) if kind == BOUNCE else [],
     )
 
@@ -434,11 +528,10 @@ def _verdict(receipt: dict, key: str) -> str | None:
     return value.get("status") if isinstance(value, dict) else None
 
 
-def parse_received_notification(sns_message: dict | str) -> ReceivedNotification:
-    """An SES `Received` notification (SNS action, S3 action alert, Lambda action, or any of them wrapped in an
-    SNS envelope or a Lambda SNS event) → where the raw mail is, its content when inline, and the verdicts."""
-    data: Any = sns_message
-    for _ in range(4):  # unwrap: JSON string, Lambda event, SNS envelope
+def _unwrap(message: Any) -> Any:
+    """JSON string, Lambda event or SNS envelope → the SES notification inside."""
+    data = message
+    for _ in range(4):
         if isinstance(data, str | bytes):
             data = json.loads(data)
         if isinstance(data, dict) and isinstance(data.get("Records"), list) and data["Records"]:
@@ -449,27 +542,41 @@ def parse_received_notification(sns_message: dict | str) -> ReceivedNotification
             data = data["Message"]
             continue
         break
+    return data
+
+
+def _inline_content(data: dict, action: dict) -> bytes | None:
+    content = data.get("content")
+    if not isinstance(content, str):
+        return None
+    if (action.get("encoding") or "").upper() == "BASE64":
+        try:
+            return base64.b64decode(content, validate=False)
+        except (binascii.Error, ValueError):
+            return None
+    return content.encode("utf-8")
+
+
+def parse_received_notification(sns_message: dict | str) -> ReceivedNotification:
+    """An SES `Received` notification (S3 action, SNS action with the mail inline, Lambda action, or any of
+    them wrapped in an SNS envelope or a Lambda SNS event) → where the raw mail is, its content when inline,
+    and the verdicts. Raises ValueError for anything else."""
+    try:
+        data = _unwrap(sns_message)
+    except (ValueError, TypeError) as error:
+        raise ValueError("not an SES receipt notification") from error
     if not isinstance(data, dict) or not isinstance(data.get("mail"), dict):
         raise ValueError("not an SES receipt notification")
     mail, receipt = data["mail"], data.get("receipt") or {}
     action = receipt.get("action") or {}
-    content = data.get("content")
-    raw: bytes | None = None
-    if isinstance(content, str):
-        if (action.get("encoding") or "").upper() == "BASE64":
-            try:
-                raw = base64.b64decode(content, validate=False)
-            except (binascii.Error, ValueError):
-                raw = None
-        else:
-            raw = content.encode("utf-8")
     recipients = receipt.get("recipients") or mail.get("destination") or []
     return ReceivedNotification(
         message_id=mail.get("messageId"),
+        timestamp=receipt.get("timestamp") or mail.get("timestamp"),
         recipients=[r.lower() for r in recipients if isinstance(r, str)],
         s3_bucket=action.get("bucketName") if action.get("type") == "S3" else None,
         s3_key=action.get("objectKey") if action.get("type") == "S3" else None,
-        content=raw,
+        content=_inline_content(data, action),
         verdicts=Verdicts(*(_verdict(receipt, k) for k in ("spamVerdict", "virusVerdict", "spfVerdict",
                                                               "dkimVerdict", "dmarcVerdict"))),
     )

@@ -1,7 +1,8 @@
-"""Tables of outbound mail: tenant communication settings, the message-id index and reply keys."""
+"""Tables of mail: tenant communication settings, the message-id index, reply keys and the inbound mail record."""
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
@@ -50,19 +51,38 @@ class ReplyKey(Model):
     recipient = UnicodeAttribute()
 
 
-class InboundMail(Model):
-    """Inbound mail that was not posted (quarantined), kept with its reason and raw original for staff."""
-    Meta = table_meta("inbound-quarantine")
+class InboundByOutcome(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_outcome"
+        projection = AllProjection()
+
+    tenant_outcome = UnicodeAttribute(hash_key=True)     # "TENANT#OUTCOME"
+    inbound_id = UnicodeAttribute(range_key=True)
+
+
+class InboundRecord(Model):
+    """Every inbound mail and what became of it (posted, quarantined, automatic, bounce, duplicate, unmatched),
+    with its raw original's S3 key; kept `receive.RETENTION_DAYS` (DynamoDB TTL on expires_at)."""
+    Meta = table_meta("inbound-mail")
+    by_outcome = InboundByOutcome()
 
     tenant_id = UnicodeAttribute(hash_key=True)         # "_unmatched" when no discussion matched
-    inbound_id = UnicodeAttribute(range_key=True)       # time-ordered
+    inbound_id = UnicodeAttribute(range_key=True)       # time-ordered; the same for a redelivery of the same mail
+    tenant_outcome = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
     discussion_id = UnicodeAttribute(null=True)
+    matched_by = UnicodeAttribute(null=True)             # reply_key | references
     sender = UnicodeAttribute(null=True)
     subject = UnicodeAttribute(null=True)
-    reason = UnicodeAttribute()
+    preview = UnicodeAttribute(null=True)                # the start of the text, for staff to judge
     raw_s3_key = UnicodeAttribute()
     received_at = UnicodeAttribute()
     email_message_id = UnicodeAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)             # the discussion message, once posted
+    released_by = UnicodeAttribute(null=True)
+    released_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute()                       # TTL (epoch seconds)
 
 
-MODELS = (CommunicationSettings, MessageIdIndex, ReplyKey, InboundMail)
+MODELS = (CommunicationSettings, MessageIdIndex, ReplyKey, InboundRecord)

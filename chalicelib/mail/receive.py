@@ -1,13 +1,16 @@
-"""Email in: one raw inbound mail → the right discussion, trimmed, checked and loop-safe.
+"""Email in: one raw inbound mail → the right discussion, trimmed, checked, loop-safe, and recorded.
 
 The straight line (after Zulip's email_mirror and Discourse's Receiver): read the SES receipt
-notification → fetch the raw mail from S3 → parse → classify (auto-reply, bounce report, reply) →
-find the discussion (reply key in a recipient address, else our ids in In-Reply-To/References) →
-check the sender and SES verdicts → keep the new text → post, or quarantine with the reason.
+notification → fetch the raw mail (S3, or inline from an SNS action) → parse → classify (automatic,
+bounce report, reply) → find the discussion (reply key in a recipient address, else our ids in
+In-Reply-To/References) → check the sender and SES verdicts → keep the new text → post, or quarantine
+with the reason. Whatever the outcome, the mail gets an `InboundRecord` (kept RETENTION_DAYS with its raw
+S3 key), so that nothing is decided in a log line only and staff can release what was not posted.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,32 +19,35 @@ from typing import Any
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import clock, ids, storage
-from chalicelib.config import settings
+from chalicelib.config import settings, stage_resource
 from chalicelib.discussions import attachments as discussion_attachments
 from chalicelib.discussions import service as discussions
-from chalicelib.errors import ApiError
+from chalicelib.errors import ApiError, Conflict, NotFound
 from chalicelib.mail import anchors, communication, inbound
-from chalicelib.mail.models import InboundMail as QuarantinedMail
-from chalicelib.mail.models import MessageIdIndex, ReplyKey
+from chalicelib.mail.models import InboundRecord, MessageIdIndex, ReplyKey
 
 logger = logging.getLogger(__name__)
 
 MAX_RAW_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS = 10
+RETENTION_DAYS = 90             # inbound records (DynamoDB TTL); the raw mail stays in S3 for 365 days
+PREVIEW_CHARS = 280
 REPLY_ADDRESS = re.compile(r"^reply\+([a-z2-7]{26})@", re.IGNORECASE)
-AUTO_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
-AUTO_SUBJECT = re.compile(r"^\s*(auto(matic)?[ -]?reply|out of (the )?office|abwesenheitsnotiz|"
-                          r"réponse automatique|respuesta automática)\b", re.IGNORECASE)
+UNMATCHED_TENANT = "_unmatched"  # records of mail that matched no discussion: seen by operators, not by tenants
+POSTED, QUARANTINED, AUTOMATIC, BOUNCE, DUPLICATE, UNMATCHED = (
+    "posted", "quarantined", "automatic", "bounce", "duplicate", "unmatched")
+OUTCOMES = (POSTED, QUARANTINED, AUTOMATIC, BOUNCE, DUPLICATE, UNMATCHED)
 
 
 @dataclass
 class Outcome:
-    status: str            # posted | quarantined | duplicate | ignored
+    status: str            # one of OUTCOMES
     reason: str | None = None
     tenant_id: str | None = None
     discussion_id: str | None = None
     message_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    inbound_id: str | None = None
 
 
 def _record_bounces(match: Match, failed: list[dict[str, str]]) -> None:
@@ -71,8 +77,8 @@ class Match:
     by: str
 
 
-def find_discussion(mail: inbound.InboundMail, envelope_recipients: list[str]) -> Match | None:
-    for address in [*envelope_recipients, *mail.recipients]:
+def _match_reply_key(addresses: list[str]) -> Match | None:
+    for address in addresses:
         key = REPLY_ADDRESS.match(address)
         if key:
             try:
@@ -80,6 +86,13 @@ def find_discussion(mail: inbound.InboundMail, envelope_recipients: list[str]) -
                 return Match(record.tenant_id, record.discussion_id, record.recipient, "reply_key")
             except ReplyKey.DoesNotExist:
                 continue
+    return None
+
+
+def find_discussion(mail: inbound.ParsedMail, envelope_recipients: list[str]) -> Match | None:
+    match = _match_reply_key([*envelope_recipients, *mail.recipients])
+    if match is not None:
+        return match
     candidates = [anchors.index_key(i) for i in [*([mail.in_reply_to] if mail.in_reply_to else []),
                                                    *reversed(mail.references)]]
     candidates = list(dict.fromkeys(candidates))[:50]
@@ -95,60 +108,98 @@ def find_discussion(mail: inbound.InboundMail, envelope_recipients: list[str]) -
 # ---------------------------------------------------------------- the journey
 
 
-def _quarantine(raw_key: str, mail: inbound.InboundMail, reason: str, match: Match | None,
-                sender: str) -> Outcome:
-    tenant = match.tenant_id if match else "_unmatched"
-    item = QuarantinedMail(tenant, ids.new_sortable_id(), discussion_id=match.discussion_id if match else None,
-                           sender=sender, subject=(mail.subject or "")[:500], reason=reason,
-                           raw_s3_key=raw_key, received_at=clock.now_iso(),
-                           email_message_id=(mail.message_id or "")[:500] or None)
-    item.save()
-    logger.info("inbound mail quarantined: %s", reason)
-    return Outcome("quarantined", reason, match.tenant_id if match else None,
-                   match.discussion_id if match else None, details={"quarantine_id": item.inbound_id})
-
-
 def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = None,
-            verdicts: dict[str, str] | None = None) -> Outcome:
-    if len(raw) > MAX_RAW_BYTES:
-        return Outcome("ignored", f"message is larger than {MAX_RAW_BYTES} bytes")
+            verdicts: inbound.Verdicts | None = None, received_at: str | None = None) -> Outcome:
+    """Decide what one raw mail is and do it; record the outcome whatever it is."""
+    received_at = received_at or clock.now_iso()
+    if len(raw) > MAX_RAW_BYTES:  # not parsed; the reply key of an envelope recipient still names its tenant
+        match = _match_reply_key([r.lower() for r in envelope_recipients or []])
+        too_large = Outcome(QUARANTINED, f"message is larger than {MAX_RAW_BYTES} bytes",
+                            match.tenant_id if match else None, match.discussion_id if match else None)
+        return _record(too_large, None, raw_key, received_at)
     mail = inbound.parse_inbound(raw)
-    sender = mail.from_address or ""
     match = find_discussion(mail, [r.lower() for r in envelope_recipients or []])
+    outcome = _not_a_reply(mail, match)
+    if outcome is None and match is None:
+        outcome = Outcome(UNMATCHED, "no discussion matches this mail")
+    elif outcome is None and match is not None:
+        outcome = _refused(mail, match, verdicts) or _post(mail, match, raw_key)
+    assert outcome is not None
+    return _record(outcome, mail, raw_key, received_at)
 
+
+def _not_a_reply(mail: inbound.ParsedMail, match: Match | None) -> Outcome | None:
+    """Bounces, complaints and automatic mail: never posted, never answered."""
+    tenant, discussion = (match.tenant_id, match.discussion_id) if match else (None, None)
     if mail.kind in (inbound.BOUNCE, inbound.COMPLAINT):
         failed = [{"recipient": b.address, "status": b.status or "", "diagnostic": b.diagnostic or ""}
                   for b in mail.bounced_recipients if (b.action or "failed").lower() in ("failed", "delayed")]
         if match is not None:
             _record_bounces(match, failed)
-        outcome = _quarantine(raw_key, mail, f"{mail.kind} report (delivery status notification)", match, sender)
-        outcome.details["failed_recipients"] = failed
-        return outcome
-    if mail.kind == inbound.AUTO_REPLY:
-        return Outcome("ignored", f"automatic reply ({mail.auto_reply_reason})", match.tenant_id if match else None)
+        return Outcome(BOUNCE, mail.automatic_reason, tenant, discussion, details={"failed_recipients": failed})
+    if mail.kind == inbound.AUTOMATIC:
+        return Outcome(AUTOMATIC, f"automatic mail ({mail.automatic_reason})", tenant, discussion)
     if match is None:
-        return _quarantine(raw_key, mail, "no discussion matches this mail", None, sender)
+        return None
     config = communication.get(match.tenant_id)
-    if config.from_address and sender == config.from_address.lower():
-        return Outcome("ignored", "mail from our own sending address (loop)", match.tenant_id)
-    failing = [name for name, verdict in (verdicts or {}).items()
-               if name in ("spam", "virus", "dmarc") and str(verdict).upper() == "FAIL"]
-    if failing:
-        return _quarantine(raw_key, mail, f"SES verdict FAIL: {', '.join(failing)}", match, sender)
+    if config.from_address and (mail.from_address or "") == config.from_address.lower():
+        return Outcome(AUTOMATIC, "mail from our own sending address (loop)", tenant, discussion)
+    return None
+
+
+def _refused(mail: inbound.ParsedMail, match: Match, verdicts: inbound.Verdicts | None) -> Outcome | None:
+    """A reply that may not be posted as it is: quarantined with the reason, for staff to release or not."""
+    failing = verdicts.failing() if verdicts else []
+    reason = f"SES verdict FAIL: {', '.join(failing)}" if failing else None
+    if reason is None:
+        try:
+            discussion = discussions.load(match.tenant_id, match.discussion_id)
+        except ApiError:
+            reason = "the discussion no longer exists"
+        else:
+            sender = mail.from_address or ""
+            if sender not in {p.email for p in discussion.participants if p.email} and sender != match.recipient:
+                reason = f"sender {sender} is not a participant of the discussion"
+            elif discussion.status == "closed":
+                reason = "the discussion is closed"
+    if reason is None:
+        return None
+    logger.info("inbound mail quarantined: %s", reason)
+    return Outcome(QUARANTINED, reason, match.tenant_id, match.discussion_id)
+
+
+def _preview(mail: inbound.ParsedMail | None, outcome: str) -> str | None:
+    if mail is None:
+        return None
+    text = mail.text if outcome in (POSTED, QUARANTINED, DUPLICATE, UNMATCHED) else mail.full_text
+    return " ".join(text.split())[:PREVIEW_CHARS] or None
+
+
+def _record(outcome: Outcome, mail: inbound.ParsedMail | None, raw_key: str, received_at: str) -> Outcome:
+    """The inbound record of this mail. A redelivery of the same stored mail writes the same record again,
+    except over one that says the mail was posted."""
+    tenant = outcome.tenant_id or UNMATCHED_TENANT
+    inbound_id = ids.sortable_id_for(received_at, raw_key)
+    record = InboundRecord(
+        tenant, inbound_id, tenant_outcome=f"{tenant}#{outcome.status}", outcome=outcome.status,
+        reason=(outcome.reason or "")[:1000] or None, discussion_id=outcome.discussion_id,
+        matched_by=outcome.details.get("matched_by"), sender=(mail.from_address if mail else None),
+        subject=(mail.subject[:500] if mail else None) or None, preview=_preview(mail, outcome.status),
+        raw_s3_key=raw_key, received_at=received_at,
+        email_message_id=((mail.message_id or "")[:500] if mail else "") or None, message_id=outcome.message_id,
+        expires_at=int((clock.now() + timedelta(days=RETENTION_DAYS)).timestamp()))
     try:
-        discussion = discussions.load(match.tenant_id, match.discussion_id)
-    except ApiError:
-        return _quarantine(raw_key, mail, "the discussion no longer exists", match, sender)
-    participants = {p.email for p in discussion.participants if p.email}
-    if sender not in participants and sender != match.recipient:
-        return _quarantine(raw_key, mail, f"sender {sender} is not a participant of the discussion", match,
-                           sender)
-    if discussion.status == "closed":
-        return _quarantine(raw_key, mail, "the discussion is closed", match, sender)
-    return _post(mail, match, raw_key)
+        record.save(condition=InboundRecord.inbound_id.does_not_exist() | (InboundRecord.outcome != POSTED))
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    outcome.inbound_id = inbound_id
+    if outcome.status != POSTED:
+        logger.info("inbound mail %s: %s (%s)", inbound_id, outcome.status, outcome.reason)
+    return outcome
 
 
-def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
+def _post(mail: inbound.ParsedMail, match: Match, raw_key: str) -> Outcome:
     """Post once, even when SNS delivers the mail twice or a Lambda dies half-way.
 
     The Message-ID is claimed first; the message and the claim's `message_id` are written in one transaction;
@@ -160,7 +211,8 @@ def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
     if claim.message_id:
         if not claim.attachments_stored:
             _store_attachments(mail, match, claim.message_id, claim)
-        return Outcome("duplicate", "this Message-ID was already posted", match.tenant_id, match.discussion_id)
+        return Outcome(DUPLICATE, "this Message-ID was already posted", match.tenant_id, match.discussion_id,
+                       claim.message_id)
     text = mail.text or "(no text)"
     spec = discussions.MessageInput(body=text[:100_000], is_internal=False)
 
@@ -173,7 +225,7 @@ def _post(mail: inbound.InboundMail, match: Match, raw_key: str) -> Outcome:
         email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key,
         author_name=mail.from_name or sender, also_save=posted_claim)
     _store_attachments(mail, match, posted.message_id, claim)
-    return Outcome("posted", None, match.tenant_id, match.discussion_id, posted.message_id,
+    return Outcome(POSTED, None, match.tenant_id, match.discussion_id, posted.message_id,
                    {"matched_by": match.by, "sender_name": mail.from_name})
 
 
@@ -211,7 +263,7 @@ def _claim_delivery(their_id: str, match: Match) -> MessageIdIndex:
     return existing
 
 
-def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str, claim: MessageIdIndex) -> None:
+def _store_attachments(mail: inbound.ParsedMail, match: Match, message_id: str, claim: MessageIdIndex) -> None:
     for attachment in mail.attachments[:MAX_ATTACHMENTS]:
         try:
             discussion_attachments.store(match.tenant_id, match.discussion_id, filename=attachment.filename,
@@ -222,17 +274,26 @@ def _store_attachments(mail: inbound.InboundMail, match: Match, message_id: str,
     claim.update(actions=[MessageIdIndex.attachments_stored.set(True)])
 
 
-def handle_receipt(notification: dict[str, Any]) -> Outcome:
-    """An SES receipt notification (S3 action): fetch the stored raw mail and process it."""
-    receipt = notification.get("receipt", {})
-    action = receipt.get("action", {})
-    bucket, key = action.get("bucketName"), action.get("objectKey")
-    if not bucket or not key:
-        return Outcome("ignored", "receipt notification without an S3 object")
-    raw = storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read(MAX_RAW_BYTES + 1)
-    verdicts = {name.removesuffix("Verdict"): (receipt.get(name) or {}).get("status", "")
-                for name in ("spamVerdict", "virusVerdict", "spfVerdict", "dkimVerdict", "dmarcVerdict")}
-    return process(raw, f"s3://{bucket}/{key}", receipt.get("recipients", []), verdicts)
+def handle_receipt(notification: dict[str, Any] | str) -> Outcome:
+    """An SES receipt notification: the raw mail from S3 (S3 action) or inline (SNS action), then `process`."""
+    try:
+        received = inbound.parse_received_notification(notification)
+    except ValueError:
+        logger.warning("not an SES receipt notification; nothing to do")  # e.g. SES's setup notification
+        return Outcome(AUTOMATIC, "not an SES receipt notification")
+    if received.s3_bucket and received.s3_key:
+        raw_key = f"s3://{received.s3_bucket}/{received.s3_key}"
+        raw = _raw(raw_key)
+    elif received.content is not None:
+        # Delivered inline by an SNS action: keep the original in the inbound bucket like the S3 action would.
+        raw = received.content
+        key = f"inbound/sns/{received.message_id or ids.new_id()}"
+        bucket = os.environ.get("INBOUND_BUCKET") or stage_resource("inbound-mail")
+        storage.s3().put_object(Bucket=bucket, Key=key, Body=raw)
+        raw_key = f"s3://{bucket}/{key}"
+    else:
+        raise ValueError("SES receipt notification names neither an S3 object nor the mail's content")
+    return process(raw, raw_key, received.recipients, received.verdicts, received.timestamp)
 
 
 def _raw(raw_key: str) -> bytes:
@@ -240,40 +301,57 @@ def _raw(raw_key: str) -> bytes:
     return storage.s3().get_object(Bucket=bucket, Key=key)["Body"].read(MAX_RAW_BYTES + 1)
 
 
-def list_quarantine(tenant_id: str, limit: int, cursor: str | None) -> tuple[list[QuarantinedMail], str | None]:
+# ---------------------------------------------------------------- staff: the inbound records
+
+
+def list_records(tenant_id: str, outcome: str | None, limit: int,
+                 cursor: str | None) -> tuple[list[InboundRecord], str | None]:
+    """The tenant's inbound records, newest first, all or of one outcome: one Query."""
     from chalicelib.db import decode_cursor, encode_cursor
 
-    scope = f"{tenant_id}|quarantine"
-    results = QuarantinedMail.query(tenant_id, scan_index_forward=False, limit=limit,
-                                last_evaluated_key=decode_cursor(cursor, scope))
+    scope = f"{tenant_id}|inbound|{outcome or ''}"
+    start = decode_cursor(cursor, scope)
+    if outcome:
+        results = InboundRecord.by_outcome.query(f"{tenant_id}#{outcome}", scan_index_forward=False, limit=limit,
+                                                 last_evaluated_key=start)
+    else:
+        results = InboundRecord.query(tenant_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
     items = list(results)
     return items, encode_cursor(results.last_evaluated_key, scope)
 
 
-def _quarantined(tenant_id: str, inbound_id: str) -> QuarantinedMail:
-    from chalicelib.errors import NotFound
-
+def _record_of(tenant_id: str, inbound_id: str) -> InboundRecord:
     try:
-        return QuarantinedMail.get(tenant_id, inbound_id)
-    except QuarantinedMail.DoesNotExist:
-        raise NotFound("quarantined mail not found") from None
+        return InboundRecord.get(tenant_id, inbound_id)
+    except InboundRecord.DoesNotExist:
+        raise NotFound("inbound mail not found") from None
 
 
-def release(tenant_id: str, inbound_id: str) -> Outcome:
-    """Staff vouch for a quarantined mail: post it to its discussion despite the failed check."""
-    from chalicelib.errors import Conflict
-
-    item = _quarantined(tenant_id, inbound_id)
-    if not item.discussion_id:
+def release(tenant_id: str, inbound_id: str, released_by: str) -> Outcome:
+    """Staff vouch for a mail that was not posted (quarantined, taken for automatic mail or a bounce): post it to
+    its discussion, bypassing the checks that stopped it."""
+    record = _record_of(tenant_id, inbound_id)
+    if record.outcome == POSTED:
+        raise Conflict("this mail was already posted", field="inbound_id")
+    if not record.discussion_id:
         raise Conflict("this mail matched no discussion; it cannot be released", field="inbound_id")
-    mail = inbound.parse_inbound(_raw(item.raw_s3_key))
-    discussion = discussions.load(tenant_id, item.discussion_id)
+    raw = _raw(record.raw_s3_key)
+    if len(raw) > MAX_RAW_BYTES:
+        raise Conflict(f"this mail is larger than {MAX_RAW_BYTES} bytes; it cannot be posted", field="inbound_id")
+    discussion = discussions.load(tenant_id, record.discussion_id)
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it first", field="status")
-    outcome = _post(mail, Match(tenant_id, item.discussion_id, None, "released"), item.raw_s3_key)
-    item.delete()
+    outcome = _post(inbound.parse_inbound(raw), Match(tenant_id, record.discussion_id, None, "released"),
+                    record.raw_s3_key)
+    if outcome.status != POSTED:
+        raise Conflict("a mail with the same Message-ID is already posted", field="inbound_id")
+    record.update(actions=[InboundRecord.outcome.set(POSTED),
+                           InboundRecord.tenant_outcome.set(f"{tenant_id}#{POSTED}"),
+                           InboundRecord.message_id.set(outcome.message_id or ""),
+                           InboundRecord.released_by.set(released_by), InboundRecord.released_at.set(clock.now_iso())])
+    outcome.inbound_id = inbound_id
     return outcome
 
 
 def discard(tenant_id: str, inbound_id: str) -> None:
-    _quarantined(tenant_id, inbound_id).delete()
+    _record_of(tenant_id, inbound_id).delete()

@@ -1,4 +1,4 @@
-"""Routes of outbound mail: the tenant's communication settings and sending a discussion."""
+"""Routes of mail: the tenant's communication settings, sending a discussion, and the inbound mail records."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -7,7 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.db import parse_limit
-from chalicelib.errors import Forbidden
+from chalicelib.errors import Forbidden, ValidationError
 from chalicelib.http import json_body, tenant_route
 from chalicelib.lazy import lazy_module
 from chalicelib.validation import reject_unknown, text
@@ -42,33 +42,42 @@ def send_discussion(principal: Principal, request: Any, discussion_id: str) -> d
 
 def _staff(principal: Principal) -> None:
     if not ({"admin", "staff"} & set(principal.roles)):
-        raise Forbidden("the inbound quarantine needs the staff or admin role")
+        raise Forbidden("inbound mail records need the staff or admin role")
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/quarantine")
-def list_quarantine(principal: Principal, request: Any) -> dict[str, Any]:
+def _inbound_record(record: Any) -> dict[str, Any]:
+    return {"id": record.inbound_id, "outcome": record.outcome, "reason": record.reason,
+            "discussion_id": record.discussion_id, "sender": record.sender, "subject": record.subject,
+            "preview": record.preview, "received_at": record.received_at, "email_message_id": record.email_message_id,
+            "message_id": record.message_id, "released_by": record.released_by, "released_at": record.released_at}
+
+
+@tenant_route(blueprint, "/api/tenant/inbound/mail")
+def list_inbound_mail(principal: Principal, request: Any) -> dict[str, Any]:
     _staff(principal)
     query = request.query_params or {}
     from chalicelib.mail import receive  # the mail journeys load only when used
 
-    items, cursor = receive.list_quarantine(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
-    return {"items": [{"id": i.inbound_id, "discussion_id": i.discussion_id, "sender": i.sender,
-                       "subject": i.subject, "reason": i.reason, "received_at": i.received_at,
-                       "email_message_id": i.email_message_id} for i in items], "next_cursor": cursor}
+    outcome = query.get("outcome") or None
+    if outcome is not None and outcome not in receive.OUTCOMES:
+        raise ValidationError(f"outcome must be one of {', '.join(receive.OUTCOMES)}", field="outcome")
+    items, cursor = receive.list_records(principal.tenant_id, outcome, parse_limit(query.get("limit")),
+                                         query.get("cursor"))
+    return {"items": [_inbound_record(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}/release", methods=("POST",))
-def release_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
+@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}/release", methods=("POST",))
+def release_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
     _staff(principal)
     from chalicelib.mail import receive  # the mail journeys load only when used
 
-    outcome = receive.release(principal.tenant_id, inbound_id)
+    outcome = receive.release(principal.tenant_id, inbound_id, principal.user_id)
     return {"status": outcome.status, "reason": outcome.reason, "discussion_id": outcome.discussion_id,
             "message_id": outcome.message_id}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/quarantine/{inbound_id}", methods=("DELETE",))
-def discard_quarantined(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
+@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}", methods=("DELETE",))
+def discard_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
     _staff(principal)
     from chalicelib.mail import receive  # the mail journeys load only when used
 

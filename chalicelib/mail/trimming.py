@@ -31,6 +31,10 @@ _SIGNATURES = [_rx(rf"^{_B}*{p}", re.IGNORECASE) for p in (
     r"Get Outlook for ", r"Envoyé depuis (mon|Yahoo Mail)", r"Von meinem .+ gesendet",
     r"Diese Nachricht wurde von .+ gesendet", r"Inviato da ", r"Sendt fra min ", r"Enviado do meu ",
     r"Enviado desde mi ", r"Verzonden met ", r"Verstuurd vanaf mijn ", r"från min ",
+    # added here (not in email_reply_trimmer): more clients' "sent from" lines
+    r"Envoyé de mon ", r"Enviado do (meu|Yahoo Mail)", r"Inviato dal mio ", r"Wysłano z ", r"Отправлено (из|с) ",
+    r"Outlook (voor|für|pour|para|per) (iOS|Android)", r"(Télécharger|Obtenir) Outlook pour ", r"Skickat från ",
+    r"iPhoneから送信", r"从我的 ?iPhone ?发送", r"Get Outlook for ", r"Gesendet von Outlook für ",
 )]
 _MARKDOWN_LINK = _rx(r"\[([^\]]+)\]\([^)]+\)")
 
@@ -45,7 +49,7 @@ _ON_DATE_SOMEONE_WROTE = [_rx(rf"^[[:blank:]<>-]*{on} (?:(?!\b(?>{stop})\b).)+?{
     ("Le", r"Le|nous\sa\sdit|a\s+écrit", r"(nous\sa\sdit|a\s+écrit)"),
     ("Am", r"Am|schrieben\sSie", r"schrieben\sSie"),
     ("Am", "Am|geschrieben", "(geschrieben|schrieb[^:]+)"),
-    ("Il", r"Il|ha\sscritto", r"ha\sscritto"),
+    ("(Il|In data)", r"Il|In\sdata|ha\sscritto", r"ha\sscritto"),
     ("(Dnia|Dňa)", "Dnia|Dňa|napisał", r"napisał(\(a\))?"),
     ("Em", "Em|escreveu", "escreveu"),
     ("El", "El|escribió", "escribió"),
@@ -55,6 +59,7 @@ _DATE_SOMEONE_WROTE = [
     _rx(r"\d{4}.{1,80}пользователь.{0,80}\n?.{0,80}?написал:", re.MULTILINE),
     _rx(r"\d{4}.{1,80}\n?.{0,80}?napisał\(a\):", re.MULTILINE),
     _rx(r"\d{4}.{1,80}\n?.{0,80}?пише:", re.MULTILINE),
+    _rx(r"\d{4}.{1,80}\n?.{0,80}?kirjoitti:", re.MULTILINE),  # Finnish (added here)
 ]
 _DATE_SOMEONE_EMAIL = _rx(r"\d{4}.{1,80}\s?<[^@<>]+@[^@<>.]+\.[^@<>]+>:?$", re.MULTILINE)
 _SOMEONE_WROTE_ON_DATE = [
@@ -79,14 +84,27 @@ _EMBEDDED = _ON_DATE_SOMEONE_WROTE + [
     _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*Ursprüngliche Nachricht[[:blank:]]*-{2,}", re.IGNORECASE),
     _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*Mensaje original[[:blank:]]*-{2,}", re.IGNORECASE),
     _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*原始邮件[[:blank:]]*-{2,}", re.IGNORECASE),
+    # added here (not in email_reply_trimmer): Outlook's "Original Message" line in more languages
+    _rx(r"^[[:blank:]>*]*-{2,}[[:blank:]]*(Message d'origine|Oorspronkelijk bericht|Originalnachricht|"
+        r"Messaggio originale|Mensagem original|Исходное сообщение|Wiadomość oryginalna|Původní zpráva|"
+        r"Ursprungligt meddelande|Oprindelig meddelelse|Oprindelig besked|Opprinnelig melding|"
+        r"Alkuperäinen viesti|Eredeti üzenet|"
+        r"Orijinal İleti|元のメッセージ|원본 메시지|原始郵件)[[:blank:]]*-{2,}", re.IGNORECASE),
 ]
 
 _HEADER_WITH_DATE = ["Sendt", "Sent", "Date", "Le", "Gesendet", "Enviada em", "Enviado", "Fecha", "Data", "Datum",
-                     "Skickat", "发送时间"]
+                     "Skickat", "发送时间",
+                     # added here (not in email_reply_trimmer): Outlook's labels in more languages
+                     "Envoyé", "Inviato", "Verzonden", "Отправлено", "Дата", "Wysłano", "Odesláno", "Lähetetty",
+                     "Elküldve", "Gönderildi", "送信日時", "寄件日期", "날짜"]
 _HEADER_WITH_TEXT = ["Fra", "Til", "Emne", "From", "To", "Cc", "Reply-To", "Subject", "De", "Expéditeur", "À",
                      "Destinataire", "Répondre à", "Objet", "Von", "An", "Betreff", "Para", "Assunto", "Asunto", "Da",
                      "Risposta", "A", "Oggetto", "Van", "Beantwoorden - Aan", "Aan", "Onderwerp", "Från", "Till",
-                     "Ämne", "发件人", "收件人", "主题"]
+                     "Ämne", "发件人", "收件人", "主题",
+                     # added here (not in email_reply_trimmer): Outlook's labels in more languages
+                     "От", "Кому", "Тема", "Копия", "Od", "Do", "Temat", "Komu", "Předmět", "Lähettäjä",
+                     "Vastaanottaja", "Aihe", "Feladó", "Címzett", "Tárgy", "Kimden", "Kime", "Konu", "差出人",
+                     "宛先", "件名", "寄件者", "收件者", "主旨", "보낸 사람", "받는 사람", "제목"]
 _HEADERS = [
     _rx(rf"^[[:blank:]*]*(?:{'|'.join(_HEADER_WITH_DATE)})[[:blank:]*]*:.*\d+"),
     _rx(rf"^[[:blank:]*]*(?:{'|'.join(_HEADER_WITH_TEXT)})[[:blank:]*]*:.*\w+", re.IGNORECASE),
@@ -151,9 +169,9 @@ def _trim(text: str) -> str:
     pattern, lines = _cut(pattern, lines, DELIMITER, keep_match_start=False)  # all after the first delimiter
     pattern, lines = _drop_all(pattern, lines, SIGNATURE)  # mobile signatures
 
-    below = re.search(r"^b[^t]+(t[et]*)$", pattern)
+    below = re.search(r"t[et]*$", pattern) if re.search(r"^b[^t]+t[et]*$", pattern) else None
     if below:  # the reply is below the quote
-        pattern, lines = "", lines[below.start(1):]
+        pattern, lines = "", lines[below.start():]
     pattern, lines = _cut(pattern, lines, r"te*b[^q]*$")  # a marker not followed by a quote
     match = re.search(r"te*b[eqbh]*([te]*)$", pattern)  # a marker followed by a long quote
     if match and match.group(1).count(TEXT) < 7:
@@ -170,6 +188,8 @@ def _trim(text: str) -> str:
     match = re.search(r"[eq]+$", pattern)
     if TEXT in pattern and match:  # trailing quotes after some text
         lines = lines[:match.start()]
+    while lines and re.match(r"^[\s>]*$", lines[0]):  # an attribution's empty quote lines left at the top
+        lines = lines[1:]
     return "\n".join(lines).strip()
 
 

@@ -8,6 +8,7 @@ from email.policy import SMTP
 import pytest
 
 from scripts.deliver_mail import deliver
+from tests.corpus import corpus_files, fixture
 from tests.inbound.test_receive import CLEO, _messages
 from tests.outbound.test_send import THREADS
 
@@ -76,3 +77,36 @@ def test_a_reply_with_headers_stripped_still_arrives_by_its_token(api, client, c
     stripped = b"\r\n".join(line for line in raw.split(b"\r\n") if not line.startswith((b"In-Reply-To", b"References")))
     assert deliver(client, stripped, [reply_to])[0]["status"] == "posted"
     assert len(api.get(f"{THREADS}/{discussion['id']}").data["messages"]) == 2
+
+
+# ---------------------------------------------------------------- real-world-shaped replies of many clients
+
+REPLIES = corpus_files("mail/replies/emails", "*.eml", 47)
+
+
+def _as_cleo(raw: bytes, reply_to: str) -> bytes:
+    """The fixture's mail as Cleo's reply to this conversation: its own From and To lines replaced, nothing else."""
+    leading = raw[:len(raw) - len(raw.lstrip())]  # kept: some fixtures start with blank lines on purpose
+    raw = raw.lstrip()
+    head, separator, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    lines, out, skipping = head.split(newline), [], False
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and skipping:
+            continue  # a folded continuation of a replaced header
+        skipping = line.lower().startswith((b"from:", b"to:"))
+        if not skipping:
+            out.append(line)
+    out[1:1] = [b"From: Cleo Client <" + CLEO.encode() + b">", b"To: " + reply_to.encode()]
+    return leading + newline.join(out) + separator + body
+
+
+@pytest.mark.parametrize("path", REPLIES, ids=lambda p: p.stem)
+def test_each_client_reply_is_posted_with_exactly_its_new_text(api, client, conversation, path):
+    discussion, reply_to, _ = conversation
+    expected = fixture(f"mail/replies/expected/{path.stem}.txt").read_text(encoding="utf-8").strip()
+
+    result = deliver(client, _as_cleo(path.read_bytes(), reply_to), [reply_to])
+
+    assert result[0]["status"] == "posted", result
+    assert _messages(api, discussion)[-1]["body"] == expected

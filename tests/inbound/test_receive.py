@@ -13,6 +13,7 @@ from tests.outbound.conftest import REPLY_DOMAIN, SENDER
 from tests.outbound.test_send import THREADS
 
 CLEO = "cleo@client.example"
+INBOUND = "/api/tenant/inbound/mail"
 QUOTED = "\n\nOn Mon, 2 Mar 2026 at 10:00, Acme Events <hub@acme.example> wrote:\n> Hello, see the quote\n> thanks\n"
 
 
@@ -20,9 +21,9 @@ def _reply(to, sender=CLEO, body="Yes, the quote works for us." + QUOTED, header
     message = EmailMessage(policy=SMTP)
     message["From"] = f"Cleo Client <{sender}>"
     message["To"] = to
-    message["Subject"] = "Re: Quote 1042"
     message["Message-ID"] = f"<reply-{abs(hash((to, sender, body)))}@client.example>"
-    for name, value in (headers or {}).items():
+    headers = {"Subject": "Re: Quote 1042", **(headers or {})}
+    for name, value in headers.items():
         message[name] = value
     if html:
         message.set_content(html, subtype="html")
@@ -60,12 +61,16 @@ def test_without_a_token_the_references_find_the_discussion(api, client, convers
     assert result[0]["status"] == "posted" and _messages(api, discussion)[-1]["author"] == CLEO
 
 
-def test_unmatched_mail_is_kept_but_posted_nowhere(api, client, conversation, make_api):
+def test_unmatched_mail_is_recorded_but_posted_nowhere_and_shown_to_no_tenant(api, client, conversation, make_api):
     discussion, _, _ = conversation
     result = deliver(client, _reply(f"reply+{'a' * 26}@{REPLY_DOMAIN}"), [])
-    assert result[0]["status"] == "quarantined" and "no discussion" in result[0]["reason"]
+    assert result[0]["status"] == "unmatched" and "no discussion" in result[0]["reason"]
     assert len(_messages(api, discussion)) == 1
-    assert make_api(roles=["staff"]).get("/api/tenant/inbound/quarantine").data["items"] == []
+    assert make_api(roles=["staff"]).get(INBOUND).data["items"] == []
+    from chalicelib.mail.models import InboundRecord
+
+    [record] = InboundRecord.query("_unmatched")  # kept for operators, with the raw mail's key
+    assert record.outcome == "unmatched" and record.raw_s3_key.startswith("s3://") and record.expires_at > 0
 
 
 def test_a_forged_sender_is_quarantined_and_staff_can_release_or_discard(api, client, conversation, make_api):
@@ -74,15 +79,37 @@ def test_a_forged_sender_is_quarantined_and_staff_can_release_or_discard(api, cl
     assert result[0]["status"] == "quarantined" and "not a participant" in result[0]["reason"]
     assert len(_messages(api, discussion)) == 1
     staff = make_api(roles=["staff"])
-    listed = staff.get("/api/tenant/inbound/quarantine").data["items"]
-    assert [(i["sender"], i["discussion_id"]) for i in listed] == [("mallory@evil.example", discussion["id"])]
-    assert make_api(tenant_id="tenant-b", roles=["staff"]).get("/api/tenant/inbound/quarantine").data["items"] == []
-    released = staff.post(f"/api/tenant/inbound/quarantine/{listed[0]['id']}/release").data
+    listed = staff.get(f"{INBOUND}?outcome=quarantined").data["items"]
+    assert [(i["sender"], i["discussion_id"], i["preview"]) for i in listed] == \
+        [("mallory@evil.example", discussion["id"], "Yes, the quote works for us.")]
+    assert make_api(tenant_id="tenant-b", roles=["staff"]).get(INBOUND).data["items"] == []
+    assert make_api(roles=["member"]).get(INBOUND).status_code == 403
+    released = staff.post(f"{INBOUND}/{listed[0]['id']}/release").data
     assert released["status"] == "posted" and _messages(api, discussion)[-1]["author"] == "mallory@evil.example"
+    [record] = staff.get(f"{INBOUND}?outcome=posted").data["items"]
+    assert (record["id"], record["released_by"], record["message_id"]) == \
+        (listed[0]["id"], "user-1", released["message_id"])
+    assert staff.get(f"{INBOUND}?outcome=quarantined").data["items"] == []
+    assert staff.post(f"{INBOUND}/{listed[0]['id']}/release").status_code == 409  # posted already
     deliver(client, _reply(reply_to, sender="spam@evil.example", body="buy"), [reply_to])
-    again = staff.get("/api/tenant/inbound/quarantine").data["items"]
-    assert staff.delete(f"/api/tenant/inbound/quarantine/{again[0]['id']}").status_code == 200
-    assert staff.get("/api/tenant/inbound/quarantine").data["items"] == []
+    again = staff.get(f"{INBOUND}?outcome=quarantined").data["items"]
+    assert staff.delete(f"{INBOUND}/{again[0]['id']}").status_code == 200
+    assert staff.get(f"{INBOUND}?outcome=quarantined").data["items"] == []
+
+
+def test_the_inbound_list_is_paged_and_checks_its_filter(api, client, conversation, make_api):
+    _, reply_to, _ = conversation
+    for n in range(3):
+        deliver(client, _reply(reply_to, sender=f"stranger{n}@evil.example"), [reply_to])
+    staff = make_api(roles=["staff"])
+    first = staff.get(f"{INBOUND}?outcome=quarantined&limit=2").data
+    second = staff.get(f"{INBOUND}?outcome=quarantined&limit=2&cursor={first['next_cursor']}").data
+    senders = [i["sender"] for i in first["items"] + second["items"]]
+    assert senders == ["stranger2@evil.example", "stranger1@evil.example", "stranger0@evil.example"]
+    wrong = staff.get(f"{INBOUND}?outcome=lost")
+    assert wrong.status_code == 400 and wrong.data["error"]["field"] == "outcome"
+    foreign = staff.get(f"{INBOUND}?cursor={first['next_cursor']}")  # a cursor of another filter
+    assert foreign.status_code == 400 and foreign.data["error"]["field"] == "cursor"
 
 
 def test_ses_verdict_fail_is_quarantined(api, client, conversation):
@@ -92,37 +119,65 @@ def test_ses_verdict_fail_is_quarantined(api, client, conversation):
     assert len(_messages(api, discussion)) == 1
 
 
-@pytest.mark.parametrize("header, value", [("Auto-Submitted", "auto-replied"), ("X-Autoreply", "yes"),
-                                           ("Precedence", "bulk"), ("X-Auto-Response-Suppress", "All")])
-def test_auto_replies_never_become_messages(api, client, conversation, outbox, header, value):
+@pytest.mark.parametrize("headers", [{"Auto-Submitted": "auto-replied"}, {"X-Autoreply": "yes"},
+                                     {"Precedence": "bulk", "Return-Path": "<>"},
+                                     {"Subject": "Automatic reply: Quote 1042", "Return-Path": "<>"}])
+def test_auto_replies_never_become_messages_but_are_recorded(api, client, conversation, outbox, make_api, headers):
     discussion, reply_to, _ = conversation
     sent_before = len(outbox())
-    result = deliver(client, _reply(reply_to, body="I am out of the office until Monday.",
-                                    headers={header: value}), [reply_to])
-    assert result[0]["status"] == "ignored"
+    result = deliver(client, _reply(reply_to, body="I am out of the office until Monday.", headers=headers),
+                     [reply_to])
+    assert result[0]["status"] == "automatic"
     assert len(_messages(api, discussion)) == 1 and len(outbox()) == sent_before
+    [record] = make_api(roles=["staff"]).get(f"{INBOUND}?outcome=automatic").data["items"]
+    assert record["preview"] == "I am out of the office until Monday." and record["discussion_id"] == discussion["id"]
 
 
-def test_a_bounce_report_is_not_a_reply(api, client, conversation):
+def test_an_outlook_reply_asking_others_not_to_auto_reply_is_posted(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    raw = _reply(reply_to, body="Approved, thanks.", headers={
+        "X-Auto-Response-Suppress": "DR, RN, NRN, OOF, AutoReply", "X-MS-Has-Attach": "",
+        "X-MS-TNEF-Correlator": "", "Thread-Topic": "Quote 1042"})
+    assert deliver(client, raw, [reply_to])[0]["status"] == "posted"
+    assert _messages(api, discussion)[-1]["body"] == "Approved, thanks."
+
+
+def test_staff_can_release_a_mail_wrongly_taken_for_automatic(api, client, conversation, make_api):
+    discussion, reply_to, _ = conversation
+    raw = _reply(reply_to, body="Back from holiday: yes, go ahead." + QUOTED,
+                 headers={"Auto-Submitted": "auto-generated"})
+    assert deliver(client, raw, [reply_to])[0]["status"] == "automatic"
+    staff = make_api(roles=["staff"])
+    [record] = staff.get(f"{INBOUND}?outcome=automatic").data["items"]
+    assert staff.post(f"{INBOUND}/{record['id']}/release").data["status"] == "posted"
+    assert _messages(api, discussion)[-1]["body"] == "Back from holiday: yes, go ahead."
+
+
+def test_a_bounce_report_is_not_a_reply(api, client, conversation, make_api):
     discussion, reply_to, _ = conversation
     raw = fixture("mail/sisimai/maildir_bsd/rfc3464-01.eml").read_bytes()
     result = deliver(client, raw, [reply_to])
-    assert result[0]["status"] in ("quarantined", "ignored") and "bounce" in (result[0]["reason"] or "")
+    assert result[0]["status"] == "bounce" and "bounce" in (result[0]["reason"] or "")
     assert len(_messages(api, discussion)) == 1
+    assert [r["outcome"] for r in make_api(roles=["staff"]).get(INBOUND).data["items"]] == ["bounce"]
 
 
 def test_mail_from_our_own_address_is_ignored(api, client, conversation):
     discussion, reply_to, _ = conversation
-    assert deliver(client, _reply(reply_to, sender=SENDER), [reply_to])[0]["status"] == "ignored"
+    result = deliver(client, _reply(reply_to, sender=SENDER), [reply_to])
+    assert result[0]["status"] == "automatic" and "loop" in result[0]["reason"]
     assert len(_messages(api, discussion)) == 1
 
 
-def test_the_same_message_delivered_twice_is_stored_once(api, client, conversation):
+def test_the_same_message_delivered_twice_is_stored_once(api, client, conversation, make_api):
     discussion, reply_to, _ = conversation
     raw = _reply(reply_to)
     assert deliver(client, raw, [reply_to])[0]["status"] == "posted"
     assert deliver(client, raw, [reply_to])[0]["status"] == "duplicate"
     assert len(_messages(api, discussion)) == 2
+    records = make_api(roles=["staff"]).get(INBOUND).data["items"]
+    assert [r["outcome"] for r in records] == ["duplicate", "posted"]
+    assert records[0]["message_id"] == records[1]["message_id"] == _messages(api, discussion)[-1]["id"]
 
 
 def test_a_reply_to_a_closed_discussion_is_quarantined(api, client, conversation):
@@ -151,12 +206,14 @@ def test_attachments_are_stored_and_executables_refused(api, client, conversatio
     assert [f["filename"] for f in files] == ["signed.pdf"]
 
 
-def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch):
+def test_an_oversized_message_is_refused(api, client, conversation, monkeypatch, make_api):
     from chalicelib.mail import receive
 
     discussion, reply_to, _ = conversation
     monkeypatch.setattr(receive, "MAX_RAW_BYTES", 1000)
-    assert deliver(client, _reply(reply_to, body="x" * 5000), [reply_to])[0]["status"] == "ignored"
+    assert deliver(client, _reply(reply_to, body="x" * 5000), [reply_to])[0]["status"] == "quarantined"
+    [record] = make_api(roles=["staff"]).get(f"{INBOUND}?outcome=quarantined").data["items"]
+    assert "larger than 1000 bytes" in record["reason"] and record["discussion_id"] == discussion["id"]
     assert len(_messages(api, discussion)) == 1
 
 
@@ -182,7 +239,7 @@ def _dsn(to, failed, status):
 def test_a_dsn_at_a_reply_address_feeds_bounce_tracking(api, client, conversation, make_api):
     discussion, reply_to, _ = conversation
     result = deliver(client, _dsn(reply_to, CLEO, "5.1.1"), [reply_to])
-    assert result[0]["status"] == "quarantined" and len(_messages(api, discussion)) == 1
+    assert result[0]["status"] == "bounce" and len(_messages(api, discussion)) == 1
     suppressed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
     assert [(s["email"], s["reason"]) for s in suppressed] == [(CLEO, "hard_bounce")]
     participant = next(p for p in api.get(f"{THREADS}/{discussion['id']}").data["participants"] if p["email"] == CLEO)

@@ -1,6 +1,8 @@
 """Malformed mail never breaks the inbound parser or the reply trimmer (hypothesis, bounded examples)."""
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,7 +45,7 @@ def _mutations(seed: bytes, data: st.DataObject) -> bytes:
 def test_generated_mail_never_crashes_the_parser(raw):
     mail = parse_inbound(raw)
 
-    assert mail.kind in ("reply", "auto_reply", "bounce", "complaint")
+    assert mail.kind in ("reply", "automatic", "bounce", "complaint")
     assert isinstance(mail.text or "", str) and isinstance(mail.attachments, list)
 
 
@@ -54,7 +56,7 @@ def test_damaged_real_mail_never_crashes_the_parser(data):
 
     mail = parse_inbound(_mutations(seed, data))
 
-    assert mail.kind in ("reply", "auto_reply", "bounce", "complaint")
+    assert mail.kind in ("reply", "automatic", "bounce", "complaint")
 
 
 @settings(max_examples=200, deadline=None)
@@ -63,3 +65,28 @@ def test_the_trimmer_never_crashes_and_never_grows_the_text(text):
     trimmed = trim_reply(text)
 
     assert isinstance(trimmed, str) and len(trimmed.strip()) <= len(text.replace("\u00a0", " ").strip()) + 1
+
+
+HTML_PIECES = st.sampled_from([
+    "<div>", "</div>", "<p>", "</p>", "<br>", "<hr>", "<blockquote>", "</blockquote>", '<div class="gmail_quote">',
+    '<div id="divRplyFwdMsg">', '<div class="yahoo_quoted">', '<div style="border-top:solid 1px">', "<b>From:</b> a",
+    "<b>Sent:</b> b", "<b>От:</b> c", '<div class="gmail_signature">', '<div class="moz-cite-prefix">', "<pre>",
+    "</pre>", "On Mon, 2 Mar 2026, Ann wrote:", "text", "&nbsp;", "&amp", "<", ">", "<!--", "-->", "<style>", "\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(HTML_PIECES, TEXTISH), max_size=60))
+def test_html_replies_never_crash_and_never_invent_text(pieces):
+    from chalicelib.mail.reply_html import reply_from_html
+
+    html = "".join(pieces)
+    reply = reply_from_html(html)
+
+    words = set(re.findall(r"\w+", reply.full_text))
+    assert set(re.findall(r"\w+", reply.text)) <= words
+
+
+def test_deeply_nested_html_is_read_without_recursion_errors():
+    from chalicelib.mail.reply_html import reply_from_html
+
+    assert reply_from_html("<div>" * 20000 + "Deep reply" + "</div>" * 20000).text == "Deep reply"
