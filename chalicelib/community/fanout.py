@@ -97,7 +97,7 @@ def _tell(event: Event, users: list[int], reason: str, members: bool = False) ->
     audience = [str(user) for user in users if sees(event.thread, event.group, user, user in in_group)]
     kind, title, why = _wording(event, reason)
     thread = event.thread
-    link = f"{settings().public_base_url}/api/community/communitythreads/{int(thread.thread_id)}"
+    link = settings().community_thread_url(int(thread.thread_id))  # the app's page, never the JSON API
     excerpt = plain((event.reply or thread).message)[:300]
     invitation = _invite_lines(event)
     # The invite is part of the stored notification too, so a digest (and the notification list) carries it.

@@ -12,6 +12,19 @@ from chalicelib.discussions.models import Discussion, Message
 from chalicelib.discussions.service import discussion_key, preview_of
 
 
+def _name_of(tenant_id: str, discussion: Discussion, message: Message) -> str:
+    """The author as people know them: participant name, else the users directory; never an internal user id."""
+    if message.author_type == "email":
+        return message.author  # the sender's address (an inbound reply's job payload carries their name)
+    named = next((p.name for p in discussion.participants if p.user_id == message.author and p.name), None)
+    if named:
+        return named
+    from chalicelib.users import service as users
+
+    profile = users.profile_of(tenant_id, message.author)
+    return profile.name if profile and profile.name else "A colleague"
+
+
 def run(payload: dict[str, Any]) -> None:
     from chalicelib.notifications import delivery
     from chalicelib.notifications.email import EmailContent
@@ -28,7 +41,7 @@ def run(payload: dict[str, Any]) -> None:
     staff = [p.user_id for p in discussion.participants if p.user_id and p.user_id != author
              and (p.is_staff or not message.is_internal)]
     inbound = message.author_type == "email"
-    who = payload.get("author_name") or message.author
+    who = payload.get("author_name") or _name_of(tenant_id, discussion, message)
     title = (f"{who} replied: {discussion.subject}" if inbound
              else f"New message from {who}: {discussion.subject}")
     if message.is_internal:

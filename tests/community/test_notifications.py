@@ -9,6 +9,7 @@ import pytest
 from chalicelib import clock, jobs
 from chalicelib.community.keys import group_key, user_key
 from chalicelib.community.models import CommunityGroupMember
+from chalicelib.config import settings
 from tests.community.conftest import GROUPS, THREADS, notifications_of
 from tests.outbound.conftest import sent_messages
 
@@ -128,7 +129,10 @@ def test_instant_delivery_emails_at_once_and_only_once(member, client, run_jobs,
     _, _, message = next(m for m in sent_messages() if m[1] == ["user102@example.com"])
     assert message["Subject"] == "You were mentioned in “Fire drill”"
     assert message["From"] == f"Acme Board <{SENDER}>" and message["Auto-Submitted"] == "auto-generated"
-    assert "In 10 minutes, @Bob" in message.get_body(("plain",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "In 10 minutes, @Bob" in text
+    # The link a person follows opens the board in the app (APP_COMMUNITY_THREAD_URL), not the JSON API.
+    assert settings().community_thread_url(thread_id) in text and "/api/community/" not in text
 
 
 def test_without_instant_delivery_nothing_is_emailed_and_the_digest_waits(member, client, run_jobs, mailing):

@@ -25,6 +25,7 @@ def test_instant_delivery_ignores_a_weekly_digest_but_not_never(client, run_jobs
 
 def test_staff_hear_of_new_messages_in_their_discussions(client, run_jobs, make_api):
     owner = make_api(user_id="user-1")
+    make_api(user_id="admin-1", roles=["admin"]).call("PUT", "/api/tenant/users/user-1", {"name": "Dana Demo"})
     created = owner.post("/api/tenant/threads", {"subject": "Stage plan", "participants": [
         {"user_id": "user-2"}, {"user_id": "user-3"}, {"email": "client@example.com"}]}).data
 
@@ -33,7 +34,8 @@ def test_staff_hear_of_new_messages_in_their_discussions(client, run_jobs, make_
 
     for colleague in ("user-2", "user-3"):
         [item] = make_api(user_id=colleague).get("/api/tenant/notifications").data["items"]
-        assert item["type"] == "discussion_message" and item["title"] == "New message from user-1: Stage plan"
+        # The author by name, never by internal user id.
+        assert item["type"] == "discussion_message" and item["title"] == "New message from Dana Demo: Stage plan"
         assert item["discussion_id"] == created["id"] and item["delivery"] == "digest"
     assert owner.get("/api/tenant/notifications").data["items"] == []
 

@@ -330,7 +330,7 @@ def test_the_digest_groups_by_discussion_and_thread(client, run_jobs, tick, mome
     text = digest.get_body(("plain",)).get_content()
     sections = {part.split(" ==", 1)[0]: part for part in text.split("== ")[1:]}
     assert set(sections) == {"Stage plan", "Board party"}
-    assert sections["Stage plan"].count("New message from 101: Stage plan") == 2
+    assert sections["Stage plan"].count("New message from User 101: Stage plan") == 2
     assert "Draft attached" in sections["Stage plan"] and "Second draft" in sections["Stage plan"]
     assert "You were mentioned in “Board party”" in sections["Board party"]
 
