@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from typing import overload
 
@@ -27,6 +28,7 @@ class Settings:
     ses_configuration_set: str | None
     signing_secret_value: str | None
     static_pixel_url: str
+    cors_allowed_origins: tuple[str, ...]
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
@@ -98,7 +100,14 @@ def settings() -> Settings:
         ses_configuration_set=_env("SES_CONFIGURATION_SET"),
         signing_secret_value=_env("SIGNING_SECRET", _env("JWT_SECRET")),
         static_pixel_url=_env("STATIC_PIXEL_URL", "https://static.discussionhub.local/pixel.gif"),
+        # Browser origins allowed to call the API and read /openapi.json (chalicelib/cors.py); none unless set.
+        cors_allowed_origins=origins(_env("CORS_ALLOWED_ORIGINS", "")),
     )
+
+
+def origins(value: str) -> tuple[str, ...]:
+    """`https://a.example, http://localhost:5173` → each origin as a browser sends it (no trailing slash)."""
+    return tuple(origin.strip().rstrip("/") for origin in re.split(r"[,\s]+", value) if origin.strip())
 
 
 def _default_ses_domain(region: str) -> str:

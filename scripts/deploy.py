@@ -2,7 +2,8 @@
 
 1. merge `infra/resources.yaml` (tables, buckets, topics, queues, SES, alarms) with `infra/chalice-merge.yaml`
    (least-privilege IAM, dead-letter queues, per-function alarms, parameters) into one merge template;
-2. `chalice package --merge-template` it: the Lambda zip and the SAM template with every function;
+2. `chalice package --merge-template` it: the Lambda zip and the SAM template with every function; drop from the zip
+   what no function reads (Swagger UI's source maps and unused bundles: the docs page serves two of its files);
 3. check it with cfn-lint;
 4. upload the zip and the template to an artifacts bucket, deploy them with a change set and wait;
 5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
@@ -18,6 +19,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import zipfile
 from typing import Any
 
 import yaml
@@ -63,9 +65,30 @@ def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
         environment.pop(name, None)
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                     str(package)], cwd=ROOT, env=environment, check=True)
+    prune_docs_assets(package / "deployment.zip")
     template = package / "sam.yaml"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     return template
+
+
+def prune_docs_assets(zip_path: pathlib.Path) -> None:
+    """Keep only the Swagger UI files the docs page serves (chalicelib/docs_page.py); the licence is in dist-info.
+
+    The wheel carries about 11 MB (source maps, ES-module and standalone bundles); the page needs 1.6 MB of it.
+    """
+    from chalicelib.docs_page import PACKAGED_ASSETS
+
+    def kept(name: str) -> bool:
+        if not name.startswith("swagger_ui_bundle/vendor/"):
+            return True
+        return name.endswith("/") or name.rsplit("/", 1)[-1] in PACKAGED_ASSETS
+
+    pruned = zip_path.with_suffix(".pruned")
+    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(pruned, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            if kept(entry.filename):
+                target.writestr(entry, source.read(entry))  # the entry keeps its date, mode and compression
+    pruned.replace(zip_path)
 
 
 def _upload(template: pathlib.Path, bucket: str, stage: str, region: str) -> str:

@@ -151,3 +151,16 @@ def test_the_package_ships_the_sdk_and_libraries_the_tests_ran_with(packaged):
 
     for package in ("boto3", "botocore", "pynamodb", "jinja2", "markupsafe", "pyjwt", "cryptography"):
         assert shipped.get(package) == version(package), package
+
+
+def test_the_package_carries_the_docs_page_files_and_not_the_rest_of_swagger_ui(packaged):
+    """GET /docs works when deployed, and Swagger UI's 10 MB of source maps and other bundles stay out."""
+    from chalicelib.docs_page import PACKAGED_ASSETS
+
+    archive = zipfile.ZipFile(packaged.parent / "deployment.zip")
+    vendored = [info for info in archive.infolist()
+                if info.filename.startswith("swagger_ui_bundle/vendor/") and not info.filename.endswith("/")]
+
+    assert sorted(info.filename.rsplit("/", 1)[-1] for info in vendored) == sorted(PACKAGED_ASSETS)
+    assert sum(info.compress_size for info in vendored) < 600_000
+    assert "swagger_ui_bundle/__init__.py" in archive.namelist()
