@@ -23,12 +23,14 @@ SES_DOMAIN = "email.amazonses.com"
 
 
 @pytest.fixture(autouse=True)
-def only_this_test_s_mail():
-    """moto's data.json lists every RawMessage object made in the process; each test here restores SES's state but
-    cannot untrack the objects of earlier tests (on `make run` there are none)."""
-    from moto.ses.models import RawMessage
+def only_this_test_s_objects():
+    """moto's data.json lists every model object made in the process (it serialises each of them); each test here
+    restores AWS's state but cannot untrack the objects of the tests before it (on `make run` there are none)."""
+    from moto.core.model_instances import model_data
 
-    RawMessage.instances_tracked.clear()  # type: ignore[attr-defined]
+    for models in model_data.values():
+        for model in models.values():
+            model.instances_tracked.clear()
 
 
 @pytest.fixture
