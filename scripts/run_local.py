@@ -157,8 +157,8 @@ def banner(ports: Ports, token: str) -> str:
     return f"""
 Discussion Hub is running (stage local). Data lives in memory: Ctrl-C stops everything and forgets it.
 
-  API docs   {api}/docs            Swagger UI over {api}/openapi.json; Authorize with the token below
-  Mailbox    {ports.mailbox_url}            every email SES was given, as each recipient sees it; reply from there
+  API docs   {api + "/docs":<28}  Swagger UI over /openapi.json; Authorize with the token below
+  Mailbox    {ports.mailbox_url:<28}  every email SES was given, as each recipient sees it; reply from there
   API        {api}
   AWS (moto) {ports.moto_url}
 
