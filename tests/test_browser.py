@@ -9,17 +9,15 @@ artefacts/browser/ (git-ignored). Without /usr/bin/chromium this fails: `.ci/run
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
-import signal
 import time
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.test_local_stack import start_local_stack
+from tests.test_local_stack import start_local_stack, stop_local_stack
 
 pytestmark = pytest.mark.slow  # starts the local stack and a browser
 
@@ -37,8 +35,7 @@ def stack(tmp_path):
     process, output, token = start_local_stack(tmp_path / "stack.json")
     api, _, mailbox = (f"http://127.0.0.1:{port}" for port in process.ports)
     yield api, mailbox, {"Authorization": f"Bearer {token}"}
-    os.killpg(process.pid, signal.SIGINT)
-    process.wait(timeout=20)
+    stop_local_stack(process)
 
 
 @pytest.fixture

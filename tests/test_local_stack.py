@@ -41,9 +41,21 @@ def start_local_stack(state_file: pathlib.Path) -> tuple[subprocess.Popen, list[
         output.append(line)
         match = re.match(r"^TOKEN=(\S+)$", line.strip())
         token = match.group(1) if match else None
-    assert token, "".join(output)
+    if not token:
+        stop_local_stack(process)
+        pytest.fail("".join(output))
     process.ports = (port, moto_port, mailbox_port)
     return process, output, token
+
+
+def stop_local_stack(process: subprocess.Popen) -> None:
+    """Ctrl-C, so that it stops `chalice local` (in a session of its own) too; a kill only if that does not work."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -58,8 +70,7 @@ def local_stack(tmp_path):
             curl_lines.append(line.strip())
     process.moto_port, process.output, process.state_file = moto_port, output, tmp_path / "stack.json"
     yield f"http://127.0.0.1:{port}", token, curl_lines, process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_local_stack(process)
 
 
 def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
