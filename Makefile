@@ -1,4 +1,6 @@
 # Discussion Hub: `make run` starts everything locally, `make test` runs every test. Both install first.
+SHELL       := bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,11 +13,16 @@ LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-v
         package deploy teardown
 
 # The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
+# One dot per package while pip works (its whole output is in .venv/install.log, and printed if it fails).
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@printf 'Installing the %s pinned packages of requirements-dev.txt into $(VENV) ' \
+		"$$(grep -c '^[A-Za-z0-9].*==' requirements-dev.txt)"
+	@$(BIN)/python -m pip install --require-hashes -r requirements-dev.txt --progress-bar off 2>&1 \
+		| tee $(VENV)/install.log | awk '/^(Collecting|Processing) /{printf "."; fflush()} END{print " done"}' \
+		|| { echo; cat $(VENV)/install.log; exit 1; }
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
 
@@ -24,8 +31,9 @@ lock: install
 	$(LOCK) -o requirements.txt requirements.in
 	$(LOCK) -c requirements.txt -o requirements-dev.txt requirements-dev.in
 
+# PORT (API, 8000), MOTO_PORT (5555), MAILBOX_PORT (8025); RELOAD=1 restarts the API when a file changes.
 run: install
-	$(BIN)/python scripts/run_local.py
+	@$(BIN)/python scripts/run_local.py
 
 # Everything CI checks: lint, types, then every test on every core. PYTEST_ARGS narrows it (see README, Tests).
 test: install lint typecheck
@@ -43,18 +51,19 @@ token: install
 clean:
 	rm -rf $(VENV) .pytest_cache
 
+# The helpers below find the ports of the running `make run` by themselves (PORT / MOTO_PORT override).
 mails: install
-	@$(BIN)/python scripts/show_mail.py --moto-port "$(or $(MOTO_PORT),5555)"
+	@$(BIN)/python scripts/show_mail.py
 
 # Feed an SES event through the SNS handler on the local stack: KIND=bounce|soft-bounce|complaint|delivery|open|click
 # SES_ID=... TO=... (make mails prints them), or FILE=event.json.
 ses-event: install
-	@$(BIN)/python scripts/ses_event.py --moto-port "$(or $(MOTO_PORT),5555)" \
+	@$(BIN)/python scripts/ses_event.py \
 		$(if $(FILE),--file "$(FILE)",--simulate "$(KIND)" --ses-message-id "$(SES_ID)" --recipient "$(TO)")
 
 # Run the digest now against the local stack (AT=2026-11-24T09:00:00Z to run it as of another time).
 digest: install
-	@$(BIN)/python scripts/run_digest.py --moto-port "$(or $(MOTO_PORT),5555)" $(if $(AT),--at "$(AT)")
+	@$(BIN)/python scripts/run_digest.py $(if $(AT),--at "$(AT)")
 
 # Benchmarks (in-process, against moto): print a table and write bench/results/latest.json (QUICK=1: small data).
 bench: install
@@ -70,7 +79,7 @@ bench-replies: install
 
 # Deliver a raw email to the local stack as SES receiving would (S3 object + SNS notification).
 deliver: install
-	@$(BIN)/python scripts/deliver_mail.py --moto-port "$(or $(MOTO_PORT),5555)" "$(FILE)"
+	@$(BIN)/python scripts/deliver_mail.py "$(FILE)"
 
 # The Lambda package and its CloudFormation template (Chalice's, merged with infra/), cfn-lint checked.
 package: install

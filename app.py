@@ -6,7 +6,9 @@ from chalice import Chalice, Rate
 
 from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
+from chalicelib.cors import add_preflight_routes, cors_headers
 from chalicelib.discussions.routes import blueprint as discussions
+from chalicelib.docs_page import blueprint as docs_page
 from chalicelib.http import framework_errors
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
@@ -27,8 +29,12 @@ app.register_blueprint(notifications)
 app.register_blueprint(community)
 app.register_blueprint(users)
 app.register_blueprint(openapi)
+app.register_blueprint(docs_page)
 # Chalice's own 415/405/500 answers in each API family's error shape.
 app.register_middleware(framework_errors, "http")
+# Browser origins allowed per stage (CORS_ALLOWED_ORIGINS, none by default); preflights on every path.
+app.register_middleware(cors_headers, "http")
+add_preflight_routes(app)
 
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from typing import overload
 
@@ -47,6 +48,7 @@ class Settings:
         ignored. ENGAGEMENT_TRACKER=ses turns ours off; SES's tracker then needs a configuration-set event
         destination with OPEN and CLICK, which infra/resources.yaml deliberately does not have."""
         return self.engagement_tracker != "ses"
+    cors_allowed_origins: tuple[str, ...]
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
@@ -125,7 +127,14 @@ def settings() -> Settings:
         # SES v1 SendRawEmail takes at most 10 MB per raw message, attachments and base64 included.
         email_max_raw_bytes=int(_env("EMAIL_MAX_RAW_BYTES", str(10_000_000))),
         attachment_link_seconds=int(_env("ATTACHMENT_LINK_SECONDS", str(7 * 24 * 3600))),
+        # Browser origins allowed to call the API and read /openapi.json (chalicelib/cors.py); none unless set.
+        cors_allowed_origins=origins(_env("CORS_ALLOWED_ORIGINS", "")),
     )
+
+
+def origins(value: str) -> tuple[str, ...]:
+    """`https://a.example, http://localhost:5173` → each origin as a browser sends it (no trailing slash)."""
+    return tuple(origin.strip().rstrip("/") for origin in re.split(r"[,\s]+", value) if origin.strip())
 
 
 def _default_ses_domain(region: str) -> str:

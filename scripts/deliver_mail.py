@@ -13,6 +13,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts import local_stack  # noqa: E402
+
 RECEIPT_SAMPLE = ROOT / "tests" / "fixtures" / "ses" / "received_s3_action_alert.json"
 
 
@@ -48,11 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file")
     parser.add_argument("--to", action="append", default=[], help="envelope recipient(s); default: the To header")
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5555)))
+    local_stack.add_arguments(parser)
     arguments = parser.parse_args()
-    from scripts.run_local import local_environment
-
-    os.environ.update(local_environment(arguments.moto_port))
+    os.environ.update(local_stack.environment(local_stack.resolve(arguments)))
     from chalice.test import Client
 
     from app import app

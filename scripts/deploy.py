@@ -5,7 +5,8 @@
 2. `chalice package --merge-template` it: the function zip (our code only), the layer zip (every library of
    requirements.txt, boto3 and botocore included, at the versions the tests ran with: `automatic_layer` in
    .chalice/config.json) and the SAM template with every function;
-3. drop the libraries' own test suites from the layer, and check the template with cfn-lint;
+3. drop from the layer what no function reads (libraries' own test suites, bytecode, Swagger UI's source maps
+   and unused bundles: the docs page serves two of its files), and check the template with cfn-lint;
 4. upload both zips and the template to an artifacts bucket, deploy them with a change set and wait;
 5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
 
@@ -67,23 +68,32 @@ def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
         environment.pop(name, None)
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                     str(package)], cwd=ROOT, env=environment, check=True)
-    _without_test_suites(package / "layer-deployment.zip")
+    slim_layer(package / "layer-deployment.zip")
     template = package / "sam.yaml"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     return template
 
 
-def _without_test_suites(layer: pathlib.Path) -> None:
-    """Libraries' own tests and bytecode are dead weight in a Lambda layer (icalendar ships 344 test files)."""
+def slim_layer(layer: pathlib.Path) -> None:
+    """Drop what no function reads from the layer: libraries' own tests and bytecode (icalendar ships 344 test
+    files) and the Swagger UI files the docs page does not serve (chalicelib/docs_page.py; the wheel carries about
+    11 MB of source maps, ES-module and standalone bundles, the page needs 1.6 MB). Licences stay in dist-info."""
+    from chalicelib.docs_page import PACKAGED_ASSETS
+
+    site_packages = "python/lib/python3.11/site-packages/"
+
     def dead_weight(name: str) -> bool:
-        parts = name.split("/")
-        return "tests" in parts[5:7] or "__pycache__" in parts or name.endswith(".pyc")
+        parts = name.removeprefix(site_packages).split("/")
+        if "tests" in parts[1:3] or "__pycache__" in parts or name.endswith(".pyc"):
+            return True
+        return parts[:2] == ["swagger_ui_bundle", "vendor"] and not name.endswith("/") \
+            and parts[-1] not in PACKAGED_ASSETS
 
     slim = layer.with_suffix(".slim.zip")
     with zipfile.ZipFile(layer) as source, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as target:
         for entry in source.infolist():
             if not dead_weight(entry.filename):
-                target.writestr(entry, source.read(entry))
+                target.writestr(entry, source.read(entry))  # the entry keeps its date, mode and compression
     slim.replace(layer)
 
 

@@ -15,6 +15,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts import local_stack  # noqa: E402
+
 SAMPLES = ROOT / "tests" / "fixtures" / "ses"
 SIMULATIONS = {"bounce": "event_bounce", "soft-bounce": "event_bounce", "complaint": "event_complaint",
                "delivery": "event_delivery", "open": "event_open", "click": "event_click"}
@@ -49,11 +51,9 @@ def main() -> None:
     parser.add_argument("--simulate", choices=sorted(SIMULATIONS))
     parser.add_argument("--ses-message-id")
     parser.add_argument("--recipient")
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5555)))
+    local_stack.add_arguments(parser)
     arguments = parser.parse_args()
-    from scripts.run_local import local_environment
-
-    os.environ.update(local_environment(arguments.moto_port))
+    os.environ.update(local_stack.environment(local_stack.resolve(arguments)))
     if arguments.file:
         message = pathlib.Path(arguments.file).read_text()
     elif arguments.simulate and arguments.ses_message_id and arguments.recipient:

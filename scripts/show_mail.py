@@ -1,27 +1,33 @@
-"""`make mails`: print every email the local SES (moto) accepted, raw MIME with all headers."""
+"""`make mails`: print every email the local SES (moto) accepted, raw MIME with all headers.
+
+The mailbox page of `make run` shows the same mail as each recipient sees it, with buttons to reply.
+"""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import urllib.request
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts import local_stack  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", 5555)))
+    local_stack.add_arguments(parser)
     parser.add_argument("--last", type=int, default=0, help="only the last N messages")
     arguments = parser.parse_args()
-    with urllib.request.urlopen(f"http://127.0.0.1:{arguments.moto_port}/moto-api/data.json", timeout=10) as reply:
-        data = json.load(reply)
-    messages = data.get("ses", {}).get("RawMessage", [])
+    ports = local_stack.resolve(arguments)
+    messages = local_stack.ses_messages(ports)
     for message in messages[-arguments.last:] if arguments.last else messages:
         # moto appends header addresses to Destinations; the first is the one recipient of this copy.
         recipient = (message.get("destinations") or [""])[0]
         print(f"===== SES message id {message.get('id')} → {recipient}")
         print(f"      (make ses-event KIND=bounce SES_ID={message.get('id')} TO={recipient})")
         print(message.get("raw_data", ""))
-    print(f"({len(messages)} message(s))")
+    print(f"({len(messages)} message(s); as each recipient sees them: {ports.mailbox_url})")
 
 
 if __name__ == "__main__":

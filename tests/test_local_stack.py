@@ -25,13 +25,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def local_stack():
-    port, moto_port = _free_port(), _free_port()
+def start_local_stack(state_file: pathlib.Path) -> tuple[subprocess.Popen, list[str], str]:
+    """`make run` on free ports: the process, what it printed up to the token, and the token."""
+    port, moto_port, mailbox_port = _free_port(), _free_port(), _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen([sys.executable, "scripts/run_local.py", "--port", str(port), "--moto-port",
-                                str(moto_port)], cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                str(moto_port), "--mailbox-port", str(mailbox_port), "--state-file", str(state_file)],
+                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
     output, token, deadline = [], None, time.monotonic() + 90
     while token is None and time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -40,21 +41,45 @@ def local_stack():
         output.append(line)
         match = re.match(r"^TOKEN=(\S+)$", line.strip())
         token = match.group(1) if match else None
-    assert token, "".join(output)
+    if not token:
+        stop_local_stack(process)
+        pytest.fail("".join(output))
+    process.ports = (port, moto_port, mailbox_port)
+    return process, output, token
+
+
+def stop_local_stack(process: subprocess.Popen) -> None:
+    """Ctrl-C, so that it stops `chalice local` (in a session of its own) too; a kill only if that does not work."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def local_stack(tmp_path):
+    process, output, token = start_local_stack(tmp_path / "stack.json")
+    port, moto_port, _ = process.ports
     curl_lines = []
     while len(curl_lines) < 2:
         line = process.stdout.readline()
         output.append(line)
         if line.strip().startswith("curl "):
             curl_lines.append(line.strip())
-    process.moto_port = moto_port
+    process.moto_port, process.output, process.state_file = moto_port, output, tmp_path / "stack.json"
     yield f"http://127.0.0.1:{port}", token, curl_lines, process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_local_stack(process)
 
 
 def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     base, token, curl_lines, process = local_stack
+    # Quiet: what moto cannot deploy, the SDK finding its credentials, Python warnings are not shown.
+    printed = "".join(process.output)
+    assert not re.search(r"No Moto CloudFormation|UserWarning|Found credentials|Traceback", printed), printed
+    assert f"Mailbox    http://127.0.0.1:{process.ports[2]}" in printed and f"{base}/docs" in printed
+    assert "Data lives in memory" in printed
     # The printed curl command works as printed.
     created = subprocess.run(curl_lines[0], shell=True, capture_output=True, text=True, timeout=30)
     assert '"subject":"Quote 1042 for the spring event"' in created.stdout.replace(": ", ":")
@@ -64,11 +89,15 @@ def test_the_local_stack_serves_the_api_with_the_printed_token(local_stack):
     assert requests.get(f"{base}/api/tenant/threads", timeout=10).status_code == 401
     document = requests.get(f"{base}/openapi.json", timeout=10).json()
     assert document["openapi"].startswith("3.1") and "/api/tenant/threads" in document["paths"]
+    # The demo user is in the users directory, so notifications and digests reach a mailbox.
+    demo = requests.get(f"{base}/api/tenant/users/demo-user", headers=headers, timeout=10).json()
+    assert (demo["email"], demo["name"]) == ("demo-user@example.com", "Demo User")
     _send_and_track_over_http(base, headers, process)
     _community_over_http(base, headers)
     _digest_on_the_local_stack(base, headers, process)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
+    assert not process.state_file.exists()  # the helpers will not talk to a stack that is gone
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/api/tenant/threads", timeout=2)
 
@@ -81,7 +110,8 @@ def _send_and_track_over_http(base, headers, process):
     report = requests.post(f"{base}/api/tenant/threads/{created['id']}/send", headers=headers, json={},
                            timeout=30).json()
     assert [s["recipient"] for s in report["sent"]] == ["someone@example.com"]
-    shown = subprocess.run([sys.executable, "scripts/show_mail.py", "--moto-port", str(process.moto_port)],
+    # The helpers find the stack's ports in the state file `make run` wrote.
+    shown = subprocess.run([sys.executable, "scripts/show_mail.py", "--state-file", str(process.state_file)],
                            cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
     assert "Reply-To: reply+" in shown and "References: <thread." in shown
     pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", shown.replace("=\n", "")).group(1)
@@ -94,7 +124,7 @@ def _send_and_track_over_http(base, headers, process):
     followed = requests.get(f"{base}/t/c/{click}", allow_redirects=False, timeout=10)
     assert followed.status_code == 302 and followed.headers["Location"] == "https://example.com/terms"
     ses_id = re.search(r"SES message id (\S+) → someone@example.com", shown).group(1)
-    fed = subprocess.run([sys.executable, "scripts/ses_event.py", "--moto-port", str(process.moto_port),
+    fed = subprocess.run([sys.executable, "scripts/ses_event.py", "--state-file", str(process.state_file),
                           "--simulate", "bounce", "--ses-message-id", ses_id, "--recipient", "someone@example.com"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert '"applied": 1' in fed.stdout, fed.stdout + fed.stderr
@@ -108,7 +138,7 @@ def _send_and_track_over_http(base, headers, process):
     eml.write_bytes(f"From: someone@example.com\r\nTo: {reply_to}\r\nSubject: Re: Local mail\r\n"
                     f"Message-ID: <local-reply@example.com>\r\n\r\nAgreed!\r\n\r\nOn Monday, Demo wrote:\r\n> Read\r\n"
                     .encode())
-    delivered = subprocess.run([sys.executable, "scripts/deliver_mail.py", "--moto-port", str(process.moto_port),
+    delivered = subprocess.run([sys.executable, "scripts/deliver_mail.py", "--state-file", str(process.state_file),
                                 str(eml)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert '"status": "posted"' in delivered.stdout, delivered.stdout + delivered.stderr
     thread = requests.get(f"{base}/api/tenant/threads/{created['id']}", headers=headers, timeout=10).json()
@@ -140,9 +170,18 @@ def _digest_on_the_local_stack(base, headers, process):
 
     saved = requests.put(f"{base}/api/tenant/users/2", headers=headers, json={"email": "ann@example.com"}, timeout=10)
     assert saved.status_code == 200, saved.text
+    digest = [sys.executable, "scripts/run_digest.py", "--state-file", str(process.state_file)]
+    early = subprocess.run(digest, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # Nothing is due yet: it says so, and when the next digest is.
+    assert "(0 email(s) sent by this digest run" in early.stdout, early.stdout + early.stderr
+    due = re.search(r"The next is demo-tenant/2's, due at (\S+): `make digest AT=\1` sends it now\.", early.stdout)
+    assert due, early.stdout
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    run = subprocess.run([sys.executable, "scripts/run_digest.py", "--moto-port", str(process.moto_port), "--at",
-                          tomorrow.isoformat().replace("+00:00", "Z")], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
-    assert "(1 email(s) sent by this digest run)" in run.stdout, run.stdout + run.stderr
+    run = subprocess.run([*digest, "--at", tomorrow.isoformat().replace("+00:00", "Z")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    # Ann's mention, and the demo user's notice of the email reply (the directory has their address since start).
+    assert "(2 email(s) sent by this digest run" in run.stdout, run.stdout + run.stderr
     assert "===== to ann@example.com" in run.stdout and "Subject: Your daily summary: 1 notification" in run.stdout
+    assert "===== to demo-user@example.com" in run.stdout and "someone@example.com replied: Local mail" in run.stdout
+    # Its links point at the API where this stack really runs, not at the default port.
+    assert f"Unsubscribe: {base}/u/" in run.stdout

@@ -165,3 +165,17 @@ def test_the_function_package_holds_our_code_only_and_every_function_uses_the_la
     assert top_level == {"app.py", "chalicelib", "chalice"}
     for function in _of_type(template, "AWS::Serverless::Function").values():
         assert function["Properties"]["Layers"] == [{"Ref": "ManagedLayer"}]
+
+
+def test_the_package_carries_the_docs_page_files_and_not_the_rest_of_swagger_ui(packaged):
+    """GET /docs works when deployed, and Swagger UI's 10 MB of source maps and other bundles stay out."""
+    from chalicelib.docs_page import PACKAGED_ASSETS
+
+    archive = zipfile.ZipFile(packaged.parent / "layer-deployment.zip")  # a library: in the layer
+    prefix = "python/lib/python3.11/site-packages/"
+    vendored = [info for info in archive.infolist()
+                if info.filename.startswith(prefix + "swagger_ui_bundle/vendor/") and not info.filename.endswith("/")]
+
+    assert sorted(info.filename.rsplit("/", 1)[-1] for info in vendored) == sorted(PACKAGED_ASSETS)
+    assert sum(info.compress_size for info in vendored) < 600_000
+    assert prefix + "swagger_ui_bundle/__init__.py" in archive.namelist()
