@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.community.envelope import CommunityError, FieldError, invalid
-from chalicelib.config import settings
 from chalicelib.validation import has_control_characters
 
 REQUIRED = "is a required field"
@@ -16,22 +15,16 @@ MAX_UNKNOWN_FIELDS = 10  # an error lists a few unknown names, not every key of 
 MAX_NAME = 100
 
 
-def parse_body(raw: bytes | None) -> dict[str, Any]:
-    """The JSON object of a request; malformed JSON, another JSON type or an oversize body fail in the envelope."""
-    raw = raw or b""
-    if len(raw) > settings().max_request_bytes:
-        raise CommunityError(413, [FieldError("Body", f"must be at most {settings().max_request_bytes} bytes")])
-    if not raw.strip():
-        raise invalid([FieldError("Body", "is a required field: send a JSON object")])
+def parse_body(request: Any) -> dict[str, Any]:
+    """The JSON object of a request, read by the one reader both API families use (chalicelib/http.py); what it
+    refuses fails in the envelope, on `Body`, `Content-Type` or the field it names."""
+    from chalicelib.http import BodyError, read_json_object
+
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid([FieldError("Body", f"is not valid JSON ({error})")]) from None
-    except RecursionError:
-        raise invalid([FieldError("Body", "is not valid JSON (nested too deeply)")]) from None
-    if not isinstance(body, dict):
-        raise invalid([FieldError("Body", "must be a JSON object", type(body).__name__)])
-    return body
+        return read_json_object(request.raw_body, (request.headers or {}).get("content-type"))
+    except BodyError as error:
+        name = {"body": "Body"}.get(error.field or "", error.field or "Body")
+        raise CommunityError(error.status, [FieldError(name, error.problem)]) from None
 
 
 class Form:
@@ -140,10 +133,6 @@ class Form:
     def done(self) -> None:
         if self.errors:
             raise invalid(self.errors)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _encodable(text: str) -> bool:
