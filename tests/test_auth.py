@@ -51,7 +51,8 @@ def test_bad_signature_is_401(client):
 
 @pytest.mark.parametrize(("token", "message"), [
     ("not-a-jwt", "token is not a well-formed JWT"),
-    (jwt.encode({"tenant_id": "tenant-a"}, JWT_SECRET, algorithm="HS256"), "token lacks a required claim (exp, sub, iss or aud)"),
+    (jwt.encode({"tenant_id": "tenant-a"}, JWT_SECRET, algorithm="HS256"),
+     "token lacks a required claim (exp, sub, iss or aud)"),
     ("eyJhbGciOiJub25lIn0.e30.", "token is signed with an algorithm this service does not accept"),
 ])
 def test_a_401_says_what_is_wrong_in_our_words(client, token, message):
