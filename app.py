@@ -8,6 +8,7 @@ from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.http import framework_errors
+from chalicelib.identities.routes import blueprint as identities
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.openapi import blueprint as openapi
@@ -26,6 +27,7 @@ app.register_blueprint(tracking)
 app.register_blueprint(notifications)
 app.register_blueprint(community)
 app.register_blueprint(users)
+app.register_blueprint(identities)
 app.register_blueprint(openapi)
 # Chalice's own 415/405/500 answers in each API family's error shape.
 app.register_middleware(framework_errors, "http")

@@ -99,3 +99,13 @@ def email_address(value: Any, field: str) -> str:
     if not address.username or "." not in address.domain or address.addr_spec != candidate:
         raise ValidationError(f"{field} is not a valid email address", field=field)
     return candidate.lower()
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def domain_name(value: Any, field: str) -> str:
+    """A DNS domain name (letters, digits, hyphens; at least two labels), lower-cased."""
+    if not isinstance(value, str) or not _DOMAIN.fullmatch(value.strip().lower()):
+        raise ValidationError(f"{field} must be a domain name like example.com", field=field)
+    return value.strip().lower()

@@ -20,6 +20,7 @@ from chalicelib.config import settings
 from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.identities import reputation
 from chalicelib.mail import anchors, communication, compose, ses
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
 from chalicelib.tracking import suppression
@@ -128,6 +129,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
                        field="email_integration_enabled")
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it to send", field="status")
+    reputation.ensure_sending_allowed(principal.tenant_id)  # a tenant over SES's bounce/complaint levels is paused
     report = SendReport()
     recipients = external_recipients(discussion)
     if not recipients:
