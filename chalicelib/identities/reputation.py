@@ -78,8 +78,7 @@ def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
         return
     expires = int((clock.now() + timedelta(days=window_days() + 7)).timestamp())
     TenantReputation(tenant_id, _day()).update(actions=[counter.add(1), TenantReputation.expires_at.set(expires)])
-    if kind == "delivery":  # only a bounce or a complaint can push a rate over its level
-        return
+    # Judged on deliveries too: a window of early bounces reaches the minimum volume with a later delivery.
     try:
         _pause_if_over(tenant_id)
     except (ClientError, PynamoDBException):
