@@ -33,12 +33,18 @@ class Form:
     def __init__(self, body: dict[str, Any], known: Iterable[str]) -> None:
         self.body = body
         self.errors: list[FieldError] = []
+        self.conflicts: list[FieldError] = []
         unknown = [name for name in body if name not in known]
         for name in unknown[:MAX_UNKNOWN_FIELDS]:
             self.fail(name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…", "is not a field of this resource",
                       body[name])
         if len(unknown) > MAX_UNKNOWN_FIELDS:
             self.fail("Body", f"has {len(unknown)} fields that are not fields of this resource", None)
+
+    def keep(self, name: str, value: int | None, current: Any) -> None:
+        """A field that cannot change once written: sending another value conflicts with the record (409)."""
+        if value is not None and value != int(current):
+            self.conflicts.append(FieldError(name, "cannot be changed", value))
 
     def fail(self, name: str, message: str, attempted: Any = None) -> None:
         self.errors.append(FieldError(name, message, echo(attempted)))
@@ -97,11 +103,13 @@ class Form:
         value = self.body.get(name)
         if value is None:
             return None
-        if not isinstance(value, list) or any(isinstance(item, bool) or not isinstance(item, int)
+        # 7.0 is an integer to JSON Schema (2020-12, "integer"), as it is to Form.integer.
+        if not isinstance(value, list) or any(isinstance(item, bool) or not isinstance(item, int | float)
+                                              or (isinstance(item, float) and not item.is_integer())
                                               or not 0 < item <= MAX_ID for item in value):
             self.fail(name, "must be a list of positive integer ids", value)
             return None
-        unique = list(dict.fromkeys(value))
+        unique = list(dict.fromkeys(int(item) for item in value))
         if len(unique) > max_items:
             self.fail(name, f"must list at most {max_items} ids", value)
             return None
@@ -133,6 +141,8 @@ class Form:
     def done(self) -> None:
         if self.errors:
             raise invalid(self.errors)
+        if self.conflicts:
+            raise CommunityError(409, self.conflicts)
 
 
 def _encodable(text: str) -> bool:

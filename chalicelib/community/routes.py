@@ -7,7 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import FieldError, community_route, invalid, success
-from chalicelib.community.fields import MAX_ID, echo, page_size, parse_body, path_id, query_integer
+from chalicelib.community.fields import page_size, parse_body, path_id, query_integer
 from chalicelib.community.keys import public_time
 from chalicelib.lazy import lazy_module
 
@@ -35,10 +35,13 @@ def _page(records: list[dict[str, Any]], cursor: str | None, size: int) -> dict[
 
 
 def _body_id(body: dict[str, Any]) -> int:
-    value = body.get("Id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise invalid([FieldError("Id", "is a required field" if value is None else "must be a positive integer",
-                                  echo(value))])
+    """`Id` read as every other integer of the board is (chalicelib/community/fields.py): 20.0 is 20."""
+    from chalicelib.community.fields import Form
+
+    form = Form({"Id": body.get("Id")}, ("Id",))
+    value = form.integer("Id", required=True)
+    form.done()
+    assert value is not None
     return value
 
 

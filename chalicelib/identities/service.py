@@ -178,9 +178,9 @@ def _verified_cover(tenant_id: str, value: str, candidates: list[str]) -> tuple[
 def require_sender(tenant_id: str, address: str, field: str = "from_address") -> None:
     """`address` must be on a verified identity of this tenant: the address itself, or its domain (or a parent)."""
     item, verified = _verified_cover(tenant_id, address, [address, *_covering(_domain_of(address))])
-    if item is None:
-        raise ValidationError(f"{field} must be on a sending identity of this tenant: register its domain with "
-                              "POST /api/tenant/identities first", field=field)
+    if item is None:  # 409: the value is well-formed; this tenant does not hold it (yet)
+        raise Conflict(f"{field} must be on a sending identity of this tenant: register its domain with "
+                       "POST /api/tenant/identities first", field=field)
     if not verified:
         raise Conflict(f"{field} is on {item.identity}, which SES has not verified yet: publish its DNS records "
                        "(GET /api/tenant/identities/" + item.identity + ")", field=field)
@@ -193,8 +193,8 @@ def require_reply_domain(tenant_id: str, domain: str, field: str = "email_reply_
         return
     item, verified = _verified_cover(tenant_id, domain, _covering(domain))
     if item is None or item.kind != "domain":
-        raise ValidationError(f"{field} must be {settings().default_reply_domain} or a domain of this tenant's "
-                              "sending identities (POST /api/tenant/identities)", field=field)
+        raise Conflict(f"{field} must be {settings().default_reply_domain} or a domain of this tenant's "
+                       "sending identities (POST /api/tenant/identities)", field=field)
     if not verified:
         raise Conflict(f"{field} is on {item.identity}, which SES has not verified yet", field=field)
     if not ses.receive_for(domain):

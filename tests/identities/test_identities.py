@@ -85,9 +85,9 @@ def test_tenant_b_cannot_send_as_tenant_a_verified_address(a_admin, b_admin, a_s
     forged = b_admin.call("PUT", SETTINGS, {"from_address": "hub@acme.example", "from_name": "Not Acme"})
     reply = b_admin.call("PUT", SETTINGS, {"email_reply_domain": "reply.acme.example"})
 
-    assert forged.status_code == 400 and forged.data["error"]["field"] == "from_address"
+    assert forged.status_code == 409 and forged.data["error"]["field"] == "from_address"
     assert "sending identity of this tenant" in forged.data["error"]["message"]
-    assert reply.status_code == 400 and reply.data["error"]["field"] == "email_reply_domain"
+    assert reply.status_code == 409 and reply.data["error"]["field"] == "email_reply_domain"
     assert b_admin.get(SETTINGS).data == before  # nothing was saved
 
 
