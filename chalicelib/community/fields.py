@@ -41,7 +41,7 @@ class Form:
         if len(unknown) > MAX_UNKNOWN_FIELDS:
             self.fail("Body", f"has {len(unknown)} fields that are not fields of this resource", None)
 
-    def keep(self, name: str, value: int | None, current: Any) -> None:
+    def keep(self, name: str, value: Any, current: Any) -> None:
         """A field that cannot change once written: sending another value conflicts with the record (409)."""
         if value is not None and value != int(current):
             self.conflicts.append(FieldError(name, "cannot be changed", value))
