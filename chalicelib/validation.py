@@ -109,3 +109,15 @@ def domain_name(value: Any, field: str) -> str:
     if not isinstance(value, str) or not _DOMAIN.fullmatch(value.strip().lower()):
         raise ValidationError(f"{field} must be a domain name like example.com", field=field)
     return value.strip().lower()
+
+
+def integer(body: dict[str, Any], field: str, minimum: int, maximum: int) -> int | None:
+    """An integer field; 22.0 is 22 (JSON Schema 2020-12 counts integral numbers as integers), true is not."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValidationError(f"{field} must be an integer from {minimum} to {maximum}", field=field)
+    return value

@@ -174,7 +174,7 @@ def _id_text(raw: str) -> bool:
 
 def query_integer(query: dict[str, str], name: str) -> int | None:
     raw = query.get(name)
-    if raw in (None, ""):
+    if raw is None:  # absent; present but empty is no integer (400), as the document says
         return None
     if not _id_text(raw):
         raise invalid([FieldError(name, "must be a positive integer", echo(raw))])
@@ -189,7 +189,7 @@ def path_id(raw: str, name: str = "Id") -> int:
 
 def page_size(query: dict[str, str], default: int = 25, maximum: int = 100) -> int:
     raw = query.get("PageSize")
-    if raw in (None, ""):
+    if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= maximum):
         raise invalid([FieldError("PageSize", f"must be an integer between 1 and {maximum}", echo(raw))])

@@ -481,7 +481,7 @@ def change_status(principal: Principal, discussion_id: str, action: str) -> Disc
 
 
 def validate_status(value: str | None, field_name: str = "status") -> str:
-    if value is None or value == "":
+    if value is None:  # absent; present but empty is not one of the statuses (400), as the document says
         return "active"
     if value not in STATUSES:
         raise ValidationError(f"{field_name} must be one of: {', '.join(STATUSES)}", field=field_name)
@@ -489,7 +489,7 @@ def validate_status(value: str | None, field_name: str = "status") -> str:
 
 
 def validate_type(value: str | None, field_name: str = "discussion_type") -> str | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if value not in DISCUSSION_TYPES:
         raise ValidationError(f"{field_name} must be one of: {', '.join(DISCUSSION_TYPES)}", field=field_name)
