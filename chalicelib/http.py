@@ -26,8 +26,9 @@ class BodyError(ApiError):
     """A request body that is not one JSON object as both API families read it. `problem` is the message without
     the field's name: the board's envelope names the field in PropertyName, the tenant shape in the message."""
 
-    def __init__(self, problem: str, field: str = "body", status: int = 400) -> None:
-        super().__init__(f"{'request body' if field == 'body' else field} {problem}", field=field)
+    def __init__(self, problem: str, field: str = "body", status: int = 400, whole: bool = True) -> None:
+        # `whole`: about the request body itself, not a field of it (a message's own field is called body too).
+        super().__init__(f"{'request body' if whole and field == 'body' else field} {problem}", field=field)
         self.problem = problem
         self.status = status
         self.code = {413: "payload_too_large", 415: "unsupported_media_type"}.get(status, "validation_error")
@@ -42,7 +43,7 @@ def _duplicate_keys_refused(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
         raise BodyError(f"appears twice in one object ({_printable(duplicate)!r}): send each key once",
-                        field=_printable(duplicate)[:100] or "body")
+                        field=_printable(duplicate)[:100] or "body", whole=False)
     return body
 
 
@@ -74,12 +75,13 @@ def _check_tree(body: Any) -> None:
             raise BodyError(f"is nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, str):
             if not _utf8(value):
-                raise BodyError("must be valid Unicode text (no lone surrogates)", field=path or "body")
+                raise BodyError("must be valid Unicode text (no lone surrogates)", field=path or "body",
+                                whole=not path)
         elif isinstance(value, dict):
             for key, item in value.items():
                 name = f"{path}.{_printable(key)}" if path else _printable(key)
                 if not _utf8(key):
-                    raise BodyError("must be valid Unicode text (no lone surrogates)", field=name[:100])
+                    raise BodyError("must be valid Unicode text (no lone surrogates)", field=name[:100], whole=False)
                 stack.append((item, name, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
