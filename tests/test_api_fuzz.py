@@ -43,8 +43,10 @@ class ChaliceWSGI:
 
     def __init__(self, client: Client) -> None:
         self.client = client
+        self.requests = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.requests += 1
         # PATH_INFO is the decoded path as latin-1 text; API Gateway hands Chalice the percent-encoded form.
         path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
         if environ.get("QUERY_STRING"):
@@ -118,7 +120,8 @@ def world(moto_world):
 
 @pytest.fixture(scope="module")
 def api_schema(world):
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", ChaliceWSGI(world.client))
+    adapter = ChaliceWSGI(world.client)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", adapter)
 
     @schema.hook
     def before_generate_path_parameters(context, strategy):
@@ -158,7 +161,8 @@ def api_schema(world):
         def set(self, case, data, context):
             case.headers = {**(case.headers or {}), "Authorization": data}
 
-    return schema
+    yield schema
+    print(f"\nschemathesis sent {adapter.requests} requests (FUZZ_EXAMPLES={EXAMPLES})")
 
 
 def operations() -> list[tuple[str, str]]:
