@@ -47,8 +47,9 @@ class ChaliceWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         self.requests += 1
-        # PATH_INFO is the decoded path as latin-1 text; API Gateway hands Chalice the percent-encoded form.
-        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~")
+        # PATH_INFO is the decoded path as latin-1 text; API Gateway hands Chalice the percent-encoded form. ";"
+        # stays encoded: Chalice's local router (urlparse) would cut it off as URL parameters, API Gateway does not.
+        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,=-._~")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()

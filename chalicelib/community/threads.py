@@ -236,7 +236,8 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
     zoom_data = values["ZoomEventData"] if "ZoomEventData" in values else thread.zoom_event_data
     if include_zoom and not zoom_data:
-        raise invalid([FieldError("ZoomEventData", "is required when IncludeZoomInvite is true", None)])
+        # The thread as it stands has no meeting: a conflict with its state, not a malformed request.
+        raise conflict("is required when IncludeZoomInvite is true", "ZoomEventData")
     before = thread.audience()
     mentions = mentioned_ids(values["Message"]) if "Message" in values else list(thread.mentions or [])
     if "Message" in values:

@@ -147,7 +147,7 @@ def list_discussions(principal: Principal, request: Any) -> dict[str, Any]:
     page = service.list_discussions(
         principal, status=service.validate_status(query.get("status")),
         discussion_type=service.validate_type(query.get("discussion_type")),
-        participant=query.get("participant") or None,
+        participant=query.get("participant"),
         limit=parse_limit(query.get("limit")), cursor=query.get("cursor") or query.get("next_cursor"))
     return page_json(page, principal)
 

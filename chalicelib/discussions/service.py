@@ -188,7 +188,7 @@ def list_discussions(principal: Principal, *, status: str = "active", discussion
                      participant: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
     """A page of the tenant's discussions, newest activity first; one Query (plus one BatchGet by participant)."""
     tenant = principal.tenant_id
-    if participant:
+    if participant is not None:  # present but empty is no participant (400), as the document says
         ref = participant_reference(participant)
         member_key = membership_key(tenant, ref)
         scope = f"{tenant}|participant|{ref}|{status}"
@@ -311,7 +311,9 @@ def _add_participants(item: Discussion, specs: Iterable[ParticipantInput]) -> li
             item.read_positions = positions
         added.append(participant)
     if len(item.participants) > MAX_PARTICIPANTS:
-        raise ValidationError(f"a discussion has at most {MAX_PARTICIPANTS} participants", field="participants")
+        # Too many in the request itself is bad input; too many with those already there is the discussion's state.
+        refusal = ValidationError if len(specs) >= MAX_PARTICIPANTS else Conflict
+        raise refusal(f"a discussion has at most {MAX_PARTICIPANTS} participants", field="participants")
     return added
 
 
