@@ -312,7 +312,7 @@ def _add_participants(item: Discussion, specs: Iterable[ParticipantInput]) -> li
         added.append(participant)
     if len(item.participants) > MAX_PARTICIPANTS:
         # Too many in the request itself is bad input; too many with those already there is the discussion's state.
-        refusal = ValidationError if len(specs) >= MAX_PARTICIPANTS else Conflict
+        refusal = ValidationError if len(added) >= MAX_PARTICIPANTS else Conflict
         raise refusal(f"a discussion has at most {MAX_PARTICIPANTS} participants", field="participants")
     return added
 
