@@ -10,6 +10,7 @@ from chalicelib.cors import add_preflight_routes, cors_headers
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.docs_page import blueprint as docs_page
 from chalicelib.http import framework_errors
+from chalicelib.identities.routes import blueprint as identities
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.openapi import blueprint as openapi
@@ -28,6 +29,7 @@ app.register_blueprint(tracking)
 app.register_blueprint(notifications)
 app.register_blueprint(community)
 app.register_blueprint(users)
+app.register_blueprint(identities)
 app.register_blueprint(openapi)
 app.register_blueprint(docs_page)
 # Chalice's own 415/405/500 answers in each API family's error shape.

@@ -128,11 +128,28 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
 
     try:
         claims = _decode(token.strip())
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("token has expired") from None
     except (jwt.PyJWTError, ValueError) as error:
-        raise Unauthorized(f"invalid token: {error}") from None
+        raise Unauthorized(_in_our_words(error)) from None
     return principal_from_claims(claims)
+
+
+def _in_our_words(error: Exception) -> str:
+    """What is wrong with a token, said by us: the library's own messages name its internals (key ids, JWKS
+    URLs, parser states), which a caller has no use for and an attacker should not read."""
+    import jwt
+
+    reasons: tuple[tuple[type[Exception], str], ...] = (
+        (jwt.ExpiredSignatureError, "token has expired"),
+        (jwt.ImmatureSignatureError, "token is not valid yet"),
+        (jwt.InvalidAudienceError, "token was not issued for this service (audience)"),
+        (jwt.InvalidIssuerError, "token was not issued by the expected issuer"),
+        (jwt.MissingRequiredClaimError, "token lacks a required claim (exp, sub, iss or aud)"),
+        (jwt.InvalidAlgorithmError, "token is signed with an algorithm this service does not accept"),
+        (jwt.InvalidSignatureError, "token signature does not verify"),
+        (jwt.PyJWKClientError, "token signing key is not one of the issuer's keys"),
+        (jwt.DecodeError, "token is not a well-formed JWT"),
+    )
+    return next((reason for kind, reason in reasons if isinstance(error, kind)), "token could not be verified")
 
 
 def issue_local_token(tenant_id: str, user_id: str, roles: list[str], secret: str,

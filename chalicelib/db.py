@@ -92,7 +92,7 @@ def decode_cursor(cursor: str | None, scope: str, field: str = "cursor") -> dict
 
 
 def parse_limit(raw: str | None, default: int = 25, maximum: int = 100, field: str = "limit") -> int:
-    if raw is None or raw == "":
+    if raw is None:  # absent; present but empty is no integer (400), as the document says
         return default
     # ASCII digits only: int() would also take "1_0", " 7 " and other scripts' digits.
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 4):

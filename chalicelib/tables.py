@@ -7,6 +7,7 @@ from pynamodb.models import Model
 def all_models() -> tuple[type[Model], ...]:
     from chalicelib.community.models import MODELS as COMMUNITY_MODELS
     from chalicelib.discussions.models import MODELS as DISCUSSION_MODELS
+    from chalicelib.identities.models import MODELS as IDENTITY_MODELS
     from chalicelib.jobs.models import MODELS as JOB_MODELS
     from chalicelib.mail.models import MODELS as MAIL_MODELS
     from chalicelib.notifications.models import MODELS as NOTIFICATION_MODELS
@@ -14,4 +15,5 @@ def all_models() -> tuple[type[Model], ...]:
     from chalicelib.users.models import MODELS as USER_MODELS
 
     return (*DISCUSSION_MODELS, *MAIL_MODELS, *TRACKING_MODELS,
-            *NOTIFICATION_MODELS, *COMMUNITY_MODELS, *USER_MODELS, *JOB_MODELS)
+            *NOTIFICATION_MODELS, *COMMUNITY_MODELS, *USER_MODELS, *JOB_MODELS,
+            *IDENTITY_MODELS)

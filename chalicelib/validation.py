@@ -99,3 +99,25 @@ def email_address(value: Any, field: str) -> str:
     if not address.username or "." not in address.domain or address.addr_spec != candidate:
         raise ValidationError(f"{field} is not a valid email address", field=field)
     return candidate.lower()
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def domain_name(value: Any, field: str) -> str:
+    """A DNS domain name (letters, digits, hyphens; at least two labels), lower-cased."""
+    if not isinstance(value, str) or not _DOMAIN.fullmatch(value.strip().lower()):
+        raise ValidationError(f"{field} must be a domain name like example.com", field=field)
+    return value.strip().lower()
+
+
+def integer(body: dict[str, Any], field: str, minimum: int, maximum: int) -> int | None:
+    """An integer field; 22.0 is 22 (JSON Schema 2020-12 counts integral numbers as integers), true is not."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValidationError(f"{field} must be an integer from {minimum} to {maximum}", field=field)
+    return value

@@ -45,7 +45,19 @@ def test_missing_or_malformed_authorization_is_401(client, header):
 def test_bad_signature_is_401(client):
     token = jwt.encode(_claims(), "another-secret-that-is-long-enough-32b", algorithm="HS256")
     status, body = _get(client, {"Authorization": f"Bearer {token}"})
-    assert status == 401 and "invalid token" in body["error"]["message"]
+    # Our words, not PyJWT's ("Signature verification failed" and the like name the library's internals).
+    assert status == 401 and body["error"] == {"code": "unauthorized", "message": "token signature does not verify"}
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("not-a-jwt", "token is not a well-formed JWT"),
+    (jwt.encode({"tenant_id": "tenant-a"}, JWT_SECRET, algorithm="HS256"),
+     "token lacks a required claim (exp, sub, iss or aud)"),
+    ("eyJhbGciOiJub25lIn0.e30.", "token is signed with an algorithm this service does not accept"),
+])
+def test_a_401_says_what_is_wrong_in_our_words(client, token, message):
+    status, body = _get(client, {"Authorization": f"Bearer {token}"})
+    assert status == 401 and body["error"] == {"code": "unauthorized", "message": message}
 
 
 def test_alg_none_is_401(client):

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.community.envelope import CommunityError, FieldError, invalid
-from chalicelib.config import settings
 from chalicelib.validation import has_control_characters
 
 REQUIRED = "is a required field"
@@ -16,22 +15,16 @@ MAX_UNKNOWN_FIELDS = 10  # an error lists a few unknown names, not every key of 
 MAX_NAME = 100
 
 
-def parse_body(raw: bytes | None) -> dict[str, Any]:
-    """The JSON object of a request; malformed JSON, another JSON type or an oversize body fail in the envelope."""
-    raw = raw or b""
-    if len(raw) > settings().max_request_bytes:
-        raise CommunityError(413, [FieldError("Body", f"must be at most {settings().max_request_bytes} bytes")])
-    if not raw.strip():
-        raise invalid([FieldError("Body", "is a required field: send a JSON object")])
+def parse_body(request: Any) -> dict[str, Any]:
+    """The JSON object of a request, read by the one reader both API families use (chalicelib/http.py); what it
+    refuses fails in the envelope, on `Body`, `Content-Type` or the field it names."""
+    from chalicelib.http import BodyError, read_json_object
+
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid([FieldError("Body", f"is not valid JSON ({error})")]) from None
-    except RecursionError:
-        raise invalid([FieldError("Body", "is not valid JSON (nested too deeply)")]) from None
-    if not isinstance(body, dict):
-        raise invalid([FieldError("Body", "must be a JSON object", type(body).__name__)])
-    return body
+        return read_json_object(request.raw_body, (request.headers or {}).get("content-type"))
+    except BodyError as error:
+        name = {"body": "Body"}.get(error.field or "", error.field or "Body")
+        raise CommunityError(error.status, [FieldError(name, error.problem)]) from None
 
 
 class Form:
@@ -40,12 +33,18 @@ class Form:
     def __init__(self, body: dict[str, Any], known: Iterable[str]) -> None:
         self.body = body
         self.errors: list[FieldError] = []
+        self.conflicts: list[FieldError] = []
         unknown = [name for name in body if name not in known]
         for name in unknown[:MAX_UNKNOWN_FIELDS]:
             self.fail(name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…", "is not a field of this resource",
                       body[name])
         if len(unknown) > MAX_UNKNOWN_FIELDS:
             self.fail("Body", f"has {len(unknown)} fields that are not fields of this resource", None)
+
+    def keep(self, name: str, value: Any, current: Any) -> None:
+        """A field that cannot change once written: sending another value conflicts with the record (409)."""
+        if value is not None and value != int(current):
+            self.conflicts.append(FieldError(name, "cannot be changed", value))
 
     def fail(self, name: str, message: str, attempted: Any = None) -> None:
         self.errors.append(FieldError(name, message, echo(attempted)))
@@ -104,11 +103,13 @@ class Form:
         value = self.body.get(name)
         if value is None:
             return None
-        if not isinstance(value, list) or any(isinstance(item, bool) or not isinstance(item, int)
+        # 7.0 is an integer to JSON Schema (2020-12, "integer"), as it is to Form.integer.
+        if not isinstance(value, list) or any(isinstance(item, bool) or not isinstance(item, int | float)
+                                              or (isinstance(item, float) and not item.is_integer())
                                               or not 0 < item <= MAX_ID for item in value):
             self.fail(name, "must be a list of positive integer ids", value)
             return None
-        unique = list(dict.fromkeys(value))
+        unique = list(dict.fromkeys(int(item) for item in value))
         if len(unique) > max_items:
             self.fail(name, f"must list at most {max_items} ids", value)
             return None
@@ -140,10 +141,8 @@ class Form:
     def done(self) -> None:
         if self.errors:
             raise invalid(self.errors)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+        if self.conflicts:
+            raise CommunityError(409, self.conflicts)
 
 
 def _encodable(text: str) -> bool:
@@ -175,7 +174,7 @@ def _id_text(raw: str) -> bool:
 
 def query_integer(query: dict[str, str], name: str) -> int | None:
     raw = query.get(name)
-    if raw in (None, ""):
+    if raw is None:  # absent; present but empty is no integer (400), as the document says
         return None
     if not _id_text(raw):
         raise invalid([FieldError(name, "must be a positive integer", echo(raw))])
@@ -190,7 +189,7 @@ def path_id(raw: str, name: str = "Id") -> int:
 
 def page_size(query: dict[str, str], default: int = 25, maximum: int = 100) -> int:
     raw = query.get("PageSize")
-    if raw in (None, ""):
+    if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= maximum):
         raise invalid([FieldError("PageSize", f"must be an integer between 1 and {maximum}", echo(raw))])

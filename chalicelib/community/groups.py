@@ -31,8 +31,8 @@ def _read(body: dict[str, Any], creating: bool, current: CommunityGroup | None =
         "Description": form.string("Description", max_length=2000, single_line=False),
         "AccessLevel": form.choice("AccessLevel", ACCESS_LEVELS, required=creating or form.given("AccessLevel")),
     }
-    if current is not None and values["BusinessId"] is not None and values["BusinessId"] != int(current.business_id):
-        form.fail("BusinessId", "cannot be changed", values["BusinessId"])
+    if current is not None:
+        form.keep("BusinessId", values["BusinessId"], current.business_id)
     form.done()
     return {name: value for name, value in values.items() if creating or name in body}
 

@@ -6,7 +6,7 @@ from typing import Any
 from chalicelib import clock, ids, jobs
 from chalicelib.community import cleanup, keys
 from chalicelib.community.access import Viewer
-from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
+from chalicelib.community.envelope import CommunityError, conflict, forbidden, not_found
 from chalicelib.community.fields import Form
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityMessage, CommunityThread
@@ -32,8 +32,7 @@ def _read(body: dict[str, Any], creating: bool, current: CommunityMessage | None
     }
     if current is not None:
         for name, value in (("UserId", current.user_id), ("CommunityThreadId", current.thread_id)):
-            if values[name] is not None and values[name] != int(value):
-                form.fail(name, "cannot be changed", values[name])
+            form.keep(name, values[name], value)
     form.done()
     return {name: value for name, value in values.items() if creating or name in body}
 
@@ -47,7 +46,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
         thread = load_thread(viewer, thread_id)
     except CommunityError as error:
         if error.status == 404:
-            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)]) from None
+            raise not_found("CommunityThread", "CommunityThreadId", thread_id) from None
         raise
     if not viewer.contributes(thread):
         raise forbidden("only members of this conversation's group can reply", "CommunityThreadId")
@@ -73,7 +72,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
         remember(tx, viewer, int(reply.user_id))
         refused = tx.commit().refused
         if "thread" in refused:
-            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)])
+            raise not_found("CommunityThread", "CommunityThreadId", thread_id)
         if not refused:
             jobs.dispatch(job)
             return reply
@@ -175,7 +174,7 @@ def list_page(viewer: Viewer, thread_id: int, limit: int,
         load_thread(viewer, thread_id)
     except CommunityError as error:
         if error.status == 404:
-            raise invalid([FieldError("CommunityThreadId", "does not exist", thread_id)]) from None
+            raise not_found("CommunityThread", "CommunityThreadId", thread_id) from None
         raise
     scope = f"{viewer.tenant_id}|replies|{thread_id}"
     results = CommunityMessage.by_thread.query(keys.thread_key(viewer.tenant_id, thread_id), limit=limit,

@@ -7,7 +7,7 @@ from chalice import Blueprint
 
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import FieldError, community_route, invalid, success
-from chalicelib.community.fields import MAX_ID, echo, page_size, parse_body, path_id, query_integer
+from chalicelib.community.fields import page_size, parse_body, path_id, query_integer
 from chalicelib.community.keys import public_time
 from chalicelib.lazy import lazy_module
 
@@ -35,10 +35,13 @@ def _page(records: list[dict[str, Any]], cursor: str | None, size: int) -> dict[
 
 
 def _body_id(body: dict[str, Any]) -> int:
-    value = body.get("Id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise invalid([FieldError("Id", "is a required field" if value is None else "must be a positive integer",
-                                  echo(value))])
+    """`Id` read as every other integer of the board is (chalicelib/community/fields.py): 20.0 is 20."""
+    from chalicelib.community.fields import Form
+
+    form = Form({"Id": body.get("Id")}, ("Id",))
+    value = form.integer("Id", required=True)
+    form.done()
+    assert value is not None
     return value
 
 
@@ -47,7 +50,7 @@ def _body_id(body: dict[str, Any]) -> int:
 
 @community_route(blueprint, THREADS, methods=("POST",), roles=("CommunityThread-Create",))
 def create_thread(principal: Principal, request: Any) -> dict[str, Any]:
-    thread = threads.create(access.Viewer(principal), parse_body(request.raw_body))
+    thread = threads.create(access.Viewer(principal), parse_body(request))
     return success("CommunityThread was successfully created.", {"Id": int(thread.thread_id)},
                    public_time(thread.updated_at), thread.updated_by)
 
@@ -77,12 +80,12 @@ def _updated_thread(principal: Principal, thread_id: int, body: dict[str, Any]) 
 
 @community_route(blueprint, THREADS + "/{thread_id}", methods=("PUT",), roles=("CommunityThread-Update",))
 def update_thread(principal: Principal, request: Any, thread_id: str) -> dict[str, Any]:
-    return _updated_thread(principal, path_id(thread_id), parse_body(request.raw_body))
+    return _updated_thread(principal, path_id(thread_id), parse_body(request))
 
 
 @community_route(blueprint, THREADS, methods=("PUT",), roles=("CommunityThread-Update",))
 def update_thread_by_body(principal: Principal, request: Any) -> dict[str, Any]:
-    body = parse_body(request.raw_body)
+    body = parse_body(request)
     return _updated_thread(principal, _body_id(body), body)
 
 
@@ -118,7 +121,7 @@ def follow_thread(principal: Principal, request: Any, thread_id: str) -> dict[st
 
 @community_route(blueprint, MESSAGES, methods=("POST",), roles=("CommunityMessage-Create",))
 def create_message(principal: Principal, request: Any) -> dict[str, Any]:
-    reply = replies.create(access.Viewer(principal), parse_body(request.raw_body))
+    reply = replies.create(access.Viewer(principal), parse_body(request))
     return success("CommunityMessage was successfully created.", {"Id": int(reply.message_id)},
                    public_time(reply.updated_at), reply.updated_by)
 
@@ -141,7 +144,7 @@ def get_message(principal: Principal, request: Any, message_id: str) -> dict[str
 
 @community_route(blueprint, MESSAGES + "/{message_id}", methods=("PUT",), roles=("CommunityMessage-Update",))
 def update_message(principal: Principal, request: Any, message_id: str) -> dict[str, Any]:
-    reply = replies.update(access.Viewer(principal), path_id(message_id), parse_body(request.raw_body))
+    reply = replies.update(access.Viewer(principal), path_id(message_id), parse_body(request))
     return success("CommunityMessage was successfully updated.", {"Id": int(reply.message_id)},
                    public_time(reply.updated_at), reply.updated_by)
 
@@ -164,7 +167,7 @@ def like_message(principal: Principal, request: Any, message_id: str) -> dict[st
 
 @community_route(blueprint, GROUPS, methods=("POST",), roles=("CommunityGroup-Create",))
 def create_group(principal: Principal, request: Any) -> dict[str, Any]:
-    group = groups.create(access.Viewer(principal), parse_body(request.raw_body))
+    group = groups.create(access.Viewer(principal), parse_body(request))
     return success("CommunityGroup was successfully created.", {"Id": int(group.group_id)},
                    public_time(group.updated_at), group.updated_by)
 
@@ -185,7 +188,7 @@ def get_group(principal: Principal, request: Any, group_id: str) -> dict[str, An
 
 @community_route(blueprint, GROUPS + "/{group_id}", methods=("PUT",), roles=("CommunityGroup-Update",))
 def update_group(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
-    group = groups.update(access.Viewer(principal), path_id(group_id), parse_body(request.raw_body))
+    group = groups.update(access.Viewer(principal), path_id(group_id), parse_body(request))
     return success("CommunityGroup was successfully updated.", {"Id": int(group.group_id)},
                    public_time(group.updated_at), group.updated_by)
 
@@ -209,7 +212,7 @@ def list_members(principal: Principal, request: Any, group_id: str) -> dict[str,
                  roles=("CommunityGroup-Update", "CommunityGroup-Read"))
 def add_member(principal: Principal, request: Any, group_id: str) -> dict[str, Any]:
     viewer = access.Viewer(principal)
-    state = groups.add_member(viewer, path_id(group_id), parse_body(request.raw_body))
+    state = groups.add_member(viewer, path_id(group_id), parse_body(request))
     return success("CommunityGroup member was successfully added.", state, None, viewer.name)
 
 

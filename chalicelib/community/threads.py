@@ -71,8 +71,7 @@ def read_input(body: dict[str, Any], creating: bool, current: CommunityThread | 
         form.fail("ZoomEventData", "is required when IncludeZoomInvite is true", form.body.get("ZoomEventData"))
     if current is not None:
         for name, value in (("UserId", current.user_id), ("BusinessId", current.business_id)):
-            if values[name] is not None and values[name] != int(value):
-                form.fail(name, "cannot be changed", values[name])
+            form.keep(name, values[name], value)
     form.done()
     return ThreadInput({name: value for name, value in values.items() if creating or name in body}, tag_set)
 
@@ -80,7 +79,7 @@ def read_input(body: dict[str, Any], creating: bool, current: CommunityThread | 
 def _check_group(viewer: Viewer, group_id: int, business_id: int) -> CommunityGroup:
     group = viewer.group(group_id)
     if group is None or not viewer.sees_group(group):
-        raise invalid([FieldError("CommunityGroupId", "does not exist", group_id)])
+        raise not_found("CommunityGroup", "CommunityGroupId", group_id)
     if int(group.business_id) != business_id:
         raise invalid([FieldError("CommunityGroupId", "belongs to another location (BusinessId)", group_id)])
     if not viewer.contributes_to(group):
@@ -131,7 +130,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
         remember(tx, viewer, int(thread.user_id))
         refused = tx.commit().refused
         if "group" in refused:
-            raise invalid([FieldError("CommunityGroupId", "does not exist", group_id)])
+            raise not_found("CommunityGroup", "CommunityGroupId", group_id)
         if not refused:
             jobs.dispatch(job)
             return thread
@@ -237,7 +236,8 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
     zoom_data = values["ZoomEventData"] if "ZoomEventData" in values else thread.zoom_event_data
     if include_zoom and not zoom_data:
-        raise invalid([FieldError("ZoomEventData", "is required when IncludeZoomInvite is true", None)])
+        # The thread as it stands has no meeting: a conflict with its state, not a malformed request.
+        raise conflict("is required when IncludeZoomInvite is true", "ZoomEventData")
     before = thread.audience()
     mentions = mentioned_ids(values["Message"]) if "Message" in values else list(thread.mentions or [])
     if "Message" in values:
@@ -257,7 +257,7 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
     if "thread" in refused:
         raise not_found(ENTITY, attempted=thread_id)
     if "group" in refused:
-        raise invalid([FieldError("CommunityGroupId", "does not exist", values.get("CommunityGroupId"))])
+        raise not_found("CommunityGroup", "CommunityGroupId", values.get("CommunityGroupId"))
     if job is not None:
         jobs.dispatch(job)
     return CommunityThread.get(tenant_id, thread_id)

@@ -14,7 +14,7 @@ from chalicelib.auth import Principal
 from chalicelib.config import settings
 from chalicelib.discussions import service
 from chalicelib.discussions.models import Attachment, AttachmentMap
-from chalicelib.errors import Conflict, PayloadTooLarge, ValidationError
+from chalicelib.errors import Conflict, NotFound, PayloadTooLarge, ValidationError
 
 ALLOWED_CONTENT_TYPES = {
     "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/csv",
@@ -102,7 +102,7 @@ def for_message(tenant_id: str, discussion_id: str, attachment_ids: list[str]) -
     found = {a.attachment_id: a for a in Attachment.batch_get([(key, i) for i in attachment_ids])}
     missing = [i for i in attachment_ids if i not in found]
     if missing:
-        raise ValidationError(f"attachment {missing[0]} does not exist in this discussion", field="attachment_ids")
+        raise NotFound(f"attachment {missing[0]} does not exist in this discussion", field="attachment_ids")
     return [AttachmentMap(id=a.attachment_id, filename=a.filename, content_type=a.content_type, size=a.size,
                           s3_key=a.s3_key) for a in (found[i] for i in attachment_ids)]
 

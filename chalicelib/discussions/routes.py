@@ -26,6 +26,7 @@ blueprint = Blueprint(__name__)
 
 BASE = "/api/tenant/threads"
 MAX_MESSAGE_LENGTH = 100_000
+MAX_ID_LENGTH = 64  # our ids are 36-character UUIDs; anything much longer is not one
 
 
 # ---------------------------------------------------------------- shaping
@@ -120,6 +121,19 @@ def _initial_message(body: dict[str, Any]) -> service.MessageInput | None:
     raise ValidationError("initial_message must be a string or an object with body", field="initial_message")
 
 
+def _attachment_ids(body: dict[str, Any]) -> list[str]:
+    """Ids of attachments uploaded to this discussion; each once (DynamoDB refuses a BatchGet naming a key twice,
+    and a message listing a file twice is a client's mistake worth telling)."""
+    raw = body.get("attachment_ids")
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_LENGTH for i in raw):
+        raise ValidationError("attachment_ids must be a list of attachment ids", field="attachment_ids")
+    if len(set(raw)) != len(raw):
+        raise ValidationError("attachment_ids lists the same attachment more than once", field="attachment_ids")
+    return raw
+
+
 def _query(request: Any) -> dict[str, str]:
     return dict(request.query_params or {})
 
@@ -133,7 +147,7 @@ def list_discussions(principal: Principal, request: Any) -> dict[str, Any]:
     page = service.list_discussions(
         principal, status=service.validate_status(query.get("status")),
         discussion_type=service.validate_type(query.get("discussion_type")),
-        participant=query.get("participant") or None,
+        participant=query.get("participant"),
         limit=parse_limit(query.get("limit")), cursor=query.get("cursor") or query.get("next_cursor"))
     return page_json(page, principal)
 
@@ -197,9 +211,7 @@ def get_discussion(principal: Principal, request: Any, discussion_id: str) -> di
 def add_message(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
     body = json_body(request)
     reject_unknown(body, {"body", "is_internal", "attachment_ids"})
-    attachment_ids = body.get("attachment_ids") or []
-    if not isinstance(attachment_ids, list) or not all(isinstance(i, str) for i in attachment_ids):
-        raise ValidationError("attachment_ids must be a list of attachment ids", field="attachment_ids")
+    attachment_ids = _attachment_ids(body)
     spec = service.MessageInput(body=_message_body(body), is_internal=boolean(body, "is_internal"))
     service.load(principal.tenant_id, discussion_id)  # 404 before looking at attachments
     if attachment_ids:

@@ -188,7 +188,7 @@ def list_discussions(principal: Principal, *, status: str = "active", discussion
                      participant: str | None = None, limit: int = 25, cursor: str | None = None) -> Page:
     """A page of the tenant's discussions, newest activity first; one Query (plus one BatchGet by participant)."""
     tenant = principal.tenant_id
-    if participant:
+    if participant is not None:  # present but empty is no participant (400), as the document says
         ref = participant_reference(participant)
         member_key = membership_key(tenant, ref)
         scope = f"{tenant}|participant|{ref}|{status}"
@@ -311,7 +311,9 @@ def _add_participants(item: Discussion, specs: Iterable[ParticipantInput]) -> li
             item.read_positions = positions
         added.append(participant)
     if len(item.participants) > MAX_PARTICIPANTS:
-        raise ValidationError(f"a discussion has at most {MAX_PARTICIPANTS} participants", field="participants")
+        # Too many in the request itself is bad input; too many with those already there is the discussion's state.
+        refusal = ValidationError if len(added) >= MAX_PARTICIPANTS else Conflict
+        raise refusal(f"a discussion has at most {MAX_PARTICIPANTS} participants", field="participants")
     return added
 
 
@@ -493,7 +495,7 @@ def change_status(principal: Principal, discussion_id: str, action: str) -> Disc
 
 
 def validate_status(value: str | None, field_name: str = "status") -> str:
-    if value is None or value == "":
+    if value is None:  # absent; present but empty is not one of the statuses (400), as the document says
         return "active"
     if value not in STATUSES:
         raise ValidationError(f"{field_name} must be one of: {', '.join(STATUSES)}", field=field_name)
@@ -501,7 +503,7 @@ def validate_status(value: str | None, field_name: str = "status") -> str:
 
 
 def validate_type(value: str | None, field_name: str = "discussion_type") -> str | None:
-    if value is None or value == "":
+    if value is None:
         return None
     if value not in DISCUSSION_TYPES:
         raise ValidationError(f"{field_name} must be one of: {', '.join(DISCUSSION_TYPES)}", field=field_name)

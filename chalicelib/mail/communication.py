@@ -1,7 +1,6 @@
 """Tenant communication settings: email integration switch, reply domain, sender and signature."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -11,10 +10,9 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, ValidationError
 from chalicelib.mail.models import CommunicationSettings
 from chalicelib.notifications.schedule import FREQUENCIES, valid_zone
-from chalicelib.validation import boolean, choice, email_address, reject_unknown, text
+from chalicelib.validation import boolean, choice, domain_name, email_address, reject_unknown, text
 
 MAX_SIGNATURE = 2000
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FIELDS = ("email_integration_enabled", "email_reply_domain", "from_address", "from_name", "email_signature",
           "default_digest_frequency", "sms_enabled", "time_zone")
 
@@ -35,6 +33,17 @@ def as_json(item: CommunicationSettings) -> dict[str, Any]:
             "updated_at": item.updated_at, "updated_by": item.updated_by}
 
 
+def _require_own_identities(tenant_id: str, body: dict[str, Any], item: CommunicationSettings) -> None:
+    """A tenant sends only as itself: a new from_address or reply domain must be on a verified sending identity of
+    this tenant (chalicelib/identities), else 400/409 naming the field, and nothing is saved."""
+    from chalicelib.identities import service as identities
+
+    if body.get("from_address") is not None and item.from_address:
+        identities.require_sender(tenant_id, item.from_address)
+    if body.get("email_reply_domain") is not None and item.email_reply_domain:
+        identities.require_reply_domain(tenant_id, item.email_reply_domain)
+
+
 def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
     """Change the given fields (admin only); fields left out keep their value."""
     if not principal.is_admin:
@@ -45,13 +54,11 @@ def update(principal: Principal, body: dict[str, Any]) -> CommunicationSettings:
         item.email_integration_enabled = boolean(body, "email_integration_enabled")
     if "email_reply_domain" in body:
         domain = text(body, "email_reply_domain", max_length=253)
-        if domain is not None and not _DOMAIN.match(domain.lower()):
-            raise ValidationError("email_reply_domain must be a domain name like reply.example.com",
-                                  field="email_reply_domain")
-        item.email_reply_domain = domain.lower() if domain else None
+        item.email_reply_domain = domain_name(domain, "email_reply_domain") if domain else None
     if "from_address" in body:
         item.from_address = (email_address(body["from_address"], "from_address")
                              if body["from_address"] is not None else None)
+    _require_own_identities(principal.tenant_id, body, item)
     if "from_name" in body:
         item.from_name = text(body, "from_name", max_length=200)
     if "email_signature" in body:

@@ -32,7 +32,7 @@ def put_settings(principal: Principal, request: Any) -> dict[str, Any]:
 
 @tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/send", methods=("POST",))
 def send_discussion(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
-    body = json_body(request)
+    body = json_body(request, required=False)
     reject_unknown(body, {"message_id"})
     message_id = text(body, "message_id", max_length=64)
     from chalicelib.mail import send  # the mail journeys load only when used

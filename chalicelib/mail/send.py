@@ -23,6 +23,7 @@ from chalicelib.discussions import service as discussions
 from chalicelib.discussions.attachments import safe_filename
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.identities import reputation
 from chalicelib.mail import anchors, communication, compose, ses
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
 from chalicelib.notifications.schedule import zone
@@ -200,6 +201,7 @@ def send_discussion(principal: Principal, discussion_id: str, message_id: str | 
                        field="email_integration_enabled")
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it to send", field="status")
+    reputation.ensure_sending_allowed(principal.tenant_id)  # a tenant over SES's bounce/complaint levels is paused
     report = SendReport()
     recipients = external_recipients(discussion)
     if not recipients:

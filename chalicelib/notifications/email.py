@@ -101,7 +101,9 @@ def blocked(tenant_id: str, recipient: Recipient) -> str | None:
         return "no_sender"
     if suppression.suppressed_among(tenant_id, [recipient.email]):
         return "suppressed"
-    return None
+    from chalicelib.identities import reputation
+
+    return "paused" if reputation.pause_reason(tenant_id) else None
 
 
 def _send(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,

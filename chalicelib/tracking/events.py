@@ -160,6 +160,9 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
             continue
         try:
             _apply(event, record)
+            from chalicelib.identities import reputation  # the tenant's own bounce and complaint rates
+
+            reputation.record_outcome(record.tenant_id, event.kind, event.bounce_type)
         except Exception:
             _release(event)  # let the SNS retry apply it; every change above is safe to repeat
             raise

@@ -46,7 +46,10 @@ def open_pixel(pixel_file: str) -> Response:
         # The reader must never see a broken image in their mail: the open is logged, and the pixel still answered.
         logger.exception("could not record an open of %s", pixel_file[:64])
     if _accepts_binary(request.headers.get("accept")):
-        return Response(body=PIXEL, status_code=200, headers={"Content-Type": "image/gif", **NO_CACHE})
+        # HEAD (security scanners, link checkers) gets the headers a GET would, and no body (RFC 9110, 9.3.2).
+        body = b"" if request.method == "HEAD" else PIXEL
+        return Response(body=body, status_code=200,
+                        headers={"Content-Type": "image/gif", **NO_CACHE})
     return Response(body="", status_code=302, headers={"Location": settings().static_pixel_url, **NO_CACHE})
 
 
@@ -56,7 +59,8 @@ def click(token: str) -> Response:
     pixel_id, _, index = token.partition("-")
     identity = (request.context or {}).get("identity", {})
     try:
-        target = service.record_click(pixel_id.lower(), int(index) if index.isdigit() else -1,
+        # ASCII digits only: str.isdigit() is also true of '²' and other digits int() refuses.
+        target = service.record_click(pixel_id.lower(), int(index) if index.isascii() and index.isdigit() else -1,
                                       request.headers.get("user-agent"), identity.get("sourceIp")) \
             if len(index) <= 4 else None
     except Exception as error:

@@ -16,7 +16,7 @@ from chalicelib.db import set_or_remove
 from chalicelib.errors import Forbidden, NotFound, ValidationError
 from chalicelib.notifications.schedule import FREQUENCIES
 from chalicelib.users.models import DIGEST_SHARDS, UserProfile
-from chalicelib.validation import choice, email_address, reject_unknown, text
+from chalicelib.validation import choice, email_address, integer, reject_unknown, text
 
 PREFERENCES = ("digest_frequency", "timezone", "digest_hour", "phone")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -107,9 +107,7 @@ def update_preferences(principal: Principal, body: dict[str, Any], zone_is_valid
             raise ValidationError("timezone must be an IANA time zone such as Europe/Paris", field="timezone")
         actions.append(UserProfile.timezone.set(zone) if zone else UserProfile.timezone.remove())
     if "digest_hour" in body:
-        hour = body["digest_hour"]
-        if hour is not None and (isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23):
-            raise ValidationError("digest_hour must be an integer from 0 to 23", field="digest_hour")
+        hour = integer(body, "digest_hour", 0, 23)
         actions.append(UserProfile.digest_hour.set(hour) if hour is not None else UserProfile.digest_hour.remove())
     if "phone" in body:
         phone = text(body, "phone", max_length=16)

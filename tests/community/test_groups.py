@@ -119,4 +119,4 @@ def test_a_thread_cannot_go_into_another_locations_group_or_an_unknown_one(admin
                                    "CommunityGroupId": 123456789})
 
     assert wrong_site.status_code == 400 and wrong_site.data["Errors"][0]["PropertyName"] == "CommunityGroupId"
-    assert unknown.status_code == 400 and unknown.data["Errors"][0]["Message"] == "does not exist"
+    assert unknown.status_code == 404 and unknown.data["Errors"][0]["Message"] == "CommunityGroup was not found."

@@ -19,7 +19,7 @@ SENDER = "board@acme.example"
 @pytest.fixture
 def mailing(admin):
     """Email integration on for tenant-a with a verified sender, and addresses for users 101–105."""
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    assert admin.post("/api/tenant/identities", {"identity": "acme.example"}).status_code == 201
     response = admin.put("/api/tenant/settings/communication", {
         "email_integration_enabled": True, "email_reply_domain": "reply.acme.example", "from_address": SENDER,
         "from_name": "Acme Board"})

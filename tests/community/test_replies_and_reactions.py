@@ -41,7 +41,7 @@ def test_a_reply_needs_a_thread_and_a_message(member):
 
     assert [(e["PropertyName"], e["Message"]) for e in response.data["Errors"]] == [
         ("CommunityThreadId", "is a required field"), ("Message", "is a required field")]
-    assert unknown.status_code == 400 and unknown.data["Errors"][0]["PropertyName"] == "CommunityThreadId"
+    assert unknown.status_code == 404 and unknown.data["Errors"][0]["PropertyName"] == "CommunityThreadId"
     assert alice.get(MESSAGES).data["Errors"][0]["PropertyName"] == "CommunityThreadId"
 
 

@@ -202,7 +202,7 @@ def test_nothing_of_a_deleted_thread_can_be_read_or_touched(member, admin, run_j
         for response in (caller.get(f"{MESSAGES}?CommunityThreadId={thread_id}"),
                          caller.post(MESSAGES, {"CommunityThreadId": thread_id, "UserId": caller.user_id,
                                                 "Message": "still there?"})):
-            assert response.status_code == 400, response.data
+            assert response.status_code == 404, response.data
             assert response.data["Errors"][0]["PropertyName"] == "CommunityThreadId"
         assert thread_id not in [t["Id"] for t in caller.get(THREADS).data["Records"]]
 

@@ -159,9 +159,13 @@ def test_update_changes_only_the_fields_sent_and_keeps_the_author(member):
 
     assert response.status_code == 200 and response.data["Message"] == "CommunityThread was successfully updated."
     assert by_body.status_code == 200
+    # Bad input is 400 first; only a well-formed request that would change what cannot change is a 409.
     assert refused.status_code == 400
-    assert {e["PropertyName"]: e["Message"] for e in refused.data["Errors"]} == {
-        "Subject": "is a required field", "UserId": "cannot be changed", "BusinessId": "cannot be changed"}
+    assert {e["PropertyName"]: e["Message"] for e in refused.data["Errors"]} == {"Subject": "is a required field"}
+    moved = alice.put(f"{THREADS}/{thread_id}", {"UserId": 999, "BusinessId": 2})
+    assert moved.status_code == 409
+    assert {e["PropertyName"]: e["Message"] for e in moved.data["Errors"]} == {
+        "UserId": "cannot be changed", "BusinessId": "cannot be changed"}
     assert thread["Subject"] == "Renamed" and thread["Message"] == "First post"
     assert thread["Tags"] == "two, three" and thread["InstantDelivery"] is True and thread["UserId"] == 101
 

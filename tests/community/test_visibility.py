@@ -76,9 +76,10 @@ def _assert_not_found(response, entity: str = "CommunityThread") -> None:
 
 
 def _assert_no_such_thread(response, thread_id: int) -> None:
-    assert response.status_code == 400, response.data
+    # A well-formed id of no thread the caller may see: 404, as the OpenAPI document says (issue 18).
+    assert response.status_code == 404, response.data
     assert response.data["WasSuccessful"] is False
-    assert response.data["Errors"] == [{"AttemptedValue": thread_id, "Message": "does not exist",
+    assert response.data["Errors"] == [{"AttemptedValue": thread_id, "Message": "CommunityThread was not found.",
                                         "PropertyName": "CommunityThreadId"}]
 
 
@@ -207,8 +208,8 @@ def test_only_those_who_may_contribute_start_or_move_threads_into_a_group(admin,
     else:
         # A Private group is invisible to outsiders, so it is reported as unknown rather than forbidden.
         for refused in (by_outsider, moved):
-            assert refused.status_code == 400, refused.data
-            assert refused.data["Errors"] == [{"AttemptedValue": group_id, "Message": "does not exist",
+            assert refused.status_code == 404, refused.data
+            assert refused.data["Errors"] == [{"AttemptedValue": group_id, "Message": "CommunityGroup was not found.",
                                                "PropertyName": "CommunityGroupId"}]
     assert _listed(admin, f"?CommunityGroupId={group_id}") == expected_group
     assert admin.get(f"{GROUPS}/{group_id}").data["ThreadCount"] == len(expected_group)
@@ -250,7 +251,7 @@ def test_changing_a_groups_access_level_changes_who_sees_and_replies_at_once(adm
     assert admin.put(f"{GROUPS}/{group_id}", {"AccessLevel": "Restricted"}).status_code == 200
     assert outsider_can() == (200, 403)
     assert admin.put(f"{GROUPS}/{group_id}", {"AccessLevel": "Private"}).status_code == 200
-    assert outsider_can() == (404, 400)
+    assert outsider_can() == (404, 404)
     assert thread_id not in _listed(outsider)
     assert insider.get(f"{THREADS}/{thread_id}").status_code == 200 and thread_id in _listed(insider)
 

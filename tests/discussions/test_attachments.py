@@ -47,7 +47,7 @@ def test_attachments_of_another_discussion_cannot_be_referenced(api):
     second = api.post(THREADS, {"subject": "b"}).data["id"]
     attachment = _upload(api, first).data
     response = api.post(f"{THREADS}/{second}/messages", {"body": "x", "attachment_ids": [attachment["id"]]})
-    assert response.status_code == 400 and response.data["error"]["field"] == "attachment_ids"
+    assert response.status_code == 404 and response.data["error"]["field"] == "attachment_ids"
 
 
 @pytest.mark.parametrize("overrides, status, field", [

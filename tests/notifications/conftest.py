@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 
 from chalicelib import clock
@@ -41,7 +40,7 @@ def tenant_admin(client) -> Member:
 @pytest.fixture
 def mailing(tenant_admin):
     """Email integration on, a verified sender, and addresses for users 101–105."""
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    assert tenant_admin.post("/api/tenant/identities", {"identity": "acme.example"}).status_code == 201
     response = tenant_admin.put("/api/tenant/settings/communication", {
         "email_integration_enabled": True, "email_reply_domain": "reply.acme.example", "from_address": SENDER,
         "from_name": "Acme"})

@@ -1,0 +1,181 @@
+"""Each tenant's sending reputation: bounce and complaint rates over a rolling window, and a pause above SES's levels.
+
+SES judges the whole account: above a 5 % bounce rate or a 0.1 % complaint rate it puts the account under review,
+and higher still pauses it — every tenant at once (SES developer guide, "Sending review process FAQs",
+https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html). So each tenant is held to those levels on its own:
+the SES events the `ses_events` Lambda has already applied (each exactly once) are counted per tenant and day; when
+a tenant's rates over the window pass a level, that tenant alone is paused — its sends are refused with the reason,
+its admins read it at GET /api/tenant/reputation, a CloudWatch metric raises the `tenant-paused` alarm — while every
+other tenant keeps sending. Lifting a pause is an operator's decision (`resume`), after the cause is dealt with.
+
+The rates: hard (Permanent) bounces ÷ (deliveries + hard bounces), complaints ÷ the same: what SES counts, over
+mail whose outcome is known. Nothing is judged below MIN_VOLUME outcomes in the window: 1 bounce in 10 is noise.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, Forbidden
+from chalicelib.identities.models import TenantReputation
+
+logger = logging.getLogger(__name__)
+
+BOUNCE_LEVEL = 0.05
+COMPLAINT_LEVEL = 0.001
+METRIC_NAMESPACE = "DiscussionHub/Reputation"
+
+
+def window_days() -> int:
+    return int(os.environ.get("REPUTATION_WINDOW_DAYS", "14"))
+
+
+def min_volume() -> int:
+    return int(os.environ.get("REPUTATION_MIN_VOLUME", "200"))
+
+
+@dataclass(frozen=True)
+class Report:
+    state: str
+    reason: str | None
+    changed_at: str | None
+    delivered: int
+    bounced: int
+    complained: int
+
+    @property
+    def outcomes(self) -> int:
+        return self.delivered + self.bounced
+
+    @property
+    def bounce_rate(self) -> float:
+        return self.bounced / self.outcomes if self.outcomes else 0.0
+
+    @property
+    def complaint_rate(self) -> float:
+        return self.complained / self.outcomes if self.outcomes else 0.0
+
+
+def _day(offset: int = 0) -> str:
+    return "day#" + (clock.now() - timedelta(days=offset)).strftime("%Y-%m-%d")
+
+
+def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
+    """Count one applied SES event (called once per event by tracking/events.py) and pause the tenant if it is over
+    a level now. Deliveries, hard bounces and complaints count; soft bounces, opens and clicks do not."""
+    counter = {"delivery": TenantReputation.delivered, "complaint": TenantReputation.complained}.get(kind)
+    if kind == "bounce" and bounce_type == "hard":
+        counter = TenantReputation.bounced
+    if counter is None:
+        return
+    expires = int((clock.now() + timedelta(days=window_days() + 7)).timestamp())
+    TenantReputation(tenant_id, _day()).update(actions=[counter.add(1), TenantReputation.expires_at.set(expires)])
+    # Judged on deliveries too: a window of early bounces reaches the minimum volume with a later delivery.
+    try:
+        _pause_if_over(tenant_id)
+    except (ClientError, PynamoDBException):
+        # Counted already: failing the event now would count it again on SNS's retry. The next bounce or complaint
+        # of the tenant judges again.
+        logger.exception("could not judge the reputation of tenant %s", tenant_id)
+
+
+def _counts(tenant_id: str) -> tuple[int, int, int]:
+    """(delivered, bounced, complained) over the window: one Query of at most `window_days()` items."""
+    delivered = bounced = complained = 0
+    for day in TenantReputation.query(tenant_id, TenantReputation.bucket.between(_day(window_days() - 1), _day())):
+        delivered += int(day.delivered or 0)
+        bounced += int(day.bounced or 0)
+        complained += int(day.complained or 0)
+    return delivered, bounced, complained
+
+
+def _status(tenant_id: str) -> TenantReputation | None:
+    try:
+        return TenantReputation.get(tenant_id, "status")
+    except DoesNotExist:
+        return None
+
+
+def _pause_if_over(tenant_id: str) -> None:
+    delivered, bounced, complained = _counts(tenant_id)
+    outcomes = delivered + bounced
+    if outcomes < min_volume():
+        return
+    reasons = []
+    if bounced / outcomes > BOUNCE_LEVEL:
+        reasons.append(f"bounce rate {bounced / outcomes:.1%} ({bounced} hard bounces in {outcomes} emails) is over "
+                       f"{BOUNCE_LEVEL:.0%}")
+    if complained / outcomes > COMPLAINT_LEVEL:
+        reasons.append(f"complaint rate {complained / outcomes:.2%} ({complained} complaints in {outcomes} emails) is "
+                       f"over {COMPLAINT_LEVEL:.1%}")
+    if not reasons:
+        return
+    reason = (" and ".join(reasons) + f" over the last {window_days()} days; sending is paused until an operator "
+              "resumes it: remove the addresses that bounce or complain, then ask for a review")
+    try:
+        TenantReputation(tenant_id, "status", state="paused", reason=reason, changed_at=clock.now_iso()).save(
+            condition=TenantReputation.state.does_not_exist() | (TenantReputation.state != "paused"))
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return  # already paused: the alarm has been raised once
+        raise
+    logger.warning("tenant %s paused for sending: %s", tenant_id, reason)
+    _alarm(tenant_id)
+
+
+def _alarm(tenant_id: str) -> None:
+    """The `TenantsPaused` metric the `tenant-paused` alarm watches (infra/resources.yaml)."""
+    import boto3
+
+    from chalicelib.config import settings
+
+    boto3.client("cloudwatch", region_name=settings().region).put_metric_data(
+        Namespace=METRIC_NAMESPACE,
+        MetricData=[{"MetricName": "TenantsPaused", "Value": 1, "Unit": "Count",
+                     "Dimensions": [{"Name": "Stage", "Value": settings().stage}]}])
+
+
+def pause_reason(tenant_id: str) -> str | None:
+    """Why this tenant may not send now, or None (one GetItem)."""
+    status = _status(tenant_id)
+    return status.reason if status is not None and status.state == "paused" else None
+
+
+def ensure_sending_allowed(tenant_id: str) -> None:
+    """409 naming `sending` while the tenant is paused: the one check before any email of the tenant goes out."""
+    reason = pause_reason(tenant_id)
+    if reason:
+        raise Conflict(f"sending is paused for this tenant: {reason}", field="sending")
+
+
+def resume(tenant_id: str, by: str) -> None:
+    """An operator lifts the pause (the counts stay: a tenant still over a level is paused again by its next
+    bounce or complaint)."""
+    TenantReputation(tenant_id, "status", state="active", reason=f"resumed by {by}", changed_at=clock.now_iso()).save()
+
+
+def report(principal: Principal) -> Report:
+    if not principal.is_admin:
+        raise Forbidden("the sending reputation is shown to the admin role")
+    delivered, bounced, complained = _counts(principal.tenant_id)
+    status = _status(principal.tenant_id)
+    state = status.state if status is not None and status.state else "active"
+    return Report(state, status.reason if status else None, status.changed_at if status else None,
+                  delivered, bounced, complained)
+
+
+def as_json(item: Report) -> dict[str, Any]:
+    return {"sending": item.state, "reason": item.reason, "changed_at": item.changed_at,
+            "window_days": window_days(), "delivered": item.delivered, "hard_bounces": item.bounced,
+            "complaints": item.complained, "bounce_rate": round(item.bounce_rate * 100, 3),
+            "complaint_rate": round(item.complaint_rate * 100, 3),
+            "levels": {"bounce_rate": BOUNCE_LEVEL * 100, "complaint_rate": COMPLAINT_LEVEL * 100,
+                       "min_volume": min_volume()}}

@@ -1,0 +1,161 @@
+"""Reputation isolation: a tenant over SES's bounce or complaint level is paused alone, and says why."""
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import boto3
+import pytest
+
+from tests.outbound.conftest import sent_messages
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ses"
+THREADS = "/api/tenant/threads"
+RECIPIENTS = 20
+
+
+def _example(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def _aimed(name: str, ses_id: str, recipient: str) -> dict:
+    """AWS's documented event (tests/fixtures/ses), naming a copy really sent in the test."""
+    event = copy.deepcopy(_example(name))
+    event["mail"]["messageId"] = ses_id
+    event["mail"]["destination"] = [recipient]
+    for section, key in (("bounce", "bouncedRecipients"), ("complaint", "complainedRecipients")):
+        if section in event:
+            event[section][key] = [{**event[section][key][0], "emailAddress": recipient}]
+            event[section]["feedbackId"] = f"feedback-{ses_id}"  # each real event has its own
+    if "delivery" in event:
+        event["delivery"]["recipients"] = [recipient]
+    return event
+
+
+def _publish(client, event: dict, sns_id: str) -> None:
+    payload = client.events.generate_sns_event(message=json.dumps(event))
+    payload["Records"][0]["Sns"]["MessageId"] = sns_id
+    client.lambda_.invoke("ses_events", payload)
+
+
+class Tenant:
+    def __init__(self, make_api, tenant_id: str, domain: str) -> None:
+        self.admin = make_api(tenant_id, f"{tenant_id}-admin", ["admin"])
+        self.domain = domain
+        assert self.admin.post("/api/tenant/identities", {"identity": domain}).status_code == 201
+        assert self.admin.call("PUT", "/api/tenant/settings/communication", {
+            "email_integration_enabled": True, "from_address": f"hub@{domain}",
+            "email_reply_domain": "reply.discussionhub.local"}).status_code == 200
+
+    def discussion(self, recipients: int) -> str:
+        people = [{"email": f"person{n}@client.example"} for n in range(recipients)]
+        return self.admin.post(THREADS, {"subject": "Offer", "initial_message": "Hello",
+                                         "participants": people}).data["id"]
+
+    def send(self, discussion_id: str):
+        return self.admin.post(f"{THREADS}/{discussion_id}/send")
+
+
+@pytest.fixture
+def tenants(make_api, monkeypatch):
+    monkeypatch.setenv("REPUTATION_MIN_VOLUME", str(RECIPIENTS))
+    return Tenant(make_api, "tenant-a", "acme.example"), Tenant(make_api, "tenant-b", "beta.example")
+
+
+def _sent_copies(tenant: Tenant) -> dict[str, str]:
+    """recipient → SES message id of every copy sent from this tenant's domain (read from moto's SES)."""
+    return {destinations[0]: ses_id for ses_id, destinations, mail in sent_messages()
+            if mail["From"].addresses[0].domain == tenant.domain}
+
+
+def _outcomes(client, tenant: Tenant, bad: int, kind: str) -> None:
+    """The first `bad` copies bounce (or, delivered, draw a complaint, as complaints follow deliveries); the rest
+    are delivered."""
+    copies = sorted(_sent_copies(tenant).items())
+    for index, (recipient, ses_id) in enumerate(copies):
+        if index >= bad or "complaint" in kind:
+            _publish(client, _aimed("event_delivery", ses_id, recipient), f"sns-{tenant.domain}-{index}")
+        if index < bad:
+            _publish(client, _aimed(kind, ses_id, recipient), f"sns-{tenant.domain}-{index}-bad")
+
+
+def test_a_tenant_over_the_bounce_level_is_paused_with_its_reason_while_the_other_keeps_sending(client, tenants):
+    a, b = tenants
+    assert len(a.send(a.discussion(RECIPIENTS)).data["sent"]) == RECIPIENTS
+
+    _outcomes(client, a, bad=2, kind="identity_bounce_permanent_general_no_dsn")  # 2 in 20: 10 % > 5 %
+
+    reputation = a.admin.get("/api/tenant/reputation").data
+    assert reputation["sending"] == "paused"
+    assert (reputation["delivered"], reputation["hard_bounces"], reputation["bounce_rate"]) == (18, 2, 10.0)
+    assert reputation["reason"].startswith("bounce rate 10.0% (2 hard bounces in 20 emails) is over 5%")
+    refused = a.send(a.discussion(1))
+    assert refused.status_code == 409
+    assert refused.data == {"error": {"code": "conflict", "field": "sending",
+                                      "message": "sending is paused for this tenant: " + reputation["reason"]}}
+    before = len(sent_messages())
+    other = b.send(b.discussion(1))
+    assert other.status_code == 200 and len(other.data["sent"]) == 1
+    assert len(sent_messages()) == before + 1
+    assert b.admin.get("/api/tenant/reputation").data["sending"] == "active"
+
+
+def test_a_complaint_rate_over_a_tenth_of_a_percent_pauses_and_raises_the_alarm_metric(client, tenants):
+    a, _ = tenants
+    a.send(a.discussion(RECIPIENTS))
+
+    _outcomes(client, a, bad=1, kind="identity_complaint_abuse_with_feedback_report")
+
+    reputation = a.admin.get("/api/tenant/reputation").data
+    assert reputation["sending"] == "paused" and reputation["complaints"] == 1
+    assert "complaint rate 5.00% (1 complaints in 20 emails) is over 0.1%" in reputation["reason"]
+    metrics = boto3.client("cloudwatch", region_name="us-east-1").list_metrics(
+        Namespace="DiscussionHub/Reputation", MetricName="TenantsPaused")["Metrics"]
+    assert metrics and metrics[0]["Dimensions"] == [{"Name": "Stage", "Value": "local"}]
+
+
+def test_an_event_delivered_twice_counts_once_and_soft_bounces_do_not_count(client, tenants):
+    a, _ = tenants
+    a.send(a.discussion(RECIPIENTS))
+    recipient, ses_id = sorted(_sent_copies(a).items())[0]
+    hard = _aimed("identity_bounce_permanent_general_no_dsn", ses_id, recipient)
+    soft = copy.deepcopy(hard)
+    soft["bounce"]["bounceType"], soft["bounce"]["feedbackId"] = "Transient", "soft-feedback-1"
+
+    for sns_id in ("sns-1", "sns-2", "sns-3"):
+        _publish(client, hard, sns_id)
+    _publish(client, soft, "sns-4")
+
+    reputation = a.admin.get("/api/tenant/reputation").data
+    assert reputation["hard_bounces"] == 1 and reputation["sending"] == "active"  # 1 outcome: below the volume
+
+
+def test_under_the_minimum_volume_nothing_is_judged(client, tenants, monkeypatch):
+    monkeypatch.setenv("REPUTATION_MIN_VOLUME", "200")
+    a, _ = tenants
+    a.send(a.discussion(RECIPIENTS))
+
+    _outcomes(client, a, bad=10, kind="identity_bounce_permanent_general_no_dsn")
+
+    assert a.admin.get("/api/tenant/reputation").data["sending"] == "active"
+    assert a.send(a.discussion(1)).status_code == 200
+
+
+def test_a_paused_tenants_notification_emails_are_held(client, tenants):
+    from chalicelib.identities import reputation
+    from chalicelib.mail import compose
+    from chalicelib.notifications import email
+
+    a, b = tenants
+    reputation.TenantReputation("tenant-a", "status", state="paused", reason="bounce rate over 5%").save()
+    recipient = email.Recipient("ann@client.example", "Ann", compose.Person("hub@acme.example", None), "r.example")
+
+    assert email.blocked("tenant-a", recipient) == "paused"
+    assert email.blocked("tenant-b", recipient) is None
+    reputation.resume("tenant-a", "operator")
+    assert email.blocked("tenant-a", recipient) is None
+
+
+def test_the_reputation_is_shown_to_admins_only(make_api):
+    assert make_api("tenant-a", "staff", ["staff"]).get("/api/tenant/reputation").status_code == 403
