@@ -6,43 +6,47 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.auth import Principal
-from chalicelib.db import parse_limit
-from chalicelib.errors import Forbidden, ValidationError
-from chalicelib.http import json_body, tenant_route
+from chalicelib.http import Api, Roles
 from chalicelib.lazy import lazy_module
-from chalicelib.validation import reject_unknown, text
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
-    from chalicelib.mail import communication
+    from chalicelib.mail import communication, schemas
 else:
     communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
+api = Api(blueprint, tag="email", models="chalicelib.mail.schemas")
+SETTINGS = "/api/tenant/settings/communication"
+ADMIN = Roles("admin", refusal="changing communication settings needs the admin role")
+STAFF = Roles("admin", "staff", refusal="inbound mail records need the staff or admin role")
 
 
-@tenant_route(blueprint, "/api/tenant/settings/communication")
+@api.route(SETTINGS, response="CommunicationSettings")
 def get_settings(principal: Principal, request: Any) -> dict[str, Any]:
+    """The tenant's communication settings"""
     return communication.as_json(communication.get(principal.tenant_id))
 
 
-@tenant_route(blueprint, "/api/tenant/settings/communication", methods=("PUT",))
-def put_settings(principal: Principal, request: Any) -> dict[str, Any]:
-    return communication.as_json(communication.update(principal, json_body(request)))
+@api.route(SETTINGS, "PUT", body="CommunicationSettingsUpdate", response="CommunicationSettings", roles=ADMIN,
+           errors=(409,))
+def put_settings(principal: Principal, request: Any, body: schemas.CommunicationSettingsUpdate) -> dict[str, Any]:
+    """Change communication settings (admin)
+
+    Fields left out keep their value. `from_address` and `email_reply_domain` must be on a verified sending identity
+    of this tenant (409 otherwise)."""
+    return communication.as_json(communication.update(principal, body.given()))
 
 
-@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/send", methods=("POST",))
-def send_discussion(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
-    body = json_body(request, required=False)
-    reject_unknown(body, {"message_id"})
-    message_id = text(body, "message_id", max_length=64)
+@api.route("/api/tenant/threads/{discussion_id}/send", "POST", path_model="DiscussionPath", body="SendRequest",
+           body_required=False, response="SendReport", errors=(404, 409))
+def send_discussion(principal: Principal, request: Any, discussion_id: str,
+                    body: schemas.SendRequest) -> dict[str, Any]:
+    """Email the discussion to its external participants
+
+    Each external participant gets their own copy. Internal notes never leave. The body is optional."""
     from chalicelib.mail import send  # the mail journeys load only when used
 
-    return send.send_discussion(principal, discussion_id, message_id).as_json()
-
-
-def _staff(principal: Principal) -> None:
-    if not ({"admin", "staff"} & set(principal.roles)):
-        raise Forbidden("inbound mail records need the staff or admin role")
+    return send.send_discussion(principal, discussion_id, body.message_id).as_json()
 
 
 def _inbound_record(record: Any) -> dict[str, Any]:
@@ -52,23 +56,19 @@ def _inbound_record(record: Any) -> dict[str, Any]:
             "message_id": record.message_id, "released_by": record.released_by, "released_at": record.released_at}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail")
-def list_inbound_mail(principal: Principal, request: Any) -> dict[str, Any]:
-    _staff(principal)
-    query = request.query_params or {}
+@api.route("/api/tenant/inbound/mail", query="InboundQuery", response="InboundMailPage", roles=STAFF)
+def list_inbound_mail(principal: Principal, request: Any, query: schemas.InboundQuery) -> dict[str, Any]:
+    """Every inbound mail and its outcome, newest first (staff or admin)"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
-    outcome = query.get("outcome") or None
-    if outcome is not None and outcome not in receive.OUTCOMES:
-        raise ValidationError(f"outcome must be one of {', '.join(receive.OUTCOMES)}", field="outcome")
-    items, cursor = receive.list_records(principal.tenant_id, outcome, parse_limit(query.get("limit")),
-                                         query.get("cursor"))
+    items, cursor = receive.list_records(principal.tenant_id, query.outcome, query.limit, query.cursor)
     return {"items": [_inbound_record(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}/release", methods=("POST",))
+@api.route("/api/tenant/inbound/mail/{inbound_id}/release", "POST", path_model="InboundPath",
+           response="ReleaseOutcome", roles=STAFF, errors=(404, 409))
 def release_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
-    _staff(principal)
+    """Post an inbound mail that was not posted to its discussion anyway"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
     outcome = receive.release(principal.tenant_id, inbound_id, principal.user_id)
@@ -76,9 +76,10 @@ def release_inbound_mail(principal: Principal, request: Any, inbound_id: str) ->
             "message_id": outcome.message_id}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}", methods=("DELETE",))
+@api.route("/api/tenant/inbound/mail/{inbound_id}", "DELETE", path_model="InboundPath", response="DiscardedMail",
+           roles=STAFF, errors=(404,))
 def discard_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
-    _staff(principal)
+    """Delete an inbound mail record (staff or admin)"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
     receive.discard(principal.tenant_id, inbound_id)
