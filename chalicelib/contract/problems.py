@@ -48,7 +48,8 @@ def problems(error: PydanticValidationError) -> list[Problem]:
     for entry in error.errors(include_url=False):
         context = dict(entry.get("ctx") or {})
         code = entry["type"]
-        value = None if code == "missing" else entry.get("input")
+        # A missing field, or a model's own rule (its input is the whole object), echoes nothing.
+        value = None if code in ("missing", "rule") else entry.get("input")
         found.append(Problem(_field(tuple(entry["loc"]), context), code, context, value, _name(tuple(entry["loc"]))))
     return sorted(found, key=lambda problem: problem.code != "extra_forbidden")
 

@@ -509,7 +509,7 @@ class Cursor(_Type):
         return value or None
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "string", "description": self.description}
+        return {"type": "string", "description": self.description, "x-issued-by-server": True}
 
 
 def _encodable(text: str) -> bool:

@@ -99,7 +99,7 @@ def create_discussion(principal: Principal, request: Any, body: schemas.CreateDi
     return result
 
 
-@api.route(f"{BASE}/unread-count", response="UnreadCount", name="discussions_unread_count")
+@api.route(f"{BASE}/unread-count", response="UnreadCount", name="unread_count")
 def unread_count(principal: Principal, request: Any) -> dict[str, Any]:
     """Active discussions with messages the caller has not read"""
     return {"unread_count": service.unread_count(principal)}

@@ -40,6 +40,7 @@ def unread_count(principal: Principal, request: Any) -> dict[str, Any]:
 
 
 @api.route(BASE + "/{notification_id}/read", "POST", path_model="NotificationPath", response="NotificationRead",
+           name="notifications_mark_read",
            errors=(404,))
 def mark_read(principal: Principal, request: Any, notification_id: str) -> dict[str, Any]:
     """Mark a notification read"""
