@@ -263,7 +263,7 @@ class Api:
 def failure(error: Exception, board: bool) -> Response:
     """A failed request in its family's shape: our errors, the models' validation errors, AWS throttling (503 with
     Retry-After); anything else is re-raised (Chalice answers 500, reshaped by `framework_errors`)."""
-    headers = dict(JSON_HEADERS)
+    headers: dict[str, str | list[str]] = dict(JSON_HEADERS)
     models = sys.modules.get("pydantic_core")  # loaded when a model ran: only then can one have failed
     if models is not None and isinstance(error, models.ValidationError):
         error = _invalid(error, board)

@@ -213,7 +213,8 @@ def get_group(principal: Principal, request: Any, group_id: int) -> dict[str, An
 @api.route(GROUPS + "/{group_id}", "PUT", path_model="GroupPath", body="CommunityGroupUpdate",
            response="CommunityIdEnvelope", roles=role("CommunityGroup", "Update"), errors=(404, 409),
            name="community_update_group")
-def update_group(principal: Principal, request: Any, group_id: int, body: schemas.CommunityGroupUpdate) -> dict[str, Any]:
+def update_group(principal: Principal, request: Any, group_id: int,
+                 body: schemas.CommunityGroupUpdate) -> dict[str, Any]:
     """Change a group"""
     group = groups.update(access.Viewer(principal), group_id, body.values())
     return success("CommunityGroup was successfully updated.", {"Id": int(group.group_id)},

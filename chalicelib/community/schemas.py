@@ -131,7 +131,7 @@ class CommunityThreadUpdate(_ThreadFields):
 class CommunityThreadUpdateById(CommunityThreadUpdate):
     """Only the fields sent change; `Id` names the thread."""
 
-    Id: Annotated[int, BoardId(required=True, description="the thread to change")]  # type: ignore[assignment]
+    Id: Annotated[int, BoardId(required=True, description="the thread to change")]
 
 
 class CommunityThread(Answer):
@@ -361,7 +361,7 @@ class ThreadsQuery(Query):
 
 class MessagesQuery(Query):
     CommunityThreadId: Annotated[int, PositiveId(description="the thread whose replies to list")] = Field(
-        default=None, validate_default=True)  # type: ignore[assignment]
+        default=None, validate_default=True)
     PageSize: PageSizeParam = 25
     Cursor: PageCursor = None
 

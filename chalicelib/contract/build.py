@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from chalicelib.contract import static
-
 DOCUMENT_PATH = pathlib.Path(__file__).resolve().parent.parent / "openapi.json"
+# What no model describes: the document's head, the error responses' words, and the routes that answer no JSON
+# (the open pixel, click links, attachment links, one-click unsubscribe, the docs page).
+STATIC: dict[str, Any] = json.loads(pathlib.Path(__file__).with_name("static.json").read_text(encoding="utf-8"))
 REF = "#/components/schemas/{model}"
 MOVED_UP = ("description", "deprecated", "x-issued-by-server")  # said of the parameter, not of its value
 IMPLIED_ERRORS = (401, 415, 503)
@@ -136,13 +137,13 @@ def build() -> dict[str, Any]:
             if name is not None:
                 models[name] = _model(operation, name)  # type: ignore[assignment]
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
-    for path, item in static.PATHS.items():
+    for path, item in STATIC["paths"].items():
         paths.setdefault(path, {}).update(copy.deepcopy(item))
     _, schemas = models_json_schema([(model, "validation") for model in models.values()], ref_template=REF,
                                     schema_generator=Schemas)
-    components = copy.deepcopy(static.COMPONENTS)
+    components = copy.deepcopy(STATIC["components"])
     components["schemas"] = _tidy(dict(sorted(schemas.get("$defs", {}).items())))
-    return {**copy.deepcopy(static.HEAD), "paths": dict(sorted(paths.items())), "components": components}
+    return {**copy.deepcopy(STATIC["head"]), "paths": dict(sorted(paths.items())), "components": components}
 
 
 def serialised(document: dict[str, Any]) -> str:

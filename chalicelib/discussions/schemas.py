@@ -37,7 +37,8 @@ MAX_ID_LENGTH = 64  # our ids are 36-character UUIDs; anything much longer is no
 MAX_ATTACHMENTS_PER_MESSAGE = 10
 UTC = "UTC, ISO 8601 with microseconds"
 
-MessageBody = Annotated[str, Text(MAX_MESSAGE_LENGTH, required=True, single_line=False, description="trimmed; not blank")]
+MessageBody = Annotated[str, Text(MAX_MESSAGE_LENGTH, required=True, single_line=False,
+                                  description="trimmed; not blank")]
 
 
 # ---------------------------------------------------------------- requests
@@ -112,7 +113,8 @@ class CreateDiscussion(Request):
     context_id: Annotated[str | None, Text(128, description="given together with context_type")] = None
     initial_message: Annotated[str | MessageInputObject | None, InitialMessage()] = None
     participants: list[ParticipantInput] | None = Field(
-        default=None, max_length=MAX_PARTICIPANTS - 1, description="at most 40 participants with the owner (the caller)")
+        default=None, max_length=MAX_PARTICIPANTS - 1,
+        description="at most 40 participants with the owner (the caller)")
 
     @model_validator(mode="after")
     def _context_pair(self) -> CreateDiscussion:

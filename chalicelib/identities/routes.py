@@ -53,8 +53,8 @@ def remove_identity(principal: Principal, request: Any, identity: str) -> dict[s
     return {"identity": unquote(identity).lower(), "removed": True}
 
 
-@api.route("/api/tenant/reputation", response="Reputation", roles=Roles("admin", refusal="the sending reputation is shown to the admin "
-                                                                                     "role"))
+@api.route("/api/tenant/reputation", response="Reputation",
+           roles=Roles("admin", refusal="the sending reputation is shown to the admin role"))
 def get_reputation(principal: Principal, request: Any) -> dict[str, Any]:
     """The tenant's sending reputation and whether its sending is paused (admin)"""
     return reputation.as_json(reputation.report(principal))

@@ -29,7 +29,7 @@ class IdentityName(_Type):
 
 
 class IdentityInput(Request):
-    identity: Annotated[str, IdentityName()] = Field(default=None, validate_default=True)  # type: ignore[assignment]
+    identity: Annotated[str, IdentityName()] = Field(default=None, validate_default=True)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:

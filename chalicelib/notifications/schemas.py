@@ -78,7 +78,8 @@ class NotificationTemplateUpdate(Request):
 class Notification(Answer):
     id: str
     type: str = Field(
-        description="`discussion_message`, `inbound_reply`, `email_bounced`, `community_mention`, `community_thread`, `community_reply`"
+        description="`discussion_message`, `inbound_reply`, `email_bounced`, `community_mention`, `community_thread`, "
+                    "`community_reply`"
     )
     priority: Literal["urgent", "high", "normal", "low"]
     title: str
