@@ -360,8 +360,7 @@ class ThreadsQuery(Query):
 
 
 class MessagesQuery(Query):
-    CommunityThreadId: Annotated[int, PositiveId(description="the thread whose replies to list")] = Field(
-        default=None, validate_default=True)
+    CommunityThreadId: Annotated[int, PositiveId(description="the thread whose replies to list")]
     PageSize: PageSizeParam = 25
     Cursor: PageCursor = None
 

@@ -20,6 +20,7 @@ from chalicelib.contract.types import (
     _Type,
     rule,
 )
+from chalicelib.discussions.attachments import ALLOWED_CONTENT_TYPES
 from chalicelib.discussions.models import (
     CONTEXT_TYPES,
     DISCUSSION_TYPES,
@@ -42,6 +43,9 @@ MessageBody = Annotated[str, Text(MAX_MESSAGE_LENGTH, required=True, single_line
 
 
 # ---------------------------------------------------------------- requests
+
+# The document types an attachment may be (discussions/attachments.py), listed in the document as an enum.
+ACCEPTED_CONTENT_TYPES = tuple(sorted(ALLOWED_CONTENT_TYPES))
 
 
 class ParticipantInput(Request):
@@ -183,14 +187,15 @@ class AddParticipants(Request):
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
         many = handler.resolve_ref_schema(handler(schema))
-        one = handler(ParticipantInput.__pydantic_core_schema__)
+        one = many["properties"]["participants"]["items"]  # the ParticipantInput component, with its anyOf
         return {"oneOf": [one, many]}
 
 
 class UploadAttachment(Request):
     filename: Annotated[str, Text(255, required=True, description="executable types (.exe, .js, .sh, ...) are "
                                                                   "refused")]
-    content_type: Annotated[str, Text(255, required=True, description="matched after lower-casing")]
+    content_type: Annotated[str, Choice(ACCEPTED_CONTENT_TYPES, required=True, ignore_case=True,
+                                        description="matched without regard to case")]
     content_base64: Annotated[bytes, Base64File(description="the file, base64 (at most ATTACHMENT_MAX_BYTES decoded, "
                                                                 "default 4 MiB; larger is 413)")]
 

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 from chalicelib.contract.models import Answer, Path, Query, Request, Timestamp
 from chalicelib.contract.types import Checked, Choice, Cursor, Domain, Email, Flag, PageLimit, PathText, Text
 from chalicelib.mail.receive import OUTCOMES
-from chalicelib.notifications.schedule import FREQUENCIES, valid_zone
+from chalicelib.notifications.schedule import FREQUENCIES, valid_zone, zones
 
 MAX_SIGNATURE = 2000
 
@@ -29,7 +29,8 @@ class CommunicationSettingsUpdate(Request):
     default_digest_frequency: Annotated[str | None, Choice(FREQUENCIES)] = None
     sms_enabled: Annotated[bool, Flag(default=False)] = False
     time_zone: Annotated[str | None, Checked(Text(64, description="an IANA time zone such as Europe/Paris; null or "
-                                                                  "empty for UTC"), valid_zone, "time_zone")] = None
+                                                                  "empty for UTC"), valid_zone, "time_zone",
+                                             enum=tuple(sorted(zones())))] = None
 
 
 class CommunicationSettings(Answer):

@@ -10,8 +10,7 @@ from pydantic import Field, model_validator
 from chalicelib.contract.models import Answer, Path, Query, Request, Timestamp, UnreadCount
 from chalicelib.contract.types import Checked, Choice, Cursor, Integer, PageLimit, PathText, Text, rule
 from chalicelib.notifications.rendering import TYPES
-from chalicelib.notifications.schedule import FREQUENCIES, valid_zone
-from chalicelib.notifications.schedule import _zones as zones
+from chalicelib.notifications.schedule import FREQUENCIES, valid_zone, zones
 
 __all__ = ["UnreadCount"]
 E164 = r"^\+[1-9]\d{6,14}$"
