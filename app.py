@@ -7,6 +7,7 @@ from chalice import Chalice, Rate
 from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
 from chalicelib.cors import add_preflight_routes, cors_headers
+from chalicelib.discussions.downloads import blueprint as downloads
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.docs_page import blueprint as docs_page
 from chalicelib.http import framework_errors
@@ -24,6 +25,7 @@ logging.getLogger("chalicelib").setLevel(_level if _level in logging.getLevelNam
 # The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
 app.api.binary_types.append("image/*")
 app.register_blueprint(discussions)
+app.register_blueprint(downloads)
 app.register_blueprint(mail)
 app.register_blueprint(tracking)
 app.register_blueprint(notifications)

@@ -19,6 +19,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import clock, storage
 from chalicelib.auth import Principal
 from chalicelib.config import settings
+from chalicelib.discussions import downloads
 from chalicelib.discussions import service as discussions
 from chalicelib.discussions.attachments import safe_filename
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
@@ -267,8 +268,7 @@ def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], li
             data = storage.get_object(settings().attachments_bucket, file.s3_key)
             inline.append(compose.Attachment(file.filename, file.content_type, data))
         else:
-            url = storage.download_url(settings().attachments_bucket, file.s3_key, safe_filename(file.filename),
-                                       seconds)
+            url = downloads.link_for(file.s3_key, safe_filename(file.filename), seconds)
             links.append(compose.DownloadLink(file.filename, int(file.size), url, until))
     return inline, links
 
