@@ -32,6 +32,7 @@ class Settings:
     engagement_tracker: str
     email_max_raw_bytes: int
     attachment_link_seconds: int
+    ses_max_send_rate: float
 
     def discussion_url(self, discussion_id: str) -> str:
         """Where a person opens a discussion in the app (APP_DISCUSSION_URL); never a JSON API URL."""
@@ -125,6 +126,8 @@ def settings() -> Settings:
         # SES v1 SendRawEmail takes at most 10 MB per raw message, attachments and base64 included.
         email_max_raw_bytes=int(_env("EMAIL_MAX_RAW_BYTES", str(10_000_000))),
         attachment_link_seconds=int(_env("ATTACHMENT_LINK_SECONDS", str(7 * 24 * 3600))),
+        # Emails per second for the whole account; 0 (default) reads it from SES (GetSendQuota). moto answers 1.
+        ses_max_send_rate=float(_env("SES_MAX_SEND_RATE", "0")),
     )
 
 
