@@ -62,7 +62,7 @@ class LostClaim(Exception):
     """The holder's claim was taken over (its lease had run out): what it was doing is another worker's now."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one Work per kind
 class Work:
     """How one kind of work is claimed on its model: which attributes, which statuses, how long a lease."""
     kind: str                           # copy | notification_email | notification_sms | digest | ses_event | inbound

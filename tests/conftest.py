@@ -194,7 +194,8 @@ def run_jobs(client):
     """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty.
 
     A job put back with a delay (jobs.RetryLater) waits, as in SQS, unless `skip_delays`: then its delay is over at
-    once, as if that time had passed (moto's SQS keeps real time)."""
+    once, as if that time had passed (moto's SQS keeps real time); so is the visibility timeout of a message whose
+    run died (raised something that is not an Exception, as a killed Lambda runs no handler)."""
     import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sqs.models import sqs_backends
@@ -205,11 +206,14 @@ def run_jobs(client):
     url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
 
     def end_delays() -> bool:
+        """Time passes for the queue: delays are over, and messages taken by a run that died are shown again (their
+        visibility timeout is over). True if any message became available."""
         queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[jobs.QUEUE_NAME]
-        delayed = [message for message in queue._messages if message.delayed]
-        for message in delayed:
+        waiting = [message for message in queue._messages if message.delayed or not message.visible]
+        for message in waiting:
             message.delayed_until = 0.0
-        return bool(delayed)
+            message.visible_at = 0.0
+        return bool(waiting)
 
     def run(max_rounds: int = 200, skip_delays: bool = False) -> list[str]:
         outcomes: list[str] = []
@@ -233,4 +237,5 @@ def run_jobs(client):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         raise AssertionError("jobs kept coming")
 
+    run.time_passes = end_delays  # type: ignore[attr-defined]
     return run

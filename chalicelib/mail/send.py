@@ -228,9 +228,12 @@ def send_copy(pixel: str) -> str:
     if wait > 0:
         raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
     claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)])
+    if claim.state == claims.BUSY:
+        # Another run holds it (or held it and died): look again when its lease is over. Cheap, and safe even when
+        # this message is a duplicate of the holder's own.
+        raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
     if not claim.held or claim.item is None:
-        # done, uncertain (now listed), gone, or busy: the holder's own queue message comes back if it dies.
-        return claim.state
+        return claim.state  # done, uncertain (now listed), or gone
     record = claim.item
     target = _target(record)
     if isinstance(target, str):

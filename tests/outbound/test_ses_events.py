@@ -271,3 +271,17 @@ def test_the_owner_hears_of_a_hard_bounce_now_by_email_and_sms(api, make_api, cl
     assert [m["Subject"] for m in mailed] == [notification["title"]]
     texts = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
     assert texts == [("+14155550123", notification["title"])]
+
+
+def test_a_bounce_and_a_complaint_sharing_a_feedback_id_both_count_once(api, client, sent):
+    """AWS's own samples give a bounce and a complaint one feedbackId: the event type is part of the dedupe key."""
+    discussion, copies = sent
+    bounce, complaint = _example("event_bounce"), _example("event_complaint")
+    assert bounce["bounce"]["feedbackId"] == complaint["complaint"]["feedbackId"]
+
+    results = [_deliver(client, _aim(event, copies[CLEO], CLEO), f"sns-{n}").payload[0]
+               for n, event in enumerate([bounce, complaint, bounce, complaint])]
+
+    assert [r["applied"] for r in results] == [1, 1, 0, 0] and [r["duplicate"] for r in results] == [0, 0, 1, 1]
+    cleo = _cleo(api, discussion)
+    assert cleo["bounce_type"] == "hard" and cleo["bounced_at"] and cleo["complained_at"]
