@@ -4,13 +4,14 @@ The journey of a send (docs/sending.md):
 1. `queue_send` (POST /api/tenant/threads/{id}/send) checks, takes the messages waiting in the outbox (or the one
    named) and writes one `mail.fanout` job per message in one transaction that also takes them out of the outbox;
    it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
-2. `run_fanout` (a job per message) writes a tracking record per copy (`queued`), in one transaction, and queues
-   one `mail.copy` job per copy, so the copies go out in parallel Lambdas.
+2. `run_fanout` (a job per message) writes the reply keys and the message's ids for inbound matching, a tracking
+   record per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy, so the copies go out in
+   parallel Lambdas.
 3. `run_copy` (a job per copy), within the account's SES send rate: claim the copy (chalicelib/claims.py) → render
-   it → record the CALLING step with its reply key → SES SendRawEmail, once → record the Message-ID SES put on the
-   mail and index every id for inbound matching, in one transaction. SES throttled or unavailable: the copy goes
-   back on the queue with a delay. A copy whose worker died is taken over once its lease ran out, or, if it died
-   at the CALLING step, listed for an operator (`uncertain`): never sent twice, never silently dropped.
+   it → record the CALLING step → SES SendRawEmail, once → record the Message-ID SES put on the mail and index it
+   for inbound matching, in one transaction. SES throttled or unavailable: the copy goes back on the queue with a
+   delay. A copy whose worker died is taken over once its lease ran out, or, if it died at the CALLING step,
+   listed for an operator (`uncertain`): never sent twice, never silently dropped.
 4. `sweep` (every 15 minutes) queues again every copy left unfinished (a queue message lost, a job given up on).
 
 States of a copy (its tracking record): queued → sending → sent | failed | uncertain. `failed` with a
@@ -25,13 +26,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import claims, clock, jobs
 from chalicelib.auth import Principal
 from chalicelib.config import settings
-from chalicelib.db import VersionConflict, cancellation_codes, retry_on_conflict, transaction
+from chalicelib.db import VersionConflict, cancellation_codes, refused_by_condition, retry_on_conflict, transaction
 from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
@@ -172,9 +173,28 @@ def run_fanout(payload: dict[str, Any]) -> None:
     wanted = [current[r.lower()] for r in payload["recipients"] if r.lower() in current]
     suppressed = suppression.suppressed_among(tenant_id, [p.email for p in wanted])
     wanted = [p for p in wanted if p.email.lower() not in suppressed]
+    _anchors(discussion, message_id, wanted)
     pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again"))))
     jobs.send_direct("mail.copy", [{"tracking_id": pixel} for pixel in pixels])
     return None
+
+
+def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMap]) -> None:
+    """What every copy of the message shares, written once here rather than by each copy: the reply key of each
+    recipient, and the thread's and the message's own Message-IDs in the index inbound mail is matched by. Plain
+    idempotent writes: parallel copies would otherwise collide on these items in their transactions (DynamoDB
+    cancels one of two transactions touching one item: TransactionConflict)."""
+    tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
+    domain = communication.get(tenant_id).email_reply_domain or settings().default_reply_domain
+    with ReplyKey.batch_write() as keys:
+        for person in people:
+            keys.save(ReplyKey(anchors.reply_key(tenant_id, discussion_id, person.email), tenant_id=tenant_id,
+                               discussion_id=discussion_id, recipient=person.email))
+    with MessageIdIndex.batch_write() as index:
+        for origin, value in {"ours": anchors.our_message_id(message_id, domain),
+                              "thread": discussion.email_thread_id}.items():
+            index.save(MessageIdIndex(anchors.index_key(value), tenant_id=tenant_id, discussion_id=discussion_id,
+                                      message_id=message_id, origin=origin))
 
 
 def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool) -> list[str]:
@@ -242,15 +262,13 @@ def send_copy(pixel: str) -> str:
     discussion, participant, outgoing, config = target
     domain = config.email_reply_domain or settings().default_reply_domain
     rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature)
-    key = ReplyKey(rendered.reply_key, tenant_id=record.tenant_id, discussion_id=record.discussion_id,
-                   recipient=record.recipient_email)
-    claim.reach(claims.CALLING, also=lambda tx: tx.save(key))
+    claim.reach(claims.CALLING)
     try:
         ses_id = ses.send_raw(outgoing.sender.email, record.recipient_email, rendered.raw,
                               settings().ses_configuration_set)
     except ses.SendFailed as error:
         return _refused(claim, record, error)
-    _record_sent(claim, record, ses_id, rendered, discussion)
+    _record_sent(claim, record, ses_id, rendered)
     return "sent"
 
 
@@ -284,30 +302,30 @@ def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: s
 
 
 def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_id: str,
-                 rendered: copies.Rendered, discussion: Discussion) -> None:
-    """The copy is sent: its SES Message-ID, and every id a reply may quote, in one transaction with the claim."""
+                 rendered: copies.Rendered) -> None:
+    """The copy is sent: the Message-ID SES put on it, on the record and in the inbound index, in one transaction
+    with the claim's end (items of this copy only, so parallel copies never collide); then the message shows the
+    id of its first copy SES took."""
     header = anchors.ses_message_id_header(ses_id)
-    origins = {"ses": header, "ours": rendered.email.message_id, "thread": discussion.email_thread_id}
-    message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
-
-    def also(tx: Any) -> None:
-        for origin, value in origins.items():
-            tx.save(MessageIdIndex(anchors.index_key(value), tenant_id=record.tenant_id,
-                                   discussion_id=record.discussion_id, message_id=record.message_id,
-                                   recipient=record.recipient_email if origin == "ses" else None, origin=origin))
-        # The message shows the id of its first copy SES took.
-        tx.update(message, actions=[Message.email_message_id.set(Message.email_message_id | header)])
-
+    index = MessageIdIndex(anchors.index_key(header), tenant_id=record.tenant_id, discussion_id=record.discussion_id,
+                           message_id=record.message_id, recipient=record.recipient_email, origin="ses")
     actions: list[Action] = [
         EmailTracking.sent_at.set(clock.now_iso()), EmailTracking.ses_message_id.set(ses_id),
         EmailTracking.email_message_id.set(header), EmailTracking.links.set(rendered.links),
         EmailTracking.failure_reason.remove(), EmailTracking.retry_shard.remove()]
     try:
-        claim.finish("sent", actions, also)
+        claim.finish("sent", actions, also=lambda tx: tx.save(index))
     except claims.LostClaim:
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
         raise
+    message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
+    try:
+        message.update(actions=[Message.email_message_id.set(header)],
+                       condition=Message.message_id.exists() & Message.email_message_id.does_not_exist())
+    except UpdateError as error:  # another copy was first (or a transaction holds the item): nothing is lost
+        if not refused_by_condition(error):
+            logger.info("message %s keeps no first SES id: %s", record.message_id, error)
 
 
 # ---------------------------------------------------------------- 4. the sweep, and the operator's resend

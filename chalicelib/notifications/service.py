@@ -9,7 +9,15 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock
-from chalicelib.db import cancellation_codes, decode_cursor, encode_cursor, transaction
+from chalicelib.db import (
+    VersionConflict,
+    cancellation_codes,
+    conflicted,
+    decode_cursor,
+    encode_cursor,
+    retry_on_conflict,
+    transaction,
+)
 from chalicelib.errors import NotFound
 from chalicelib.notifications.models import Notification, NotificationCounter
 
@@ -56,17 +64,22 @@ def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotifica
                           context_label=(item.context_label or "")[:300] or None, link=item.link,
                           internal=item.internal or None,
                           digest_user_key=key if digest_due else None, created_at=clock.now_iso())
-    try:
-        with transaction() as tx:
-            tx.save(record, condition=Notification.notification_id.does_not_exist())
-            tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
-            if digest_due:
-                schedule_digest_in(tx, tenant_id, user_id, digest_due)
-    except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):  # stored before: a rerun stores nothing twice
-            return False
-        raise
-    return True
+    def attempt() -> bool:
+        try:
+            with transaction() as tx:
+                tx.save(record, condition=Notification.notification_id.does_not_exist())
+                tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
+                if digest_due:
+                    schedule_digest_in(tx, tenant_id, user_id, digest_due)
+        except TransactWriteError as error:
+            if "ConditionalCheckFailed" in cancellation_codes(error):  # stored before: a rerun stores nothing twice
+                return False
+            if conflicted(error):  # another notification of this user at the same moment (its counter, profile)
+                raise VersionConflict(notification_id) from error
+            raise
+        return True
+
+    return retry_on_conflict(attempt)
 
 
 def defer_to_digest(tenant_id: str, user_id: str, notification_id: str, digest_due: str) -> None:

@@ -204,6 +204,10 @@ def test_no_control_or_line_separator_character_reaches_a_header(breaker):
     assert breaker.encode("utf-8") not in headers
 
 
+# moto warns that SES's model declares no Throttling error shape: real SES answers it all the same (docs/sending.md).
+MOTO_HAS_NO_THROTTLING_SHAPE = pytest.mark.filterwarnings("ignore:Exception\\(Throttling\\):UserWarning")
+
+
 def _refusing(monkeypatch, refuse):
     """SES (moto's backend, below botocore and its retries) answering `refuse(destination)`'s error code when it
     returns one; every request that reached SES is counted. The SDK's backoff is made instant."""
@@ -226,6 +230,7 @@ def _refusing(monkeypatch, refuse):
     return requests
 
 
+@MOTO_HAS_NO_THROTTLING_SHAPE
 def test_a_throttled_copy_waits_on_the_queue_and_goes_once_ses_takes_it(api, enabled, outbox, send, run_jobs,
                                                                         monkeypatch):
     discussion = _discussion(api)
@@ -251,6 +256,7 @@ def test_a_throttled_copy_waits_on_the_queue_and_goes_once_ses_takes_it(api, ena
         ["cleo@client.example", "carl@client.example", "betty@secret.example"])
 
 
+@MOTO_HAS_NO_THROTTLING_SHAPE
 def test_one_ses_send_makes_at_most_the_configured_attempts(api, enabled, outbox, send, monkeypatch):
     """The SDK's standard retry mode is the only retry of an SES call (chalicelib/aws.py): no loop of ours. SES
     answers every request with Throttling; the requests that reached it are counted."""
@@ -334,3 +340,52 @@ def test_the_sweep_queues_again_only_copies_left_unfinished(api, client, enabled
     assert sweep() == {"requeued": 0}
     assert sorted(d[0] for _, d, _ in outbox()) == sorted(
         ["cleo@client.example", "carl@client.example", "betty@secret.example"])
+
+
+def test_no_two_copies_write_one_item_in_a_transaction(api, enabled, outbox, send, monkeypatch):
+    """DynamoDB cancels one of two concurrent transactions that touch the same item (TransactionConflict): the copies
+    of a send run in parallel, so no item may be in the transactions of two copies (reply keys, the thread's and the
+    message's ids are plain writes of the fan-out, which runs before its copies)."""
+    from pynamodb.connection.base import Connection
+
+    from chalicelib import jobs
+
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A second message, sent with the first"})
+    real_call, real_run = Connection._make_api_call, jobs.run_message
+    running: list[str] = [""]
+    by_copy: dict[str, set[str]] = {}
+
+    def run_message(body):
+        running[0] = body if '"mail.copy"' in body else ""
+        try:
+            return real_run(body)
+        finally:
+            running[0] = ""
+
+    def call(self, operation_name, operation_kwargs, *args, **kwargs):
+        if operation_name == "TransactWriteItems" and running[0]:
+            for item in operation_kwargs["TransactItems"]:
+                (action, body), = item.items()
+                by_copy.setdefault(running[0], set()).add(f"{body['TableName']}|{_key_of(body)}")
+        return real_call(self, operation_name, operation_kwargs, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", call)
+    monkeypatch.setattr(jobs, "run_message", run_message)
+    send(discussion["id"])
+    monkeypatch.undo()
+
+    assert len(outbox()) == 6 and len(by_copy) == 6
+    written = [key for keys in by_copy.values() for key in keys]
+    assert len(written) == len(set(written)), [k for k in set(written) if written.count(k) > 1]
+
+
+def _key_of(body):
+    if "Key" in body:
+        return sorted(body["Key"].items())
+    from chalicelib.tables import all_models
+
+    model = next(m for m in all_models() if m.Meta.table_name == body["TableName"])
+    names = [model._hash_key_attribute().attr_name] + (
+        [model._range_key_attribute().attr_name] if model._range_key_attribute() else [])
+    return sorted((name, body["Item"][name]) for name in names)
