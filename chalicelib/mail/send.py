@@ -268,7 +268,7 @@ def send_copy(pixel: str) -> str:
                               settings().ses_configuration_set)
     except ses.SendFailed as error:
         return _refused(claim, record, error)
-    _record_sent(claim, record, ses_id, rendered)
+    _record_sent(claim, record, ses_id, rendered, first=not outgoing.message.email_message_id)
     return "sent"
 
 
@@ -302,10 +302,10 @@ def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: s
 
 
 def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_id: str,
-                 rendered: copies.Rendered) -> None:
+                 rendered: copies.Rendered, first: bool) -> None:
     """The copy is sent: the Message-ID SES put on it, on the record and in the inbound index, in one transaction
-    with the claim's end (items of this copy only, so parallel copies never collide); then the message shows the
-    id of its first copy SES took."""
+    with the claim's end (items of this copy only, so parallel copies never collide); then, unless the message read
+    for this copy had one already, the message shows the id of its first copy SES took."""
     header = anchors.ses_message_id_header(ses_id)
     index = MessageIdIndex(anchors.index_key(header), tenant_id=record.tenant_id, discussion_id=record.discussion_id,
                            message_id=record.message_id, recipient=record.recipient_email, origin="ses")
@@ -319,6 +319,8 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
         raise
+    if not first:
+        return
     message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
     try:
         message.update(actions=[Message.email_message_id.set(header)],
