@@ -188,6 +188,8 @@ def _not_taken(item: M, work: Work, now: int) -> Claim[M]:
         return Claim(current, work, BUSY if status in work.ready else DONE, retry_in=1.0)
     if held is not None and int(held.until) >= now:
         return Claim(current, work, BUSY, retry_in=float(int(held.until) - now + 1))
+    if held is not None and held.step != CALLING:
+        return Claim(current, work, BUSY, retry_in=1.0)  # ours to take over: refused only by a concurrent taker
     # The holder is gone. It had reached CALLING, or it left no claim at all (work taken before claims had
     # leases): whether its call happened is unknown.
     return _mark_uncertain(current, work, held)
