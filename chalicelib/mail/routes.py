@@ -1,4 +1,5 @@
-"""Routes of mail: the tenant's communication settings, sending a discussion, and the inbound mail records."""
+"""Routes of mail: the tenant's communication settings, sending a discussion, copies whose sending is uncertain,
+and the inbound mail records."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -30,14 +31,46 @@ def put_settings(principal: Principal, request: Any) -> dict[str, Any]:
     return communication.as_json(communication.update(principal, json_body(request)))
 
 
-@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/send", methods=("POST",))
+@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/send", methods=("POST",), status=202)
 def send_discussion(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
+    """202: what was queued (docs/sending.md); the copies go out in the background, each shown by the tracking URL."""
     body = json_body(request, required=False)
     reject_unknown(body, {"message_id"})
     message_id = text(body, "message_id", max_length=64)
     from chalicelib.mail import send  # the mail journeys load only when used
 
-    return send.send_discussion(principal, discussion_id, message_id).as_json()
+    return send.queue_send(principal, discussion_id, message_id).as_json()
+
+
+def _admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("uncertain sends need the admin role")
+
+
+@tenant_route(blueprint, "/api/tenant/sending/uncertain")
+def list_uncertain(principal: Principal, request: Any) -> dict[str, Any]:
+    """Emails and texts whose sender was lost while SES (or SNS) had them: sent or not, nobody knows."""
+    _admin(principal)
+    from chalicelib import claims
+
+    query = request.query_params or {}
+    items, cursor = claims.list_uncertain(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
+    return {"items": [claims.as_json(item) for item in items], "next_cursor": cursor}
+
+
+@tenant_route(blueprint, "/api/tenant/sending/uncertain/{uncertain_id}", methods=("POST",))
+def resolve_uncertain(principal: Principal, request: Any, uncertain_id: str) -> dict[str, Any]:
+    """`{"action": "resend"}` (it did not arrive: send it again) or `{"action": "dismiss"}` (it did, or never mind)."""
+    _admin(principal)
+    body = json_body(request)
+    reject_unknown(body, {"action"})
+    action = text(body, "action", required=True, max_length=16)
+    if action not in ("resend", "dismiss"):
+        raise ValidationError("action must be resend or dismiss", field="action")
+    from chalicelib import claims
+
+    outcome = claims.resolve(principal.tenant_id, uncertain_id, action, principal.user_id)
+    return {"id": uncertain_id, "action": action, "outcome": outcome}
 
 
 def _staff(principal: Principal) -> None:
