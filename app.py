@@ -7,6 +7,7 @@ from chalice import Chalice, Rate
 from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
 from chalicelib.cors import add_preflight_routes, cors_headers
+from chalicelib.discussions.downloads import blueprint as downloads
 from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.docs_page import blueprint as docs_page
 from chalicelib.http import framework_errors
@@ -24,6 +25,7 @@ logging.getLogger("chalicelib").setLevel(_level if _level in logging.getLevelNam
 # The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
 app.api.binary_types.append("image/*")
 app.register_blueprint(discussions)
+app.register_blueprint(downloads)
 app.register_blueprint(mail)
 app.register_blueprint(tracking)
 app.register_blueprint(notifications)
@@ -43,8 +45,10 @@ add_preflight_routes(app)
 SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC") or stage_resource("ses-events")
 # The SES receipt rule stores inbound mail in S3 and notifies this topic (on_s3_event cannot be packaged).
 INBOUND_MAIL_TOPIC = os.environ.get("INBOUND_MAIL_TOPIC") or stage_resource("inbound-mail")
-# Background work (notification fan-out, purges) written to the jobs outbox and queued here.
+# Background work (sending each copy, notification fan-out, purges) written to the jobs outbox and queued here.
 JOBS_QUEUE = os.environ.get("JOBS_QUEUE") or stage_resource("jobs")
+# At most this many `jobs` Lambdas at once: the account's SES send rate is shared among them (mail/ses.py).
+JOBS_MAX_CONCURRENCY = 50  # = chalicelib.jobs.MAX_CONCURRENCY (kept literal: importing jobs would load boto3 here)
 
 
 @app.on_sns_message(topic=SES_EVENTS_TOPIC)
@@ -56,9 +60,10 @@ def ses_events(event):
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def retry_failed_sends(event):
+    # Queues again every copy left unfinished (a lost queue message, a crashed run): mail/send.py, step 4.
     from chalicelib.mail import send
 
-    return send.retry_failed().as_json()
+    return send.sweep()
 
 
 @app.on_sns_message(topic=INBOUND_MAIL_TOPIC)
@@ -74,7 +79,7 @@ def inbound_mail(event):
     return outcomes
 
 
-@app.on_sqs_message(queue=JOBS_QUEUE, batch_size=1)
+@app.on_sqs_message(queue=JOBS_QUEUE, batch_size=1, maximum_concurrency=JOBS_MAX_CONCURRENCY)
 def jobs(event):
     # One message per invocation: a failure redelivers only that job (it is idempotent), then the DLQ.
     from chalicelib import jobs as background

@@ -86,10 +86,12 @@ def _versus_boto3(action: Callable[[], Any], count: int) -> dict[str, float]:
             "ratio": round(app_rate / baseline, 2)}
 
 
-def measure(discussions: int, messages: int, throughput: int = 0) -> dict[str, dict[str, Any]]:
+def measure(discussions: int, messages: int, throughput: int = 0, timed_messages: int = 0
+            ) -> dict[str, dict[str, Any]]:
     """Every figure for a tenant with `discussions` discussions, one of which has `messages` messages.
 
-    With `throughput`, also that many pixel opens, added messages and SES events timed against boto3."""
+    With `throughput`, also that many pixel opens, added messages and SES events timed against boto3; with
+    `timed_messages`, a send of that many messages to 39 recipients run and timed."""
     from chalice.test import Client
     from moto import mock_aws
 
@@ -124,6 +126,7 @@ def measure(discussions: int, messages: int, throughput: int = 0) -> dict[str, d
             _seed_discussions(target, discussions - 1)
             _seed_messages(target, messages - 1)
             sent = call("POST", f"/api/tenant/threads/{target}/send", {})
+            _run_all_jobs(client)
             tracking = call("GET", f"/api/tenant/threads/{target}/tracking")["recipients"]
             pixel = tracking[0]["tracking_pixel_id"]
             ses_ids = {r["recipient_email"]: r["ses_message_id"] for r in tracking}
@@ -135,11 +138,7 @@ def measure(discussions: int, messages: int, throughput: int = 0) -> dict[str, d
             figures["add message"] = _median_calls(lambda: call("POST", f"/api/tenant/threads/{target}/messages",
                                                                 {"body": "One more"}))
 
-            def send_one() -> int:
-                call("POST", f"/api/tenant/threads/{target}/messages", {"body": "Sent on"})
-                return len(call("POST", f"/api/tenant/threads/{target}/send", {})["sent"])
-
-            figures["send (per recipient)"] = _median_calls(send_one, per=lambda count: count)
+            figures.update(_sending(client, call, timed_messages))
             figures["pixel open"] = _median_calls(lambda: client.http.get(f"/t/o/{pixel}",
                                                                           headers={"Accept": "image/gif"}))
             figures["click"] = _median_calls(lambda: client.http.get(f"/t/c/{pixel}-0"))
@@ -154,6 +153,7 @@ def measure(discussions: int, messages: int, throughput: int = 0) -> dict[str, d
             figures["community list page"] = _median_calls(lambda: call(
                 "GET", "/api/community/communitythreads?PageSize=25", auth={"Authorization": f"Bearer {member}"}))
             figures["notifications job (per message)"] = _median_calls(lambda: _run_jobs(client))
+            _run_all_jobs(client)
             if throughput:
                 recipient, ses_id = next(iter(ses_ids.items()))
                 from tests.outbound.test_ses_events import _aim, _example
@@ -173,6 +173,89 @@ def measure(discussions: int, messages: int, throughput: int = 0) -> dict[str, d
                     lambda: call("POST", f"/api/tenant/threads/{target}/messages", {"body": "Fast"}), throughput)
                 figures["throughput: SES events"] = _versus_boto3(open_event, throughput)
     return figures
+
+
+def _sending(client: Any, call: Callable[..., Any], timed_messages: int) -> dict[str, dict[str, Any]]:
+    """A send request's cost for 1 message to 2 recipients and for 25 messages to 39 (the most one send takes: 975
+    copies); what the jobs it queues cost per copy; with `timed_messages`, a send of that many messages to 39
+    recipients run and timed."""
+    from bench.calls import counting
+
+    crowd = [{"email": f"guest{n}@client.example"} for n in range(39)]
+
+    def discussion(subject: str, people: list[dict[str, str]], messages: int) -> dict[str, Any]:
+        created = call("POST", "/api/tenant/threads", {"subject": subject, "initial_message": "Hi 0",
+                                                       "participants": people})
+        for n in range(1, messages):
+            call("POST", f"/api/tenant/threads/{created['id']}/messages", {"body": f"Hi {n}"})
+        _run_all_jobs(client)  # the staff notifications of those messages
+        return created
+
+    figures: dict[str, dict[str, Any]] = {}
+    for name, target, copies in (("send request: 1 message × 2 recipients", discussion("Few", crowd[:2], 1), 2),
+                                 ("send request: 25 messages × 39 recipients", discussion("Many", crowd, 25), 975)):
+        with counting() as counter:
+            queued = call("POST", f"/api/tenant/threads/{target['id']}/send", {})
+        assert sum(len(q["recipients"]) for q in queued["queued"]) == copies, queued
+        figures[name] = {"dynamodb": counter.total("dynamodb"), "operations": counter.by_operation()}
+        if copies == 2:
+            figures["jobs of a send, per copy"] = _jobs_of_a_send(client)
+        else:
+            _purge(client)
+    if timed_messages:
+        timed = discussion("Timed", crowd, timed_messages)
+        call("POST", f"/api/tenant/threads/{timed['id']}/send", {})
+        figures["sending (timing)"] = _jobs_of_a_send(client)
+    return figures
+
+
+def _purge(client: Any) -> None:
+    import boto3
+
+    from chalicelib import jobs
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"])
+
+
+def _jobs_of_a_send(client: Any) -> dict[str, Any]:
+    """Run the queued fan-out and copy jobs one by one, in-process (one worker, in-process moto), counting and
+    timing them; calls are given per copy."""
+    import time
+
+    import boto3
+
+    from bench.calls import counting
+    from chalicelib import jobs
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
+    spent = {"mail.fanout": 0.0, "mail.copy": 0.0}
+    runs = {"mail.fanout": 0, "mail.copy": 0}
+    with counting() as counter:
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                kind = json.loads(message["Body"])["kind"]
+                started = time.perf_counter()
+                client.lambda_.invoke("jobs", client.events.generate_sqs_event(
+                    message_bodies=[message["Body"]], queue_name=jobs.QUEUE_NAME))
+                spent[kind] = spent.get(kind, 0.0) + time.perf_counter() - started
+                runs[kind] = runs.get(kind, 0) + 1
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    copies = max(runs["mail.copy"], 1)
+    return {"dynamodb": round(counter.total("dynamodb") / copies, 2),
+            "operations": {k: round(v / copies, 2) for k, v in counter.by_operation().items()
+                           if k not in ("sqs.ReceiveMessage", "sqs.DeleteMessage", "sqs.GetQueueUrl")},
+            "copies": runs["mail.copy"], "fan_outs": runs["mail.fanout"],
+            "copies_per_second": round(runs["mail.copy"] / max(spent["mail.copy"] + spent["mail.fanout"], 1e-9), 1)}
+
+
+def _run_all_jobs(client: Any) -> None:
+    while _run_jobs(client):
+        pass
 
 
 def _ses_events(client: Any, ses_ids: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -35,7 +35,8 @@ def main() -> None:
     from bench import coldstart, digest, routes
 
     print(f"seeding and measuring: {small} and {large} discussions / messages …", flush=True)
-    few = routes.measure(small, small, throughput=50 if arguments.quick else 300)
+    few = routes.measure(small, small, throughput=50 if arguments.quick else 300,
+                         timed_messages=2 if arguments.quick else 25)
     many = routes.measure(large, large)
     digests = digest.measure(20 if arguments.quick else 200, 5)
     cold = coldstart.measure(runs=3 if arguments.quick else 7, package=not arguments.quick)
@@ -61,6 +62,10 @@ def main() -> None:
     for name, figures in throughput.items():
         print(f"  {name[12:]:20} {figures['app_per_second']:>8}/s  boto3 {figures['boto3_per_second']:>8}/s  "
               f"ratio {figures['ratio']}")
+    sending = few["sending (timing)"]
+    print(f"\nsending: {sending['fan_outs']} messages × 39 recipients = {sending['copies']} copies, "
+          f"{sending['copies_per_second']} copies/s in one process (one job at a time, in-process moto); "
+          f"{sending['dynamodb']} DynamoDB calls per copy {sending['operations']}")
     print(f"\ncold start: app import {cold['app_import_seconds']} s, boto3 import {cold['boto3_import_seconds']} s, "
           f"ratio {cold['app_to_boto3_ratio']} (target ≤ 1.5)" +
           (f"; function package {cold['package_megabytes']} MB, layer {cold['layer_megabytes']} MB"
@@ -69,7 +74,7 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
                "sizes": {"small": small, "large": large}, "requests": rows, "throughput": throughput,
-               "digest": digests, "cold_start": cold}
+               "sending": sending, "digest": digests, "cold_start": cold}
     out = pathlib.Path(arguments.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

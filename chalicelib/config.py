@@ -33,6 +33,7 @@ class Settings:
     engagement_tracker: str
     email_max_raw_bytes: int
     attachment_link_seconds: int
+    ses_max_send_rate: float
 
     def discussion_url(self, discussion_id: str) -> str:
         """Where a person opens a discussion in the app (APP_DISCUSSION_URL); never a JSON API URL."""
@@ -129,6 +130,8 @@ def settings() -> Settings:
         attachment_link_seconds=int(_env("ATTACHMENT_LINK_SECONDS", str(7 * 24 * 3600))),
         # Browser origins allowed to call the API and read /openapi.json (chalicelib/cors.py); none unless set.
         cors_allowed_origins=origins(_env("CORS_ALLOWED_ORIGINS", "")),
+        # Emails per second for the whole account; 0 (default) reads it from SES (GetSendQuota). moto answers 1.
+        ses_max_send_rate=float(_env("SES_MAX_SEND_RATE", "0")),
     )
 
 

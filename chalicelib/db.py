@@ -7,10 +7,14 @@ import functools
 import hashlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from chalicelib import aws
 from chalicelib.config import settings
-from chalicelib.errors import ValidationError
+from chalicelib.errors import ValidationError, VersionConflict
 
 if TYPE_CHECKING:
     from pynamodb.attributes import Attribute
@@ -18,15 +22,18 @@ if TYPE_CHECKING:
     from pynamodb.expressions.update import Action
     from pynamodb.transactions import TransactWrite
 
+T = TypeVar("T")
+
 
 def table_name(short_name: str) -> str:
     return settings().table_name(short_name)
 
 
 def table_meta(short_name: str) -> Any:  # PynamoDB types a Model's Meta as a protocol; this class satisfies it
-    """A PynamoDB `Meta` for one of our tables: stage-prefixed name, region, on-demand billing."""
+    """A PynamoDB `Meta` for one of our tables: stage-prefixed name, region, on-demand billing, the one retry
+    policy (chalicelib/aws.py)."""
     return type("Meta", (), {"table_name": table_name(short_name), "region": settings().region,
-                             "billing_mode": "PAY_PER_REQUEST"})
+                             "billing_mode": "PAY_PER_REQUEST", **aws.pynamodb_settings()})
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,7 +41,7 @@ def connection() -> Connection:
     from pynamodb.connection import Connection
 
     # One connection per warm container; PynamoDB honours AWS_ENDPOINT_URL(_DYNAMODB) for moto.
-    return Connection(region=settings().region)
+    return Connection(region=settings().region, **aws.pynamodb_settings())
 
 
 def set_or_remove(attribute: Attribute, value: Any) -> Action:
@@ -46,6 +53,46 @@ def transaction(client_request_token: str | None = None) -> TransactWrite:
     from pynamodb.transactions import TransactWrite
 
     return TransactWrite(connection=connection(), client_request_token=client_request_token)
+
+
+def refused_by_condition(error: Exception) -> bool:
+    """True when DynamoDB refused a write because its condition did not hold (PutItem, UpdateItem, DeleteItem)."""
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def cancellation_codes(error: Exception) -> list[str | None]:
+    """The per-item reasons of a cancelled transaction, in the order the items were sent (None: no reason)."""
+    return [reason.code if reason is not None else None for reason in getattr(error, "cancellation_reasons", None)
+            or []]
+
+
+# ---------------------------------------------------------------- the one retry of our own
+
+MAX_CONFLICT_ATTEMPTS = 30  # with capped, jittered backoff: a few seconds at most, well inside API Gateway's 29 s
+
+
+def conflicted(error: Exception, checked_items: Iterable[int] = ()) -> bool:
+    """Whether a cancelled transaction lost to a concurrent writer: DynamoDB's TransactionConflict on any item, or
+    the optimistic check (a version condition) failing on one of `checked_items` (positions in send order)."""
+    codes = cancellation_codes(error)
+    if "TransactionConflict" in codes or getattr(error, "cause_response_code", None) == "TransactionConflictException":
+        return True
+    return any(index < len(codes) and codes[index] == "ConditionalCheckFailed" for index in checked_items)
+
+
+def retry_on_conflict(attempt: Callable[[], T], attempts: int = MAX_CONFLICT_ATTEMPTS) -> T:
+    """Run `attempt` (read, compute, write with an optimistic check) again while it raises VersionConflict.
+
+    The service's only retry loop of its own: throttling and transient AWS errors are the SDK's (aws.py), and a
+    conflict is not an AWS failure but our read going stale, which only re-reading fixes."""
+    for number in range(attempts):
+        try:
+            return attempt()
+        except VersionConflict:
+            if number == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2 ** min(number, 5)))  # full jitter, at most 0.32 s
+    raise AssertionError("unreachable")
 
 
 CURSOR_NONCE_BYTES = 12

@@ -56,8 +56,16 @@ class ServiceUnavailable(ApiError):
     code = "unavailable"
 
 
+class VersionConflict(Exception):
+    """A concurrent writer changed what a change was computed from: read again and recompute (db.retry_on_conflict).
+    Still raised after every attempt, it means the item is too busy right now: a 503, like throttling."""
+
+
+# Throttling and transient errors that outlived the SDK's retries (chalicelib/aws.py): as whole-call error codes,
+# and as the per-item reasons of a cancelled transaction (which the SDK never retries).
 THROTTLING = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "TransactionInProgressException", "InternalServerError", "ServiceUnavailable", "Throttling"}
+THROTTLED_ITEMS = {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict", "RequestLimitExceeded"}
 
 
 def as_unavailable(error: Exception) -> ServiceUnavailable | None:
@@ -66,6 +74,7 @@ def as_unavailable(error: Exception) -> ServiceUnavailable | None:
     response = getattr(error, "response", None)
     if code is None and isinstance(response, dict):
         code = response.get("Error", {}).get("Code")
-    if code in THROTTLING:
+    reasons = {getattr(reason, "code", None) for reason in getattr(error, "cancellation_reasons", None) or []}
+    if code in THROTTLING or reasons & THROTTLED_ITEMS or isinstance(error, VersionConflict):
         return ServiceUnavailable("the service is busy; nothing was changed, try again shortly")
     return None

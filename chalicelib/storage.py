@@ -1,18 +1,14 @@
 """The one place that talks to S3: attachment and raw-mail objects, and time-limited download URLs."""
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from chalicelib.config import settings
+from chalicelib import aws
 
 
-@functools.lru_cache(maxsize=1)
 def s3() -> Any:
-    import boto3  # imported on first use: routes that never touch S3 do not pay for it at cold start
-    from botocore.config import Config
-
-    return boto3.client("s3", region_name=settings().region, config=Config(signature_version="s3v4"))
+    # Created on first use (aws.client): routes that never touch S3 do not pay for it at cold start.
+    return aws.client("s3")
 
 
 def put_object(bucket: str, key: str, body: bytes, content_type: str) -> None:

@@ -5,6 +5,7 @@ from pynamodb.models import Model
 
 
 def all_models() -> tuple[type[Model], ...]:
+    from chalicelib.claims import MODELS as CLAIM_MODELS
     from chalicelib.community.models import MODELS as COMMUNITY_MODELS
     from chalicelib.discussions.models import MODELS as DISCUSSION_MODELS
     from chalicelib.identities.models import MODELS as IDENTITY_MODELS
@@ -15,5 +16,5 @@ def all_models() -> tuple[type[Model], ...]:
     from chalicelib.users.models import MODELS as USER_MODELS
 
     return (*DISCUSSION_MODELS, *MAIL_MODELS, *TRACKING_MODELS,
-            *NOTIFICATION_MODELS, *COMMUNITY_MODELS, *USER_MODELS, *JOB_MODELS,
+            *NOTIFICATION_MODELS, *COMMUNITY_MODELS, *USER_MODELS, *JOB_MODELS, *CLAIM_MODELS,
             *IDENTITY_MODELS)

@@ -69,33 +69,44 @@ def prepare_demo_tenant() -> None:
     users.update(admin, DEMO_USER, {"email": DEMO_EMAIL, "name": DEMO_NAME})
 
 
-def start_job_worker(stop: threading.Event) -> threading.Thread:
-    """What SQS → Lambda does in AWS: run each queued job (notification fan-out, purges), sweep now and then."""
+JOB_WORKERS = 8  # jobs run at once, as parallel Lambdas would (copies of a send go out side by side)
+
+
+def start_job_worker(stop: threading.Event, workers: int = JOB_WORKERS) -> list[threading.Thread]:
+    """What SQS → Lambda does in AWS: run each queued job (sending copies, notification fan-out, purges) in
+    `workers` threads at once, one message at a time each; sweep now and then."""
     import boto3
 
     from chalicelib import jobs
+    from chalicelib.mail import send
 
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
+    last_sweep = [time.monotonic()]
+    sweeping = threading.Lock()
 
     def work() -> None:
-        last_sweep = time.monotonic()
         while not stop.is_set():
             try:
-                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1,
                                                    WaitTimeSeconds=1).get("Messages", []):
                     jobs.run_message(message["Body"])
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                if time.monotonic() - last_sweep > 60:
-                    jobs.sweep()
-                    last_sweep = time.monotonic()
-            except Exception:  # a failed job stays queued and is retried, as SQS would
+                if time.monotonic() - last_sweep[0] > 60 and sweeping.acquire(blocking=False):
+                    try:
+                        last_sweep[0] = time.monotonic()
+                        jobs.sweep()
+                        send.sweep()  # the retry_failed_sends schedule, which chalice local does not run
+                    finally:
+                        sweeping.release()
+            except Exception:
                 logging.getLogger("jobs").exception("job failed; it will be retried")
                 time.sleep(1)
 
-    thread = threading.Thread(target=work, name="jobs", daemon=True)
-    thread.start()
-    return thread
+    threads = [threading.Thread(target=work, name=f"jobs-{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def start_mailbox(ports: Ports, token: str) -> BaseWSGIServer:

@@ -27,7 +27,8 @@ import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import clock, db, storage  # noqa: E402
+from chalicelib import aws as aws_clients  # noqa: E402
+from chalicelib import clock, db  # noqa: E402
 from chalicelib.auth import issue_local_token  # noqa: E402
 from scripts.bootstrap import bootstrap  # noqa: E402
 
@@ -36,16 +37,13 @@ JWT_SECRET = os.environ["JWT_SECRET"]
 
 def _reset_cached_clients() -> None:
     db.connection.cache_clear()
-    storage.s3.cache_clear()
+    aws_clients.reset_clients()
     from chalicelib import jobs
     from chalicelib.mail import ses
     from chalicelib.tables import all_models
 
-    ses.client.cache_clear()
     jobs.reset_clients()
-    from chalicelib.notifications import sms
-
-    sms.client.cache_clear()
+    ses.reset_pace()
     for model in all_models():
         model._connection = None
 
@@ -193,19 +191,37 @@ def aws_server(aws, monkeypatch):
 
 @pytest.fixture
 def run_jobs(client):
-    """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty."""
+    """Deliver every queued job to the `jobs` Lambda, as SQS would, until the queue is empty.
+
+    A job put back with a delay (jobs.RetryLater) waits, as in SQS, unless `skip_delays`: then its delay is over at
+    once, as if that time had passed (moto's SQS keeps real time); so is the visibility timeout of a message whose
+    run died (raised something that is not an Exception, as a killed Lambda runs no handler)."""
     import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
 
     from chalicelib import jobs
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]
 
-    def run(max_rounds: int = 200) -> list[str]:
+    def end_delays() -> bool:
+        """Time passes for the queue: delays are over, and messages taken by a run that died are shown again (their
+        visibility timeout is over). True if any message became available."""
+        queue = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[jobs.QUEUE_NAME]
+        waiting = [message for message in queue._messages if message.delayed or not message.visible]
+        for message in waiting:
+            message.delayed_until = 0.0
+            message.visible_at = 0.0
+        return bool(waiting)
+
+    def run(max_rounds: int = 200, skip_delays: bool = False) -> list[str]:
         outcomes: list[str] = []
         for _ in range(max_rounds):
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
+                if skip_delays and end_delays():
+                    continue
                 return outcomes
             for message in messages:
                 event = client.events.generate_sqs_event(message_bodies=[message["Body"]],
@@ -221,4 +237,5 @@ def run_jobs(client):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         raise AssertionError("jobs kept coming")
 
+    run.time_passes = end_delays  # type: ignore[attr-defined]
     return run

@@ -24,8 +24,14 @@ def test_the_benchmarks_run_and_request_costs_do_not_grow_with_the_data(tmp_path
     for name in ("pixel open", "click", "unread-count", "category-counts", "list page (25)", "community list page"):
         assert costs[name]["small"] == 1, name
     assert costs["add message"]["operations"]["dynamodb.TransactWriteItems"] == 1
-    # 10: the 9 of the digest itself, and the tenant's sending-pause check (one GetItem, issue 18).
     assert results["digest"]["dynamodb_calls_per_digest"] == 10 and results["digest"]["rerun_outcomes"] == ["not due"]
+    # A send request costs the same whatever it queues: 2 copies or 975 (25 messages × 39 recipients).
+    small, large = costs["send request: 1 message × 2 recipients"], costs["send request: 25 messages × 39 recipients"]
+    # 6: also the tenant's sending-pause check (one GetItem, issue 18).
+    assert small["small"] == large["small"] == large["large"] == 6
+    assert large["operations"]["dynamodb.TransactWriteItems"] == 1 and "ses.SendRawEmail" not in large["operations"]
+    assert costs["jobs of a send, per copy"]["operations"]["ses.SendRawEmail"] == 1
+    assert results["sending"]["copies"] == 78 and results["sending"]["copies_per_second"] > 0
     fan_out = results["digest"]["fan_out"]  # the bench itself fails if a due user is missed or queued twice
     assert fan_out["user_jobs_queued"] == fan_out["users"] and fan_out["full_shard_runs"] > 0
     assert fan_out["per_full_shard_run"]["dynamodb_calls"] == 1 and fan_out["tick"]["dynamodb_calls"] == 0

@@ -11,8 +11,9 @@ THREADS = "/api/tenant/threads"
 
 
 def _failing_transactions(monkeypatch, code: str, times: int) -> list[int]:
-    """The next `times` TransactWriteItems calls fail with `code`, as DynamoDB would answer them."""
-    from botocore.exceptions import ClientError
+    """The next `times` TransactWriteItems calls fail with `code`, as DynamoDB would answer them (and as PynamoDB
+    raises them: a VerboseClientError carrying the per-item cancellation reasons)."""
+    from pynamodb.exceptions import CancellationReason, VerboseClientError
 
     original = Connection._make_api_call
     failures = [times]
@@ -20,9 +21,10 @@ def _failing_transactions(monkeypatch, code: str, times: int) -> list[int]:
     def call(self, operation_name, operation_kwargs, *args, **kwargs):
         if operation_name == "TransactWriteItems" and failures[0] > 0:
             failures[0] -= 1
-            reasons = [{"Code": "TransactionConflict" if code == "TransactionCanceledException" else "None"}]
-            error = ClientError({"Error": {"Code": code, "Message": "injected"}, "CancellationReasons": reasons},
-                                "TransactWriteItems")
+            reasons = [CancellationReason(code="TransactionConflict")] if code == "TransactionCanceledException" \
+                else []
+            error = VerboseClientError({"Error": {"Code": code, "Message": "injected"}}, "TransactWriteItems",
+                                       cancellation_reasons=reasons)
             raise TransactWriteError("injected", cause=error)
         return original(self, operation_name, operation_kwargs, *args, **kwargs)
 

@@ -15,7 +15,7 @@ from werkzeug.test import Client as WsgiClient
 from scripts.local_stack import Ports
 from scripts.mailbox.server import MailboxApp
 from scripts.mailbox.store import Mail, conversations
-from tests.outbound.conftest import admin, enabled  # noqa: F401
+from tests.outbound.conftest import admin, copies, enabled, send  # noqa: F401
 from tests.outbound.test_send import THREADS
 
 CASEY = "casey@client.example"
@@ -34,12 +34,13 @@ def only_this_test_s_objects():
 
 
 @pytest.fixture
-def emailed(api, enabled):  # noqa: F811 - imported fixture
+def emailed(api, enabled, send):  # noqa: F811 - imported fixtures
     created = api.post(THREADS, {"subject": "Quote 1042 for the spring event",
                                  "initial_message": "Hello! Terms: https://example.com/terms",
                                  "participants": [{"email": CASEY, "name": "Casey Client"}]}).data
-    report = api.post(f"{THREADS}/{created['id']}/send").data
-    [sent] = report["sent"]
+    send(created["id"])
+    sent = copies(api, created["id"])[CASEY]
+    assert sent["state"] == "sent"
     return created, sent
 
 

@@ -64,10 +64,11 @@ def test_functions_get_only_what_they_need(template):
         assert [s["Action"] for s in policy["PolicyDocument"]["Statement"]] == [
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]]
     # Actions with no resource type in the Service Authorization Reference (SES v1 identity and receipt-rule
-    # management, CloudWatch PutMetricData) can only be granted on "*"; nothing else may be.
+    # management, GetSendQuota, CloudWatch PutMetricData) can only be granted on "*" (https://docs.aws.amazon.com/
+    # service-authorization/latest/reference/list_amazonses.html); nothing else may be.
     unscoped = {"ses:VerifyDomainDkim", "ses:VerifyEmailIdentity", "ses:GetIdentityVerificationAttributes",
                 "ses:GetIdentityDkimAttributes", "ses:DeleteIdentity", "ses:DescribeActiveReceiptRuleSet",
-                "ses:CreateReceiptRule", "cloudwatch:PutMetricData"}
+                "ses:CreateReceiptRule", "ses:GetSendQuota", "cloudwatch:PutMetricData"}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert "*" not in actions

@@ -2,12 +2,11 @@
 
 Every item of a transaction gets a label; when DynamoDB cancels it for a condition, the commit's outcome names
 the items whose condition failed (`outcome.refused == {"thread", "group"}`) and the caller answers accordingly.
-Conflicts with concurrent transactions and throttling are retried with jittered backoff.
+A transaction cancelled by a concurrent one is committed again (db.retry_on_conflict); throttling is the SDK's to
+retry (chalicelib/aws.py) and, beyond it, a 503 (errors.as_unavailable).
 """
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +14,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
-from chalicelib.db import transaction
-
-RETRYABLE = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "TransactionInProgress"}
-RETRYABLE_RESPONSES = {"TransactionConflictException", "ThrottlingException",
-                       "ProvisionedThroughputExceededException", "TransactionInProgressException",
-                       "InternalServerError"}
+from chalicelib.db import VersionConflict, cancellation_codes, conflicted, retry_on_conflict, transaction
 
 
 @dataclass(frozen=True)
@@ -60,9 +54,9 @@ class Tx:
     def labels(self) -> list[str]:
         return [label for kind in ("check", "delete", "put", "update") for label, _ in self._items[kind]]
 
-    def commit(self, attempts: int = 6) -> Outcome:
+    def commit(self) -> Outcome:
         """Commit all or nothing; a refusal by a condition is an outcome, not an error."""
-        for attempt in range(attempts):
+        def attempt() -> Outcome:
             try:
                 with transaction() as tx:
                     for kind in ("check", "delete", "put", "update"):
@@ -70,13 +64,12 @@ class Tx:
                             add(tx)
                 return Outcome()
             except TransactWriteError as error:
-                codes = [reason.code if reason is not None else None for reason in error.cancellation_reasons or []]
+                codes = cancellation_codes(error)
                 if "ConditionalCheckFailed" in codes:
                     return Outcome(frozenset(label for label, code in zip(self.labels(), codes, strict=False)
                                              if code == "ConditionalCheckFailed"))
-                retryable = any(code in RETRYABLE for code in codes if code) or \
-                    error.cause_response_code in RETRYABLE_RESPONSES
-                if not retryable or attempt == attempts - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
-        raise AssertionError("unreachable")
+                if conflicted(error):
+                    raise VersionConflict("board transaction") from error
+                raise
+
+        return retry_on_conflict(attempt)

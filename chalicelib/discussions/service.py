@@ -7,8 +7,6 @@ drift, and concurrent writers simply retry on a version conflict.
 """
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +15,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import clock, ids
 from chalicelib.auth import Principal
-from chalicelib.db import decode_cursor, encode_cursor, transaction
+from chalicelib.db import VersionConflict, conflicted, decode_cursor, encode_cursor, retry_on_conflict, transaction
 from chalicelib.discussions.models import (
     CONTEXT_TYPES,
     DISCUSSION_TYPES,
@@ -32,7 +30,6 @@ from chalicelib.discussions.models import (
 from chalicelib.errors import Conflict, NotFound, ValidationError
 
 PREVIEW_LENGTH = 160
-MAX_COMMIT_ATTEMPTS = 30  # with capped exponential backoff: seconds, well inside API Gateway's 29 s
 
 
 # ---------------------------------------------------------------- keys
@@ -96,14 +93,12 @@ def _copy(item: Discussion) -> Discussion:
 
 @dataclass
 class _Extra:
-    """Writes that ride along in a discussion's transaction (a new message, say)."""
+    """Writes that ride along in a discussion's transaction (a new message, say); an entry is a model, or a
+    (model, condition) pair whose condition failing cancels the change without counting as a version conflict."""
     saves: list[Any] = field(default_factory=list)
 
 
-def _commit(before: Discussion | None, after: Discussion, extra: _Extra | None = None) -> None:
-    """Write `after` if nobody changed the discussion since `before` was read, with all derived items."""
-    _index_keys(after)
-    tenant_id = after.tenant_id
+def _counter_deltas(before: Discussion | None, after: Discussion) -> dict[str, int]:
     deltas: dict[str, int] = {}
 
     def bump(key: str, amount: int) -> None:
@@ -116,53 +111,61 @@ def _commit(before: Discussion | None, after: Discussion, extra: _Extra | None =
     bump(category_counter(after.status, after.discussion_type), 1)
     for user in _unread_users(after):
         bump(unread_counter(user), 1)
+    return deltas
 
+
+def _commit(before: Discussion | None, after: Discussion, extra: _Extra | None = None) -> None:
+    """Write `after` if nobody changed the discussion since `before` was read, with all derived items."""
+    _index_keys(after)
+    tenant_id = after.tenant_id
+    deltas = _counter_deltas(before, after)
     old_members = {participant_ref(p): p for p in (before.participants if before else [])}
     new_members = {participant_ref(p): p for p in after.participants}
     membership_moved = before is None or before.status != after.status or before.activity_key != after.activity_key
 
-    with transaction() as tx:
-        if before is None:
-            tx.save(after, condition=Discussion.discussion_id.does_not_exist())
-        else:
-            after.version = before.version + 1
-            tx.save(after, condition=Discussion.version == before.version)
-        for key, amount in deltas.items():
-            if amount:
-                tx.update(Counter(tenant_id, key), actions=[Counter.value.add(amount)])
-        for ref in new_members:
-            if membership_moved or ref not in old_members:
-                member_key = membership_key(tenant_id, ref)
-                tx.save(Membership(member_key, after.discussion_id,
-                                   participant_status=f"{member_key}#{after.status}",
-                                   activity_key=after.activity_key))
-        for ref in set(old_members) - set(new_members):
-            tx.delete(Membership(membership_key(tenant_id, ref), after.discussion_id))
-        for record in (extra.saves if extra else []):
-            tx.save(record)
-
-
-def _is_retryable(error: TransactWriteError) -> bool:
-    codes = {reason.code for reason in (error.cancellation_reasons or []) if reason is not None}
-    return bool(codes & {"ConditionalCheckFailed", "TransactionConflict"}) or \
-        error.cause_response_code in {"TransactionConflictException", "TransactionCanceledException"}
+    removed = set(old_members) - set(new_members)
+    try:
+        with transaction() as tx:
+            if before is None:
+                tx.save(after, condition=Discussion.discussion_id.does_not_exist())
+            else:
+                after.version = before.version + 1
+                tx.save(after, condition=Discussion.version == before.version)
+            for key, amount in deltas.items():
+                if amount:
+                    tx.update(Counter(tenant_id, key), actions=[Counter.value.add(amount)])
+            for ref in new_members:
+                if membership_moved or ref not in old_members:
+                    member_key = membership_key(tenant_id, ref)
+                    tx.save(Membership(member_key, after.discussion_id,
+                                       participant_status=f"{member_key}#{after.status}",
+                                       activity_key=after.activity_key))
+            for ref in removed:
+                tx.delete(Membership(membership_key(tenant_id, ref), after.discussion_id))
+            for record in (extra.saves if extra else []):
+                model, condition = record if isinstance(record, tuple) else (record, None)
+                tx.save(model, condition=condition)
+    except TransactWriteError as error:
+        # DynamoDB receives deletes before puts, so the discussion (the first put) follows the removed memberships.
+        if conflicted(error, checked_items=[len(removed)]):
+            raise VersionConflict(after.discussion_id) from error
+        raise
 
 
 def _mutate(tenant_id: str, discussion_id: str,
             change: Callable[[Discussion], _Extra | None]) -> Discussion:
-    """Load, change and commit a discussion, retrying with jitter when a concurrent writer got there first."""
-    for attempt in range(MAX_COMMIT_ATTEMPTS):
+    """Load, change and commit a discussion, again (db.retry_on_conflict) when a concurrent writer got there first."""
+    def attempt() -> Discussion:
         before = load(tenant_id, discussion_id)
         after = _copy(before)
-        extra = change(after)
-        try:
-            _commit(before, after, extra)
-            return after
-        except TransactWriteError as error:
-            if not _is_retryable(error):
-                raise
-            time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 5)))  # full jitter, at most 0.32 s
-    raise Conflict("the discussion is being changed by others right now; try again", field="discussion_id")
+        _commit(before, after, change(after))
+        return after
+
+    try:
+        return retry_on_conflict(attempt)
+    except VersionConflict:
+        raise Conflict("the discussion is being changed by others right now; try again",
+                       field="discussion_id") from None
 
 
 # ---------------------------------------------------------------- reads
@@ -430,7 +433,8 @@ def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, autho
         queued[:] = [jobs.new_job("discussion.notify", {
             "tenant_id": tenant_id, "discussion_id": discussion_id, "message_id": message.message_id,
             "author_user_id": author_user_id, "author_name": author_name})]
-        # `also_save`: items of the caller written in the same transaction (the inbound Message-ID record).
+        # `also_save`: items of the caller written in the same transaction (the inbound Message-ID claim, with the
+        # condition that its lease is still held).
         return _Extra(saves=[message, *queued, *(also_save(message) if also_save else [])])
 
     item = _mutate(tenant_id, discussion_id, change)

@@ -4,13 +4,16 @@ A request that must start work elsewhere (notify a group's members, purge a dele
 writes a job record in the same DynamoDB transaction as its change, then sends it to the jobs queue.
 If that send fails or the Lambda dies first, the sweeper finds the record and sends it again, so no
 work is lost; handlers are idempotent, so work done twice changes nothing. A long job does one page
-per run and sends its continuation, keeping each run far inside Lambda's time limit.
+per run and sends its continuation, keeping each run far inside Lambda's time limit. A job that must
+wait (SES throttled us, the account's send rate is used up) raises `RetryLater`: its message goes back
+on the queue with a delay, instead of the Lambda sleeping or failing.
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,8 +21,8 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, ids
-from chalicelib.config import settings, stage_resource
+from chalicelib import aws, clock, ids
+from chalicelib.config import stage_resource
 from chalicelib.jobs.models import JobRecord
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,18 @@ logger = logging.getLogger(__name__)
 QUEUE_NAME = os.environ.get("JOBS_QUEUE") or stage_resource("jobs")
 SHARDS = 8
 STALE_AFTER = timedelta(minutes=5)
+# At most this many `jobs` Lambdas run at once (the SQS event source's MaximumConcurrency, app.py); the SES send
+# rate is shared among them (mail/ses.py).
+MAX_CONCURRENCY = 50
+MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+
+
+class RetryLater(Exception):
+    """Raised by a job that cannot go on now: the runner puts its message back on the queue, delayed."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds:.1f} s")
+        self.seconds = min(max(1, math.ceil(seconds)), MAX_DELAY_SECONDS)
 
 Handler = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 _HANDLERS: dict[str, str] = {
@@ -36,9 +51,9 @@ _HANDLERS: dict[str, str] = {
     "discussion.notify": "chalicelib.discussions.notify:run",
     "digest.shard": "chalicelib.notifications.digest:run_shard",
     "digest.user": "chalicelib.notifications.digest:run_user",
+    "mail.fanout": "chalicelib.mail.send:run_fanout",
+    "mail.copy": "chalicelib.mail.send:run_copy",
 }
-
-
 
 
 def new_job(kind: str, payload: dict[str, Any]) -> JobRecord:
@@ -51,11 +66,8 @@ def new_job(kind: str, payload: dict[str, Any]) -> JobRecord:
                      payload=json.dumps(payload, separators=(",", ":")), created_at=now, updated_at=now)
 
 
-@functools.lru_cache(maxsize=1)
 def _sqs() -> Any:
-    import boto3
-
-    return boto3.client("sqs", region_name=settings().region)
+    return aws.client("sqs")
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,7 +76,6 @@ def _queue_url() -> str:
 
 
 def reset_clients() -> None:
-    _sqs.cache_clear()
     _queue_url.cache_clear()
 
 
@@ -85,14 +96,41 @@ def dispatch(record: JobRecord) -> bool:
         return False
 
 
+def dispatch_all(records: list[JobRecord]) -> bool:
+    """`dispatch` for several committed jobs, ten to an SQS call; False if any is left to the sweeper."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        _send_batches([_message(record) for record in records])
+        return True
+    except (BotoCoreError, ClientError, RuntimeError):
+        logger.warning("%d jobs not all queued; the sweeper will send them", len(records), exc_info=True)
+        return False
+
+
 def send_direct(kind: str, payloads: list[dict[str, Any]]) -> None:
     """Queue jobs that need no outbox record: work that the next schedule finds again if this send is lost."""
-    for start in range(0, len(payloads), 10):
-        entries = [{"Id": str(n), "MessageBody": json.dumps({"kind": kind, "payload": payload})}
-                   for n, payload in enumerate(payloads[start:start + 10])]
+    _send_batches([json.dumps({"kind": kind, "payload": payload}) for payload in payloads])
+
+
+def _send_batches(bodies: list[str]) -> None:
+    for start in range(0, len(bodies), 10):
+        entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start:start + 10])]
         failed = _sqs().send_message_batch(QueueUrl=_queue_url(), Entries=entries).get("Failed", [])
         if failed:
-            raise RuntimeError(f"SQS refused {len(failed)} {kind} jobs: {failed[0].get('Message')}")
+            raise RuntimeError(f"SQS refused {len(failed)} jobs: {failed[0].get('Message')}")
+
+
+def _later(body: str, record: JobRecord | None, wait: RetryLater) -> str:
+    """Put the message back on the queue, delayed; an outbox job's record is touched so the sweeper leaves it be."""
+    _sqs().send_message(QueueUrl=_queue_url(), MessageBody=body, DelaySeconds=wait.seconds)
+    if record is not None:
+        try:
+            record.update(actions=[JobRecord.updated_at.set(clock.now_iso())], condition=JobRecord.job_id.exists())
+        except UpdateError:
+            pass  # finished meanwhile
+    logger.info("job deferred %d s: %s", wait.seconds, wait)
+    return "deferred"
 
 
 def _handler(kind: str) -> Handler:
@@ -112,9 +150,12 @@ def run_message(body: str) -> str:
         logger.error("dropping a malformed job message: %.200s", body)
         return "malformed"
     if kind not in _HANDLERS or not isinstance(payload, dict):
-        logger.error("dropping a job of unknown kind %r", kind)
+        logger.error("dropping a job of unknown kind %r: %.300s", kind, body)
         return "unknown"
-    continuation = _handler(kind)(payload)
+    try:
+        continuation = _handler(kind)(payload)
+    except RetryLater as wait:
+        return _later(body, record, wait)
     if record is None:  # a direct job: its continuation is simply queued
         if continuation is not None:
             _sqs().send_message(QueueUrl=_queue_url(), MessageBody=json.dumps({"kind": kind, "payload": continuation}))

@@ -5,6 +5,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
 
 
@@ -35,8 +36,11 @@ class MessageIdIndex(Model):
     message_id = UnicodeAttribute(null=True)
     recipient = UnicodeAttribute(null=True)
     origin = UnicodeAttribute()                           # thread | ours | ses | inbound
-    # Inbound only: when this delivery was claimed, and whether its attachments are stored (message_id is set
-    # in the same transaction as the posted message, so a crash never leaves a claim that hides a lost mail).
+    # Inbound only: the claim of this delivery (mail/receive.py), when it was first claimed, and whether its
+    # attachments are stored (message_id is set in the same transaction as the posted message, so a crash never
+    # leaves a claim that hides a lost mail).
+    status = UnicodeAttribute(null=True)                  # posting | posted
+    claim = ClaimMap(null=True)
     claimed_at = UnicodeAttribute(null=True)
     attachments_stored = BooleanAttribute(null=True)
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 
-from chalicelib import clock, ids, storage
+from chalicelib import claims, clock, ids, storage
 from chalicelib.config import settings, stage_resource
 from chalicelib.discussions import attachments as discussion_attachments
 from chalicelib.discussions import service as discussions
 from chalicelib.errors import ApiError, Conflict, NotFound
+from chalicelib.logs import redact
 from chalicelib.mail import anchors, communication, inbound
 from chalicelib.mail.models import InboundRecord, MessageIdIndex, ReplyKey
 
@@ -164,7 +165,7 @@ def _refused(mail: inbound.ParsedMail, match: Match, verdicts: inbound.Verdicts 
                 reason = "the discussion is closed"
     if reason is None:
         return None
-    logger.info("inbound mail quarantined: %s", reason)
+    logger.info("inbound mail quarantined: %s", redact(reason))
     return Outcome(QUARANTINED, reason, match.tenant_id, match.discussion_id)
 
 
@@ -195,83 +196,78 @@ def _record(outcome: Outcome, mail: inbound.ParsedMail | None, raw_key: str, rec
             raise
     outcome.inbound_id = inbound_id
     if outcome.status != POSTED:
-        logger.info("inbound mail %s: %s (%s)", inbound_id, outcome.status, outcome.reason)
+        logger.info("inbound mail %s: %s (%s)", inbound_id, outcome.status, redact(outcome.reason))
     return outcome
 
 
 def _post(mail: inbound.ParsedMail, match: Match, raw_key: str) -> Outcome:
     """Post once, even when SNS delivers the mail twice or a Lambda dies half-way.
 
-    The Message-ID is claimed first; the message and the claim's `message_id` are written in one transaction;
-    attachments follow and are marked done. A redelivery finishes what a crashed run left: attachments not
-    stored yet are stored, a claim never posted is taken over once it is older than CLAIM_TIMEOUT."""
+    The Message-ID is claimed first (claims.take on its record); the message and the claim's end (`message_id`,
+    on condition that the claim is still ours) are written in one transaction; attachments follow and are marked
+    done. A redelivery finishes what a crashed run left: attachments not stored yet are stored, a claim never
+    posted is taken over once its lease ran out. A mail without a Message-ID gets one on the tenant's reply domain
+    (it is indexed there, and a reply quoting it must come home)."""
     sender = mail.from_address or ""
-    their_id = mail.message_id or f"<inbound.{ids.new_id()}@{settings().default_reply_domain}>"
+    their_id = mail.message_id or f"<inbound.{ids.new_id()}@{_reply_domain(match.tenant_id)}>"
     claim = _claim_delivery(their_id, match)
-    if claim.message_id:
-        if not claim.attachments_stored:
-            _store_attachments(mail, match, claim.message_id, claim)
+    if not claim.held:
+        existing = claim.item
+        if existing is not None and existing.message_id and not existing.attachments_stored:
+            _store_attachments(mail, match, existing.message_id, existing)
         return Outcome(DUPLICATE, "this Message-ID was already posted", match.tenant_id, match.discussion_id,
-                       claim.message_id)
+                       existing.message_id if existing is not None else None)
     text = mail.text or "(no text)"
     spec = discussions.MessageInput(body=text[:100_000], is_internal=False)
 
     def posted_claim(message: Any) -> list[Any]:
-        claim.message_id = message.message_id
-        return [claim]
+        item, still_ours = claim.finished_in_caller_transaction(POSTED)
+        item.message_id = message.message_id
+        return [(item, still_ours)]
 
     _, posted = discussions.add_message(
         match.tenant_id, match.discussion_id, spec, author=sender, author_user_id=None, author_type="email",
         email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key,
         author_name=mail.from_name or sender, also_save=posted_claim)
-    _store_attachments(mail, match, posted.message_id, claim)
+    assert claim.item is not None
+    _store_attachments(mail, match, posted.message_id, claim.item)
     return Outcome(POSTED, None, match.tenant_id, match.discussion_id, posted.message_id,
                    {"matched_by": match.by, "sender_name": mail.from_name})
 
 
-CLAIM_TIMEOUT_SECONDS = 90
+def _reply_domain(tenant_id: str) -> str:
+    return communication.get(tenant_id).email_reply_domain or settings().default_reply_domain
+
+
+# Posting one inbound mail: the lease outlasts the inbound_mail Lambda (timeout 120 s, .chalice/config.json).
+DELIVERY = claims.Work(kind="inbound", status=MessageIdIndex.status, claim=MessageIdIndex.claim,
+                       ready=("released",), working="posting", creates=True, lease_seconds=150)
 
 
 class DeliveryInProgress(Exception):
     """Another run is posting this mail right now: fail, so the event is retried (and finished) later."""
 
 
-def _claim_delivery(their_id: str, match: Match) -> MessageIdIndex:
-    """The Message-ID record of this delivery: new (claimed now), posted (message_id set) or taken over."""
-    key = anchors.index_key(their_id)
-    now = clock.now_iso()
-    claim = MessageIdIndex(key, tenant_id=match.tenant_id, discussion_id=match.discussion_id, origin="inbound",
-                           claimed_at=now)
-    try:
-        claim.save(condition=MessageIdIndex.message_id_header.does_not_exist())
-        return claim
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-    existing = MessageIdIndex.get(key, consistent_read=True)
-    if existing.message_id or existing.origin != "inbound":
-        return existing
-    stale = clock.iso(clock.now() - timedelta(seconds=CLAIM_TIMEOUT_SECONDS))
-    if existing.claimed_at and existing.claimed_at > stale:
-        raise DeliveryInProgress(f"{their_id} is being posted by another run")
-    try:  # the run that claimed it died before posting: take the claim over, once
-        existing.update(actions=[MessageIdIndex.claimed_at.set(now)],
-                        condition=(MessageIdIndex.claimed_at == existing.claimed_at)
-                        & MessageIdIndex.message_id.does_not_exist())
-    except UpdateError as error:
-        raise DeliveryInProgress(f"{their_id} was taken over by another run") from error
-    return existing
+def _claim_delivery(their_id: str, match: Match) -> claims.Claim[MessageIdIndex]:
+    """The Message-ID record of this delivery, claimed now; or as it is (posted: `message_id` set; or one of our own
+    outbound ids, which a mail loop can bring back). Raises DeliveryInProgress while another run holds it."""
+    claim = claims.take(MessageIdIndex(anchors.index_key(their_id)), DELIVERY, actions=[
+        MessageIdIndex.tenant_id.set(match.tenant_id), MessageIdIndex.discussion_id.set(match.discussion_id),
+        MessageIdIndex.origin.set("inbound"), MessageIdIndex.claimed_at.set(clock.now_iso())])
+    if claim.state in (claims.BUSY, claims.GONE):
+        raise DeliveryInProgress(f"{redact(their_id)} is being posted by another run")
+    return claim
 
 
-def _store_attachments(mail: inbound.ParsedMail, match: Match, message_id: str, claim: MessageIdIndex) -> None:
+def _store_attachments(mail: inbound.ParsedMail, match: Match, message_id: str, record: MessageIdIndex) -> None:
     for attachment in mail.attachments[:MAX_ATTACHMENTS]:
         try:
             discussion_attachments.store(match.tenant_id, match.discussion_id, filename=attachment.filename,
                                          content_type=attachment.content_type, content=attachment.content,
                                          uploaded_by="email", message_id=message_id)
         except ApiError as error:
-            logger.info("inbound attachment refused: %s", error)
-    claim.update(actions=[MessageIdIndex.attachments_stored.set(True)])
+            logger.info("inbound attachment refused: %s", redact(str(error)))
+    record.update(actions=[MessageIdIndex.attachments_stored.set(True)])
 
 
 def handle_receipt(notification: dict[str, Any] | str) -> Outcome:

@@ -1,4 +1,5 @@
-"""Routes of mail: the tenant's communication settings, sending a discussion, and the inbound mail records."""
+"""Routes of mail: the tenant's communication settings, sending a discussion, copies whose sending is uncertain,
+and the inbound mail records."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -38,15 +39,48 @@ def put_settings(principal: Principal, request: Any, body: schemas.Communication
 
 
 @api.route("/api/tenant/threads/{discussion_id}/send", "POST", path_model="DiscussionPath", body="SendRequest",
-           body_required=False, response="SendReport", errors=(404, 409))
+           body_required=False, response="SendQueued", status=202, errors=(404, 409))
 def send_discussion(principal: Principal, request: Any, discussion_id: str,
                     body: schemas.SendRequest) -> dict[str, Any]:
-    """Email the discussion to its external participants
+    """Queue the discussion's unsent messages for email to its external participants
 
-    Each external participant gets their own copy. Internal notes never leave. The body is optional."""
+    Records what is to be sent and answers at once, `202`: each queued message with its recipients and a
+    `tracking_url` where each copy's state shows (`queued`, `sending`, `sent`, `failed` with its reason, or
+    `uncertain`), as background jobs send one copy per recipient, in parallel and within the account's SES send
+    rate. Without a body: the messages waiting in the outbox (at most 25 per call). With `message_id`: that message
+    again, its copies already sent or on their way skipped (`already sent`, `in progress`), failed ones queued again.
+    Suppressed addresses are skipped. `409` while email integration is disabled, on a closed discussion, for an
+    internal note, or on `sending` while the tenant's sending is paused (GET /api/tenant/reputation). See
+    docs/sending.md."""
     from chalicelib.mail import send  # the mail journeys load only when used
 
-    return send.send_discussion(principal, discussion_id, body.message_id).as_json()
+    return send.queue_send(principal, discussion_id, body.message_id).as_json()
+
+
+UNCERTAIN_ADMIN = Roles("admin", refusal="uncertain sends need the admin role")
+
+
+@api.route("/api/tenant/sending/uncertain", query="UncertainQuery", response="UncertainSendPage",
+           roles=UNCERTAIN_ADMIN)
+def list_uncertain(principal: Principal, request: Any, query: schemas.UncertainQuery) -> dict[str, Any]:
+    """Emails and texts whose sending is uncertain (admin)
+
+    Their sender was lost while SES (or SNS) had them: sent or not, nobody knows. Newest first."""
+    from chalicelib import claims
+
+    items, cursor = claims.list_uncertain(principal.tenant_id, query.limit, query.cursor)
+    return {"items": [claims.as_json(item) for item in items], "next_cursor": cursor}
+
+
+@api.route("/api/tenant/sending/uncertain/{uncertain_id}", "POST", path_model="UncertainPath",
+           body="UncertainSendResolve", response="UncertainSendResolved", roles=UNCERTAIN_ADMIN, errors=(404, 409))
+def resolve_uncertain(principal: Principal, request: Any, uncertain_id: str,
+                      body: schemas.UncertainSendResolve) -> dict[str, Any]:
+    """Resend or dismiss an uncertain send (admin)"""
+    from chalicelib import claims
+
+    outcome = claims.resolve(principal.tenant_id, uncertain_id, body.action, principal.user_id)
+    return {"id": uncertain_id, "action": body.action, "outcome": outcome}
 
 
 def _inbound_record(record: Any) -> dict[str, Any]:

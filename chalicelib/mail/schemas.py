@@ -51,16 +51,73 @@ class SendRequest(Request):
                                                            "message)")] = None
 
 
-class SendReport(Answer):
-    """What a send did. Modelled loosely on purpose: the send route's answer is being reworked (queued copies, 202),
-    so the lists are described and their items left open."""
+class QueuedMessage(Answer):
+    message_id: str
+    recipients: list[str] = Field(description="one copy each")
+    tracking_url: str = Field(description="GET it for the state of each copy of this message")
 
-    model_config = ConfigDict(extra="allow")
 
-    sent: list[dict[str, Any]] = Field(description="copies sent: message_id, recipient, email_message_id")
-    skipped: list[dict[str, Any]] = Field(description="copies not sent: message_id, recipient, reason "
-                                                      "(`suppressed`, `already sent`)")
-    failed: list[dict[str, Any]] = Field(description="copies that failed: message_id, recipient, reason")
+class SkippedCopy(Answer):
+    message_id: str
+    recipient: str
+    reason: Annotated[str, Choice(("suppressed", "already sent", "in progress", "uncertain"), required=True)]
+
+
+class SendQueued(Answer):
+    """What a send queued; the copies go out in the background (docs/sending.md)."""
+
+    queued: list[QueuedMessage]
+    skipped: list[SkippedCopy]
+    tracking_url: str = Field(description="the discussion's tracking: every copy of every message")
+
+
+UNCERTAIN_KINDS = ("copy", "notification_email", "notification_sms", "digest")
+UNCERTAIN_ACTIONS = ("resend", "dismiss")
+
+
+class UncertainQuery(Query):
+    limit: Annotated[int, PageLimit()] = 25
+    cursor: Annotated[str | None, Cursor()] = None
+
+
+class UncertainPath(Path):
+    uncertain_id: Annotated[str, PathText(None)]
+
+
+class UncertainSend(Answer):
+    """An email or text whose sender was lost while SES or SNS had it: sent or not, nobody knows."""
+
+    model_config = ConfigDict(extra="allow")  # the kind's own fields (discussion, message, recipient, user…)
+
+    id: str
+    kind: Annotated[str, Choice(UNCERTAIN_KINDS, required=True)]
+    discussion_id: str | None = None
+    message_id: str | None = None
+    recipient: str | None = None
+    user_id: str | None = None
+    notification_id: str | None = None
+    title: str | None = None
+    period: str | None = None
+    notification_count: int | None = None
+    claimed_at: Timestamp | None
+    detected_at: Timestamp
+
+
+class UncertainSendPage(Answer):
+    items: list[UncertainSend]
+    next_cursor: str | None
+
+
+class UncertainSendResolve(Request):
+    action: Annotated[str, Choice(UNCERTAIN_ACTIONS, required=True, description=(
+        "`resend`: it did not arrive, send it again (a copy is queued; a notification or digest goes in the user's "
+        "next digest; a text cannot be resent). `dismiss`: it arrived, or never mind."))]
+
+
+class UncertainSendResolved(Answer):
+    id: str
+    action: Annotated[str, Choice(UNCERTAIN_ACTIONS, required=True)]
+    outcome: str
 
 
 class InboundQuery(Query):

@@ -1,353 +1,365 @@
-"""Sending a discussion's messages: one rendered copy per external recipient, each claimed before it goes.
+"""Sending a discussion's messages: the request records what is to be sent; jobs send every copy once.
 
-The journey of one copy: claim its tracking record (a conditional write on a key derived from
-message and recipient, so a retry or a concurrent send can never mail it twice) → build the MIME →
-SES SendRawEmail with that recipient alone → record the Message-ID SES really put on the mail and
-index every id for inbound matching. A copy SES refused stays `failed` with its reason and the
-message stays in the outbox, so the next send picks it up.
+The journey of a send (docs/sending.md):
+1. `queue_send` (POST /api/tenant/threads/{id}/send) checks, takes the messages waiting in the outbox (or the one
+   named) and writes one `mail.fanout` job per message in one transaction that also takes them out of the outbox;
+   it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
+2. `run_fanout` (a job per message) writes the reply keys and the message's ids for inbound matching, a tracking
+   record per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy, so the copies go out in
+   parallel Lambdas.
+3. `run_copy` (a job per copy), within the account's SES send rate: claim the copy (chalicelib/claims.py) → render
+   it → record the CALLING step → SES SendRawEmail, once → record the Message-ID SES put on the mail and index it
+   for inbound matching, in one transaction. SES throttled or unavailable: the copy goes back on the queue with a
+   delay. A copy whose worker died is taken over once its lease ran out, or, if it died at the CALLING step,
+   listed for an operator (`uncertain`): never sent twice, never silently dropped.
+4. `sweep` (every 15 minutes) queues again every copy left unfinished (a queue message lost, a job given up on).
+
+States of a copy (its tracking record): queued → sending → sent | failed | uncertain. `failed` with a
+`retry_shard` is retried by the queue and the sweep; without one (SES refused the message itself, email turned
+off, recipient removed) it waits for a person to send that message again.
 """
 from __future__ import annotations
 
+import logging
+import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, storage
+from chalicelib import claims, clock, jobs
 from chalicelib.auth import Principal
 from chalicelib.config import settings
+from chalicelib.db import VersionConflict, cancellation_codes, refused_by_condition, retry_on_conflict, transaction
 from chalicelib.discussions import service as discussions
-from chalicelib.discussions.attachments import safe_filename
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.identities import reputation
-from chalicelib.mail import anchors, communication, compose, ses
+from chalicelib.mail import anchors, communication, copies, ses
+from chalicelib.mail.copies import external_recipients
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
-from chalicelib.notifications.schedule import zone
 from chalicelib.tracking import suppression
 from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking
 
-HISTORY_MESSAGES = 3
-MAX_REFERENCES = 20
-BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGES_PER_SEND = 25          # 25 jobs + 25 outbox updates: half of DynamoDB's 100 items per transaction
+SWEEP_AFTER_SECONDS = 15 * 60       # a queued copy untouched this long has lost its queue message
+MAX_BACKOFF_SECONDS = jobs.MAX_DELAY_SECONDS
+
+
+def _describe(record: EmailTracking) -> tuple[str, dict[str, Any]]:
+    return record.tenant_id, {"discussion_id": record.discussion_id, "message_id": record.message_id,
+                              "recipient": record.recipient_email}
+
+
+# A copy's claim. Its lease outlasts the `jobs` Lambda (timeout 300 s) and ends before SQS shows the copy's
+# message again (visibility 360 s), so the redelivery after a crash finds the lease over.
+COPY = claims.Work(kind="copy", status=EmailTracking.state, claim=EmailTracking.claim, ready=("queued", "failed"),
+                   lease_seconds=330, describe=_describe,
+                   when_uncertain=lambda: [EmailTracking.retry_shard.remove()])  # out of the sweep: a person decides
+
+
+def _shard(pixel: str) -> str:
+    return f"failed#{int(pixel[:2], 16) % EmailTracking.RETRY_SHARDS}"
+
+
+# ---------------------------------------------------------------- 1. the request
 
 
 @dataclass
-class SendReport:
-    sent: list[dict[str, Any]] = field(default_factory=list)
+class Queued:
+    queued: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
+    tracking_url: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"sent": self.sent, "skipped": self.skipped, "failed": self.failed}
+        return {"queued": self.queued, "skipped": self.skipped, "tracking_url": self.tracking_url}
 
 
-def external_recipients(discussion: Discussion) -> list[ParticipantMap]:
-    return [p for p in discussion.participants if p.email and not p.user_id]
-
-
-# Who sees whom (docs/mail-journeys.md): To lists the external participants, Cc the cc role; bcc appear nowhere,
-# and staff appear only in the From display name ("Dana Demo via Acme Events"). Staff get no copy, so putting
-# them in To would make Reply-All mail them directly, around the hub.
-TO_ROLES = frozenset({"owner", "participant"})
-CC_ROLES = frozenset({"cc"})
-VISIBLE_ROLES = TO_ROLES | CC_ROLES
-
-
-def _visible(people: list[ParticipantMap], roles: frozenset[str]) -> list[compose.Person]:
-    return [compose.Person(p.email, p.name) for p in people if p.email and not p.user_id and p.role in roles]
-
-
-def may_see(message: Message, recipient: str, roles_by_email: dict[str, str]) -> bool:
-    """Whether an external recipient may read this earlier message quoted in their copy.
-
-    Staff messages (never internal notes: those are never loaded here) and messages of visible participants
-    are seen by everyone; a bcc participant's words (or anyone's no longer in the discussion) only by their
-    author. The same rule for every mail that quotes a discussion to an external person."""
-    if message.is_internal:
-        return False
-    if message.author_type == "user":
-        return True
-    author = message.author.lower()
-    return author == recipient.lower() or roles_by_email.get(author) in VISIBLE_ROLES
-
-
-@dataclass
-class Outgoing:
-    """What every copy of one message shares: the sender as shown, names and dates, files; read once per message."""
-    message: Message
-    earlier: list[Message]
-    sender: compose.Person
-    names: dict[str, str]
-    zone: ZoneInfo
-    attachments: list[compose.Attachment]
-    download_links: list[compose.DownloadLink]
-
-    def history_for(self, recipient: str, roles_by_email: dict[str, str]) -> list[compose.HistoryItem]:
-        visible = [m for m in self.earlier if may_see(m, recipient, roles_by_email)]
-        return [compose.HistoryItem(self.names.get(m.author, m.author), self.written(m.created_at), m.body)
-                for m in visible[-HISTORY_MESSAGES:]]
-
-    def written(self, iso: str) -> str:
-        return compose.human_date(datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(self.zone))
-
-
-def _messages_to_send(discussion: Discussion, message_id: str | None) -> list[Message]:
-    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
-    if message_id:
-        try:
-            message = Message.get(key, message_id)
-        except Message.DoesNotExist:
-            raise NotFound("message not found in this discussion") from None
-        if message.is_internal:
-            raise Conflict("internal notes are never emailed", field="message_id")
-        return [message]
-    pending = [m.message_id for m in Message.outbox.query(key, limit=25)]
-    return sorted(Message.batch_get([(key, i) for i in pending]), key=lambda m: m.message_id)
-
-
-def _history(discussion: Discussion, before: str) -> list[Message]:
-    """Earlier non-internal messages, oldest first (internal notes are never quoted)."""
-    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
-    earlier = Message.query(key, Message.message_id < before, scan_index_forward=False, limit=50)
-    return list(reversed([m for m in earlier if not m.is_internal]))
-
-
-def _display_names(tenant_id: str, discussion: Discussion, messages: list[Message], fallback: str) -> dict[str, str]:
-    """author → the name a person reads: participant name, else the users directory (one BatchGet for all staff
-    authors), else for staff the tenant's sender name. Never an internal user id; an external author without a
-    name shows as their address, which the recipient already sees in the mail anyway."""
-    from chalicelib.users import service as users
-
-    names: dict[str, str] = {}
-    for participant in discussion.participants:
-        if participant.name:
-            for key in (participant.user_id, (participant.email or "").lower()):
-                if key:
-                    names[key] = participant.name
-    staff = {m.author for m in messages if m.author_type == "user" and m.author not in names}
-    profiles = users.get_many(tenant_id, staff) if staff else {}
-    for user_id in staff:
-        profile = profiles.get(user_id)
-        names[user_id] = (profile.name if profile and profile.name else fallback)
-    for message in messages:
-        if message.author_type != "user":
-            names.setdefault(message.author, names.get(message.author.lower(), message.author))
-    return names
-
-
-def _claim(record: EmailTracking) -> bool:
-    """Take the right to send this copy: new, or failed before. False if it is sent or being sent."""
-    try:
-        record.save(condition=EmailTracking.tracking_pixel_id.does_not_exist())
-        return True
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-    try:
-        record.update(actions=[EmailTracking.state.set("sending"), EmailTracking.attempts.add(1)],
-                      condition=EmailTracking.state == "failed")
-        return True
-    except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-
-
-def _previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> str | None:
-    """The Message-ID of the latest message of the conversation this recipient has in their mailbox."""
-    for message in reversed(earlier):
-        if message.author.lower() == recipient and message.email_message_id:
-            return message.email_message_id
-        pixel = tracking_id(tenant_id, discussion_id, message.message_id, recipient)
-        try:
-            copy = EmailTracking.get(pixel)
-        except EmailTracking.DoesNotExist:
-            continue
-        if copy.email_message_id:
-            return copy.email_message_id
-    return None
-
-
-def _references(discussion: Discussion, domain: str, earlier: list[Message], recipient: str,
-                in_reply_to: str | None) -> list[str]:
-    ids = [anchors.our_message_id(m.message_id, domain) for m in earlier if m.author_type == "user"]
-    # Ids of mail this recipient sent us come from their mailer: only well-formed ones are written back.
-    ids += [i for m in earlier if m.author.lower() == recipient
-            for i in [compose.message_id_or_none(m.email_message_id)] if i]
-    chain = [discussion.email_thread_id, *ids[-MAX_REFERENCES:]]
-    if in_reply_to and in_reply_to not in chain:
-        chain.append(in_reply_to)
-    return chain
-
-
-def _index(tenant_id: str, discussion_id: str, message_id: str, recipient: str, headers: dict[str, str]) -> None:
-    with MessageIdIndex.batch_write() as batch:
-        for origin, header in headers.items():
-            batch.save(MessageIdIndex(anchors.index_key(header), tenant_id=tenant_id,
-                                      discussion_id=discussion_id, message_id=message_id,
-                                      recipient=recipient if origin == "ses" else None, origin=origin))
-
-
-def send_discussion(principal: Principal, discussion_id: str, message_id: str | None = None) -> SendReport:
-    config = communication.get(principal.tenant_id)
-    discussion = discussions.load(principal.tenant_id, discussion_id)
+def queue_send(principal: Principal, discussion_id: str, message_id: str | None = None) -> Queued:
+    """Record what is to be sent and queue it: 4 DynamoDB reads (5 for a named message), 1 transaction, and an SQS
+    call per 10 messages, whatever the number of recipients."""
+    tenant_id = principal.tenant_id
+    config = communication.get(tenant_id)
+    discussion = discussions.load(tenant_id, discussion_id)
     if not config.email_integration_enabled:
         raise Conflict("email integration is disabled for this tenant; enable it in the communication settings",
                        field="email_integration_enabled")
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it to send", field="status")
-    reputation.ensure_sending_allowed(principal.tenant_id)  # a tenant over SES's bounce/complaint levels is paused
-    report = SendReport()
-    recipients = external_recipients(discussion)
-    if not recipients:
-        return report
-    suppressed = suppression.suppressed_among(principal.tenant_id, [p.email for p in recipients])
-    domain = config.email_reply_domain
-    to = _visible(discussion.participants, TO_ROLES)
-    cc = _visible(discussion.participants, CC_ROLES)
-    roles_by_email = {p.email.lower(): p.role for p in recipients}
-    for message in _messages_to_send(discussion, message_id):
-        outgoing = _prepare(principal.tenant_id, discussion, message, config)
-        all_done = True
-        first_ses_header = None
-        for participant in recipients:
-            recipient = participant.email
-            if recipient in suppressed:
-                report.skipped.append({"message_id": message.message_id, "recipient": recipient,
-                                       "reason": "suppressed"})
-                continue
-            outcome = _send_copy(principal.tenant_id, discussion, outgoing, participant, to, cc, domain,
-                                 config.email_signature, roles_by_email)
-            if outcome["state"] == "sent":
-                report.sent.append({k: outcome[k] for k in ("message_id", "recipient", "email_message_id")})
-                first_ses_header = first_ses_header or outcome["email_message_id"]
-            elif outcome["state"] == "failed":
-                all_done = False
-                report.failed.append({k: outcome[k] for k in ("message_id", "recipient", "reason")})
+    reputation.ensure_sending_allowed(tenant_id)  # a tenant over SES's bounce/complaint levels is paused
+    tracking = f"/api/tenant/threads/{discussion.discussion_id}/tracking"
+    answer = Queued(tracking_url=tracking)
+    recipients = [p.email for p in external_recipients(discussion)]
+    message_ids = _messages_to_send(discussion, message_id)
+    if not recipients or not message_ids:
+        return answer
+    suppressed = suppression.suppressed_among(tenant_id, recipients)
+    busy = _already_handled(discussion, message_id, recipients) if message_id else {}
+    records = []
+    for mid in message_ids:
+        to = []
+        for recipient in recipients:
+            reason = "suppressed" if recipient.lower() in suppressed else busy.get(recipient)
+            if reason:
+                answer.skipped.append({"message_id": mid, "recipient": recipient, "reason": reason})
             else:
-                report.skipped.append({"message_id": message.message_id, "recipient": recipient,
-                                       "reason": "already sent"})
-        _finish(message, all_done, first_ses_header, domain)
-    return report
+                to.append(recipient)
+        if to:
+            records.append(jobs.new_job("mail.fanout", {"tenant_id": tenant_id, "discussion_id": discussion_id,
+                                                        "message_id": mid, "recipients": to,
+                                                        "requested_by": principal.user_id,
+                                                        "again": bool(message_id)}))
+            answer.queued.append({"message_id": mid, "recipients": to, "tracking_url": f"{tracking}?message_id={mid}"})
+    _commit_queue(discussion, message_ids, records)
+    jobs.dispatch_all(records)
+    return answer
 
 
-def _prepare(tenant_id: str, discussion: Discussion, message: Message, config: Any) -> Outgoing:
-    """Everything the copies of one message share: one history Query, at most one BatchGet of staff names."""
-    earlier = _history(discussion, message.message_id)
-    brand = config.from_name or config.from_address
-    names = _display_names(tenant_id, discussion, [*earlier[-50:], message], brand)
-    author = names.get(message.author) if message.author_type == "user" else None
-    shown = f"{author} via {brand}" if author and author != brand else brand
-    attachments, links = attachments_for_mail(message.attachments)
-    return Outgoing(message=message, earlier=earlier, sender=compose.Person(config.from_address, shown),
-                    names=names, zone=zone(config.time_zone), attachments=attachments, download_links=links)
-
-
-def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], list[compose.DownloadLink]]:
-    """The message's files as MIME parts while the raw message stays under SES's limit; the rest as links.
-
-    Base64 grows a file by 4/3 plus line breaks; BODY_ALLOWANCE leaves room for the text, HTML, history and
-    headers. A link is a presigned S3 URL valid ATTACHMENT_LINK_SECONDS (default 7 days, SigV4's maximum); signed
-    with a Lambda role's temporary credentials it stops working when that session ends, whichever is first
-    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html#PresignedUrl-Expiration)."""
-    budget = settings().email_max_raw_bytes - BODY_ALLOWANCE
-    inline: list[compose.Attachment] = []
-    links: list[compose.DownloadLink] = []
-    seconds = settings().attachment_link_seconds
-    until = compose.human_date(clock.now() + timedelta(seconds=seconds)) + " UTC"
-    for file in files:
-        encoded = (int(file.size) * 4 // 3) + int(file.size) // 57 * 2 + 1024
-        if encoded <= budget:
-            budget -= encoded
-            data = storage.get_object(settings().attachments_bucket, file.s3_key)
-            inline.append(compose.Attachment(file.filename, file.content_type, data))
-        else:
-            url = storage.download_url(settings().attachments_bucket, file.s3_key, safe_filename(file.filename),
-                                       seconds)
-            links.append(compose.DownloadLink(file.filename, int(file.size), url, until))
-    return inline, links
-
-
-def _finish(message: Message, all_done: bool, ses_header: str | None, domain: str) -> None:
-    actions: list[Action] = []
-    if ses_header and not message.email_message_id:
-        actions.append(Message.email_message_id.set(ses_header))
-    if all_done and message.outbox_key:
-        actions.append(Message.outbox_key.remove())
-    if actions:
+def _messages_to_send(discussion: Discussion, message_id: str | None) -> list[str]:
+    """The named message (checked), or the oldest messages waiting in the outbox: one read either way."""
+    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
+    if message_id:
         try:
-            message.update(actions=actions)
-        except (UpdateError, DeleteError):
-            pass  # the copies are recorded; a stale outbox entry only makes the next send skip them
+            message = Message.get(key, message_id)
+        except Message.DoesNotExist:
+            raise NotFound("message not found in this discussion", field="message_id") from None
+        if message.is_internal:
+            raise Conflict("internal notes are never emailed", field="message_id")
+        return [message.message_id]
+    return [m.message_id for m in Message.outbox.query(key, limit=MAX_MESSAGES_PER_SEND)]
 
 
-def _send_copy(tenant_id: str, discussion: Discussion, outgoing: Outgoing, participant: ParticipantMap,
-               to: list[compose.Person], cc: list[compose.Person], domain: str, signature: str | None,
-               roles_by_email: dict[str, str]) -> dict[str, Any]:
-    message, earlier = outgoing.message, outgoing.earlier
-    recipient = participant.email
-    pixel = tracking_id(tenant_id, discussion.discussion_id, message.message_id, recipient)
-    record = EmailTracking(pixel, tenant_id=tenant_id, discussion_id=discussion.discussion_id,
-                           message_id=message.message_id, recipient_email=recipient,
-                           recipient_type=participant.recipient_type,
-                           discussion_key=discussions.discussion_key(tenant_id, discussion.discussion_id),
-                           message_recipient=f"{message.message_id}#{recipient}", state="sending", attempts=1)
-    base = {"message_id": message.message_id, "recipient": recipient}
-    if not _claim(record):
-        return {**base, "state": "skipped"}
-    in_reply_to = compose.message_id_or_none(_previous_id_for(recipient, earlier, tenant_id,
-                                                              discussion.discussion_id))
-    key = anchors.reply_key(tenant_id, discussion.discussion_id, recipient)
-    ReplyKey(key, tenant_id=tenant_id, discussion_id=discussion.discussion_id, recipient=recipient).save()
-    public = settings().public_base_url
-    ours = settings().our_tracker
-    links: list[str] = []
-    email = compose.OutboundEmail(
-        sender=outgoing.sender, recipient=compose.Person(recipient, participant.name), to=to, cc=cc,
-        reply_to=anchors.reply_address(key, domain),
-        subject=anchors.subject_for(discussion.subject, is_reply=bool(earlier)),
-        message_id=anchors.our_message_id(message.message_id, domain), in_reply_to=in_reply_to,
-        references=_references(discussion, domain, earlier, recipient, in_reply_to),
-        body=message.body, signature=signature, history=outgoing.history_for(recipient, roles_by_email),
-        pixel_url=f"{public}/t/o/{pixel}.gif" if ours else "", links=links, attachments=outgoing.attachments,
-        download_links=outgoing.download_links, date=clock.now())
-    raw = compose.build(email, (lambda index: f"{public}/t/c/{pixel}-{index}") if ours else None)
+def _already_handled(discussion: Discussion, message_id: str, recipients: list[str]) -> dict[str, str]:
+    """For a message sent again by name: its copies already sent or on their way (one BatchGet of at most 40)."""
+    pixels = {tracking_id(discussion.tenant_id, discussion.discussion_id, message_id, r): r for r in recipients}
+    reasons = {"sent": "already sent", "queued": "in progress", "sending": "in progress", "uncertain": "uncertain"}
+    return {pixels[record.tracking_pixel_id]: reasons[record.state]
+            for record in EmailTracking.batch_get(list(pixels)) if record.state in reasons}
+
+
+def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[Any]) -> None:
+    """The jobs and the outbox's change in one transaction: a message leaves the outbox only with its job."""
+    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
     try:
-        ses_id = ses.send_raw(outgoing.sender.email, recipient, raw, settings().ses_configuration_set)
+        with transaction() as tx:
+            for record in records:
+                tx.save(record)
+            for mid in message_ids:
+                tx.update(Message(key, mid), actions=[Message.outbox_key.remove()],
+                          condition=Message.message_id.exists())
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            raise Conflict("a message changed while it was being queued; send again", field="message_id") from error
+        raise
+
+
+# ---------------------------------------------------------------- 2. one job per message: a record per copy
+
+
+def run_fanout(payload: dict[str, Any]) -> None:
+    """Job: write the tracking record of each copy of one message and queue a job per copy."""
+    tenant_id, discussion_id, message_id = payload["tenant_id"], payload["discussion_id"], payload["message_id"]
+    try:
+        discussion = discussions.load(tenant_id, discussion_id)
+        Message.get(discussions.discussion_key(tenant_id, discussion_id), message_id)
+    except (NotFound, Message.DoesNotExist):
+        logger.info("send of %s/%s dropped: the discussion or message is gone", discussion_id, message_id)
+        return None
+    current = {p.email.lower(): p for p in external_recipients(discussion)}
+    # Still participants and not suppressed since the request (one BatchGet).
+    wanted = [current[r.lower()] for r in payload["recipients"] if r.lower() in current]
+    suppressed = suppression.suppressed_among(tenant_id, [p.email for p in wanted])
+    wanted = [p for p in wanted if p.email.lower() not in suppressed]
+    _anchors(discussion, message_id, wanted)
+    pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again"))))
+    jobs.send_direct("mail.copy", [{"tracking_id": pixel} for pixel in pixels])
+    return None
+
+
+def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMap]) -> None:
+    """What every copy of the message shares, written once here rather than by each copy: the reply key of each
+    recipient, and the thread's and the message's own Message-IDs in the index inbound mail is matched by. Plain
+    idempotent writes: parallel copies would otherwise collide on these items in their transactions (DynamoDB
+    cancels one of two transactions touching one item: TransactionConflict)."""
+    tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
+    domain = communication.get(tenant_id).email_reply_domain or settings().default_reply_domain
+    with ReplyKey.batch_write() as keys:
+        for person in people:
+            keys.save(ReplyKey(anchors.reply_key(tenant_id, discussion_id, person.email), tenant_id=tenant_id,
+                               discussion_id=discussion_id, recipient=person.email))
+    with MessageIdIndex.batch_write() as index:
+        for origin, value in {"ours": anchors.our_message_id(message_id, domain),
+                              "thread": discussion.email_thread_id}.items():
+            index.save(MessageIdIndex(anchors.index_key(value), tenant_id=tenant_id, discussion_id=discussion_id,
+                                      message_id=message_id, origin=origin))
+
+
+def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool) -> list[str]:
+    """New copies as `queued`; copies waiting (or, when sent again by name, failed) queued again. Returns the copies
+    to queue jobs for. A concurrent fan-out of the same message makes it read again (VersionConflict)."""
+    tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
+    by_pixel = {tracking_id(tenant_id, discussion_id, message_id, p.email): p for p in people}
+    existing = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(by_pixel))}
+    now = clock.now_iso()
+    queue: list[str] = []
+    try:
+        with transaction() as tx:
+            for pixel, person in by_pixel.items():
+                record = existing.get(pixel)
+                if record is None:
+                    tx.save(EmailTracking(
+                        pixel, tenant_id=tenant_id, discussion_id=discussion_id, message_id=message_id,
+                        recipient_email=person.email, recipient_type=person.recipient_type,
+                        discussion_key=discussions.discussion_key(tenant_id, discussion_id),
+                        message_recipient=f"{message_id}#{person.email}", state="queued", attempts=0,
+                        retry_shard=_shard(pixel), queued_at=now),
+                        condition=EmailTracking.tracking_pixel_id.does_not_exist())
+                    queue.append(pixel)
+                elif record.state == "failed" and (again or record.retry_shard):
+                    tx.update(record, actions=[EmailTracking.state.set("queued"), EmailTracking.queued_at.set(now),
+                                               EmailTracking.retry_shard.set(_shard(pixel))],
+                              condition=EmailTracking.state == "failed")
+                    queue.append(pixel)
+                elif record.state == "queued":
+                    queue.append(pixel)  # its job may have been lost with an earlier run of this fan-out
+    except TransactWriteError as error:
+        if "ConditionalCheckFailed" in cancellation_codes(error):
+            raise VersionConflict(message_id) from error
+        raise
+    return queue
+
+
+# ---------------------------------------------------------------- 3. one job per copy
+
+
+def run_copy(payload: dict[str, Any]) -> None:
+    """Job: send one copy, once."""
+    pixel = str(payload["tracking_id"])
+    logger.info("copy %s: %s", pixel, send_copy(pixel))
+
+
+def send_copy(pixel: str) -> str:
+    """Send the copy whose tracking record is `pixel`; returns what became of it (sent, failed, done, busy,
+    uncertain, gone). Raises jobs.RetryLater when SES is to be asked again later."""
+    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
+    if wait > 0:
+        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
+    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)])
+    if claim.state == claims.BUSY:
+        # Another run holds it (or held it and died): look again when its lease is over. Cheap, and safe even when
+        # this message is a duplicate of the holder's own.
+        raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
+    if not claim.held or claim.item is None:
+        return claim.state  # done, uncertain (now listed), or gone
+    record = claim.item
+    target = _target(record)
+    if isinstance(target, str):
+        claim.finish("failed", [EmailTracking.failure_reason.set(target), EmailTracking.retry_shard.remove()])
+        return "failed"
+    discussion, participant, outgoing, config = target
+    domain = config.email_reply_domain or settings().default_reply_domain
+    rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature)
+    claim.reach(claims.CALLING)
+    try:
+        ses_id = ses.send_raw(outgoing.sender.email, record.recipient_email, rendered.raw,
+                              settings().ses_configuration_set)
     except ses.SendFailed as error:
-        shard = f"failed#{int(pixel[:2], 16) % EmailTracking.RETRY_SHARDS}"
-        record.update(actions=[EmailTracking.state.set("failed"), EmailTracking.failure_reason.set(str(error)),
-                               EmailTracking.retry_shard.set(shard)])
-        return {**base, "state": "failed", "reason": str(error)}
+        return _refused(claim, record, error)
+    _record_sent(claim, record, ses_id, rendered, first=not outgoing.message.email_message_id)
+    return "sent"
+
+
+def _target(record: EmailTracking) -> tuple[Discussion, ParticipantMap, copies.Outgoing, Any] | str:
+    """What the copy needs, read now; or why it can no longer be sent."""
+    config = communication.get(record.tenant_id)
+    if not config.email_integration_enabled or not config.from_address:
+        return "email integration is disabled for this tenant"
+    paused = reputation.pause_reason(record.tenant_id)  # paused after the send was queued: not sent now
+    if paused:
+        return f"sending is paused for this tenant: {paused}"
+    try:
+        discussion = discussions.load(record.tenant_id, record.discussion_id)
+        message = Message.get(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
+    except (NotFound, Message.DoesNotExist):
+        return "the discussion or message no longer exists"
+    participant = next((p for p in external_recipients(discussion)
+                        if p.email.lower() == record.recipient_email.lower()), None)
+    if participant is None:
+        return "no longer a participant of the discussion"
+    return discussion, participant, copies.prepare(record.tenant_id, discussion, message, config), config
+
+
+def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: ses.SendFailed) -> str:
+    """SES answered without sending. For now (throttled, unavailable): back on the queue after a backoff. For good
+    (the message or sender refused): failed, until a person sends the message again."""
+    reason = str(error)[:1000]
+    if not error.retryable:
+        claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()])
+        return "failed"
+    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.queued_at.set(clock.now_iso())])
+    # Full jitter over an exponential backoff: copies throttled together do not all come back together.
+    raise jobs.RetryLater(random.uniform(1, min(MAX_BACKOFF_SECONDS, 2 ** int(record.attempts))), reason)
+
+
+def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_id: str,
+                 rendered: copies.Rendered, first: bool) -> None:
+    """The copy is sent: the Message-ID SES put on it, on the record and in the inbound index, in one transaction
+    with the claim's end (items of this copy only, so parallel copies never collide); then, unless the message read
+    for this copy had one already, the message shows the id of its first copy SES took."""
     header = anchors.ses_message_id_header(ses_id)
-    record.update(actions=[EmailTracking.state.set("sent"), EmailTracking.sent_at.set(clock.now_iso()),
-                           EmailTracking.ses_message_id.set(ses_id), EmailTracking.email_message_id.set(header),
-                           EmailTracking.links.set(links), EmailTracking.failure_reason.remove(),
-                           EmailTracking.retry_shard.remove()])
-    _index(tenant_id, discussion.discussion_id, message.message_id, recipient,
-           {"ses": header, "ours": email.message_id, "thread": discussion.email_thread_id})
-    return {**base, "state": "sent", "email_message_id": header}
+    index = MessageIdIndex(anchors.index_key(header), tenant_id=record.tenant_id, discussion_id=record.discussion_id,
+                           message_id=record.message_id, recipient=record.recipient_email, origin="ses")
+    actions: list[Action] = [
+        EmailTracking.sent_at.set(clock.now_iso()), EmailTracking.ses_message_id.set(ses_id),
+        EmailTracking.email_message_id.set(header), EmailTracking.links.set(rendered.links),
+        EmailTracking.failure_reason.remove(), EmailTracking.retry_shard.remove()]
+    try:
+        claim.finish("sent", actions, also=lambda tx: tx.save(index))
+    except claims.LostClaim:
+        # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
+        logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
+        raise
+    if not first:
+        return
+    message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
+    try:
+        message.update(actions=[Message.email_message_id.set(header)],
+                       condition=Message.message_id.exists() & Message.email_message_id.does_not_exist())
+    except UpdateError as error:  # another copy was first (or a transaction holds the item): nothing is lost
+        if not refused_by_condition(error):
+            logger.info("message %s keeps no first SES id: %s", record.message_id, error)
 
 
-def retry_failed(limit_per_shard: int = 100) -> SendReport:
-    """The scheduled retry: send again every copy SES refused, wherever it is (bounded per run)."""
-    report = SendReport()
+# ---------------------------------------------------------------- 4. the sweep, and the operator's resend
+
+
+def sweep(limit_per_shard: int = 100) -> dict[str, int]:
+    """Queue again every copy left unfinished: queued or failed-for-now and untouched for SWEEP_AFTER_SECONDS, or
+    held by a lease that ran out. The copy job decides what to do with each (send, take over, or list)."""
+    stale = clock.iso(clock.now() - timedelta(seconds=SWEEP_AFTER_SECONDS))
+    now = int(clock.now().timestamp())
+    due: list[str] = []
     for shard in range(EmailTracking.RETRY_SHARDS):
-        failed = EmailTracking.failed_copies.query(f"failed#{shard}", limit=limit_per_shard)
-        for tenant_id, discussion_id, message_id in sorted({(r.tenant_id, r.discussion_id, r.message_id)
-                                                            for r in failed}):
-            system = Principal(tenant_id=tenant_id, user_id="system:retry", roles=frozenset({"admin"}))
-            try:
-                result = send_discussion(system, discussion_id, message_id)
-            except (Conflict, NotFound) as error:  # integration switched off, discussion closed or gone
-                report.skipped.append({"message_id": message_id, "reason": error.message})
-                continue
-            report.sent += result.sent
-            report.failed += result.failed
-            report.skipped += result.skipped
-    return report
+        for record in EmailTracking.failed_copies.query(f"failed#{shard}", limit=limit_per_shard):
+            waiting = record.state in ("queued", "failed") and (record.queued_at or "") <= stale
+            abandoned = record.state == "sending" and (record.claim is None or int(record.claim.until) < now)
+            if waiting or abandoned:
+                due.append(record.tracking_pixel_id)
+    jobs.send_direct("mail.copy", [{"tracking_id": pixel} for pixel in due])
+    return {"requeued": len(due)}
+
+
+def resend_uncertain(item_key: list[Any]) -> str:
+    """An admin says this uncertain copy did not arrive: queue it again (claims.resolve)."""
+    pixel = str(item_key[0])
+    actions: list[Action] = [EmailTracking.queued_at.set(clock.now_iso()),
+                             EmailTracking.retry_shard.set(_shard(pixel)), EmailTracking.failure_reason.remove()]
+    if not claims.reopen(COPY, EmailTracking(pixel), "queued", actions):
+        return "no longer uncertain"
+    jobs.send_direct("mail.copy", [{"tracking_id": pixel}])
+    return "queued again"

@@ -1,21 +1,36 @@
-"""The one place that talks to Amazon SES: send one raw message, retrying throttling with backoff."""
+"""The one place that talks to Amazon SES: one raw message to one recipient, within the account's send rate.
+
+Retrying is the SDK's (chalicelib/aws.py: botocore's standard mode, `aws.MAX_ATTEMPTS` attempts per call), never a
+loop of ours. What still fails is sorted for the caller:
+- SES answered and did not send (throttled, unavailable, or refused the message): `SendFailed`, `retryable` saying
+  whether a later attempt may succeed (the caller puts the work back on the queue with a delay, jobs.RetryLater);
+- the request never reached SES (no connection): `SendFailed`, retryable;
+- SES may have sent it (the connection broke or timed out after the request went out): the botocore error is raised
+  as it is, so that the caller's claim stays at its CALLING step and the work is listed for an operator
+  (chalicelib/claims.py). The SDK itself retries such a timeout, which could send twice; SES has no idempotency
+  token to prevent that (docs/sending.md).
+"""
 from __future__ import annotations
 
 import functools
-import random
+import threading
 import time
 from typing import Any
 
 from botocore.exceptions import ClientError
+from botocore.exceptions import ConnectionError as NoConnection
 
+from chalicelib import aws
 from chalicelib.config import settings
 
-THROTTLING_CODES = {"Throttling", "ThrottlingException", "MaxSendingRateExceeded", "TooManyRequestsException",
-                    "ServiceUnavailable", "InternalFailure"}
+# SES answered without sending, and a later attempt may succeed. `Throttling` is what SendRawEmail answers when
+# the account's send rate is exceeded ("Maximum sending rate exceeded."); MaxSendingRateExceeded is SES v2's.
+RETRYABLE_CODES = {"Throttling", "ThrottlingException", "MaxSendingRateExceeded", "TooManyRequestsException",
+                   "ServiceUnavailable", "InternalFailure", "RequestTimeout"}
 
 
 class SendFailed(Exception):
-    """SES did not accept the message; `retryable` says whether a later attempt may succeed."""
+    """SES did not send the message; `retryable` says whether a later attempt may succeed."""
 
     def __init__(self, code: str, message: str, retryable: bool) -> None:
         super().__init__(f"{code}: {message}")
@@ -23,30 +38,77 @@ class SendFailed(Exception):
         self.retryable = retryable
 
 
-@functools.lru_cache(maxsize=1)
 def client() -> Any:
-    import boto3
-
-    return boto3.client("ses", region_name=settings().region)
+    return aws.client("ses")
 
 
-def send_raw(source: str, destination: str, raw: bytes, configuration_set: str | None = None,
-             attempts: int = 4, base_delay: float = 0.2) -> str:
-    """Send `raw` to exactly one destination; returns the SES message id. Raises SendFailed."""
+def send_raw(source: str, destination: str, raw: bytes, configuration_set: str | None = None) -> str:
+    """Send `raw` to exactly one destination; returns the SES message id. One SDK call (its own retries only)."""
     arguments: dict[str, Any] = {"Source": source, "Destinations": [destination], "RawMessage": {"Data": raw}}
     if configuration_set:
         arguments["ConfigurationSetName"] = configuration_set
-    for attempt in range(attempts):
-        try:
-            return client().send_raw_email(**arguments)["MessageId"]
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            message = error.response.get("Error", {}).get("Message", "")
-            retryable = code in THROTTLING_CODES
-            if not retryable or attempt == attempts - 1:
-                raise SendFailed(code, message, retryable) from error
-            time.sleep(base_delay * 2 ** attempt * random.uniform(0.5, 1.5))
-    raise AssertionError("unreachable")
+    try:
+        return str(client().send_raw_email(**arguments)["MessageId"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        raise SendFailed(code, error.response.get("Error", {}).get("Message", ""), code in RETRYABLE_CODES) \
+            from error
+    except NoConnection as error:  # connecting failed: nothing reached SES
+        raise SendFailed("NoConnection", str(error), retryable=True) from error
+
+
+# ---------------------------------------------------------------- the account's send rate
+
+
+@functools.cache
+def max_send_rate() -> float:
+    """The account's SES send rate (emails per second): SES_MAX_SEND_RATE if set, else GetSendQuota, read once per
+    container (the quota changes rarely; a container lives minutes to hours)."""
+    configured = settings().ses_max_send_rate
+    if configured > 0:
+        return configured
+    return float(client().get_send_quota()["MaxSendRate"])
+
+
+class _Pace:
+    """A token bucket of one container's share of the account's rate (capacity: one second of it, at least 1)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.per_second = per_second
+        self.capacity = max(1.0, per_second)
+        self.tokens = self.capacity
+        self.at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> float:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0.0
+            return (1 - self.tokens) / self.per_second
+
+
+_pace: _Pace | None = None
+
+
+def wait_before_sending(senders: int) -> float:
+    """Seconds this container should wait before its next send (0: send now; the send is counted), when `senders`
+    containers share the account's rate. A caller that must wait puts its work back on the queue with that delay
+    instead of sleeping. SES's Throttling answer stays the real guard: this only keeps us from provoking it."""
+    global _pace
+    if _pace is None:
+        _pace = _Pace(max(max_send_rate() / max(senders, 1), 0.01))
+    return _pace.take()
+
+
+def reset_pace() -> None:
+    """Forget the quota and the bucket (tests; a container reads them once)."""
+    global _pace
+    _pace = None
+    max_send_rate.cache_clear()
 
 
 # ---------------------------------------------------------------- sending identities (chalicelib/identities)

@@ -4,13 +4,15 @@ The hourly schedule (`digest_tick`) queues one job per shard of the sparse `dige
 reads the users due (100 per run) and queues one job per user; SQS runs those in parallel Lambdas, so
 100,000 users are served well inside Lambda's 15 minutes (bench/digest.py measures one user's cost).
 
-A user's digest is claimed with a conditional write on (user, period) — daily:2026-11-23, weekly:2026-W48,
-monthly:2026-11, in their time zone — before SES is called: a rerun, a duplicate queue message or a second
-tick never sends a period's digest twice. The claim lists the notifications it carries and is marked `sent`
-as soon as SES took the email; only then do they leave the pending index. A run that dies after that mark is
-finished by its retry (they are marked sent, nothing is mailed again); one that dies between SES and the mark
-leaves them pending for the next period's digest. Never lost, never twice in a period. Notifications the user
-already read in the app are left out, and a digest with nothing left in it is not sent.
+A user's digest is claimed (chalicelib/claims.py) on its run record (user, period) — daily:2026-11-23,
+weekly:2026-W48, monthly:2026-11, in their time zone — before SES is called: a rerun, a duplicate queue message
+or a second tick never sends a period's digest twice. The claim lists the notifications it carries and is marked
+`sent` as soon as SES took the email; only then do they leave the pending index. A run that dies after that mark
+is finished by its retry (they are marked sent, nothing is mailed again); one that dies before SES is taken over
+once its lease ran out; one that dies while SES had the email leaves the run `uncertain`, listed for an operator,
+and what it carried leaves the pending index as `uncertain` too (an admin's resend puts it back): never mailed
+twice, never silently lost. Notifications the user already read in the app are left out, and a digest with
+nothing left in it is not sent.
 """
 from __future__ import annotations
 
@@ -18,9 +20,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import PutError
-
-from chalicelib import clock, jobs
+from chalicelib import claims, clock, jobs
 from chalicelib.notifications import email, rendering, service
 from chalicelib.notifications.models import DigestRun, Notification
 from chalicelib.notifications.schedule import effective_frequency, next_due, period_key
@@ -74,7 +74,12 @@ def run_inline(due_before: str | None = None) -> dict[str, str]:
 
 
 def run_user(payload: dict[str, Any]) -> None:
-    """Job: one user's digest."""
+    """Job: one user's digest, within this container's share of the account's SES send rate."""
+    from chalicelib.mail import ses
+
+    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
+    if wait > 0:
+        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
     outcome = send_digest(str(payload["tenant_id"]), str(payload["user_id"]))
     logger.info("digest for %s/%s: %s", payload["tenant_id"], payload["user_id"], outcome)
 
@@ -129,49 +134,76 @@ def send_digest(tenant_id: str, user_id: str) -> str:
     rendered = None if blocked else rendering.render(
         tenant_id, "digest", _context(frequency, period, unread, recipient, tenant_id, user_id))
     key = service.user_key(tenant_id, user_id)
-    run = DigestRun(key, period, status="sending", claimed_at=clock.iso(now),
-                    notification_ids=[item.notification_id for item in unread],
-                    expires_at=int(now.timestamp()) + RUN_RETENTION_SECONDS)
-    try:
-        run.save(condition=DigestRun.period_key.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        _finish_claimed(key, period, pending)
-        users.reschedule_digest(tenant_id, user_id, due_at, following)
-        return "already sent"
+    claim = claims.take(DigestRun(key, period), DIGEST, actions=[
+        DigestRun.claimed_at.set(clock.iso(now)), DigestRun.notification_ids.set([i.notification_id for i in unread]),
+        DigestRun.expires_at.set(int(now.timestamp()) + RUN_RETENTION_SECONDS)])
+    if not claim.held:
+        return _claimed_before(claim, pending, tenant_id, user_id, due_at, following)
     if blocked is not None or rendered is None:
         reason = blocked or "not rendered"
         service.mark_digested(unread, reason, None)
-        run.update(actions=[DigestRun.status.set(reason)])
+        claim.finish(reason)
     else:
+        claim.reach(claims.CALLING)
         try:
             ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}", rendered)
-        except ses.SendFailed:
-            run.delete()  # nothing went out: the redelivered job may try again
+        except ses.SendFailed as error:
+            claim.release()  # nothing went out: the job may try again
+            if error.retryable:
+                raise jobs.RetryLater(RETRY_SECONDS, str(error)) from error
             raise
         # Recorded before the notifications are marked: a run that dies in between is finished by its retry.
-        run.update(actions=[DigestRun.status.set("sent"), DigestRun.ses_message_id.set(ses_id),
-                            DigestRun.notification_count.set(len(unread))])
+        claim.finish("sent", [DigestRun.ses_message_id.set(ses_id), DigestRun.notification_count.set(len(unread))])
         service.mark_digested(unread, "digest", ses_id)
     if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
         users.reschedule_digest(tenant_id, user_id, due_at, following)
     return blocked or "sent"
 
 
-def _finish_claimed(key: str, period: str, pending: list[Notification]) -> None:
-    """This period's digest was claimed before. If SES took it, mark what it carried that is still pending (the
-    run died before marking them); if the run died before SES answered, they stay pending for the next period —
-    at most one digest per period, and nothing lost."""
+def _describe(run: DigestRun) -> tuple[str, dict[str, Any]]:
+    tenant_id, _, user_id = run.user_key.partition("#")
+    return tenant_id, {"user_id": user_id, "period": run.period_key,
+                       "notification_count": len(run.notification_ids or [])}
+
+
+# One user's digest of a period: the lease outlasts the `jobs` Lambda (timeout 300 s).
+DIGEST = claims.Work(kind="digest", status=DigestRun.status, claim=DigestRun.claim, ready=("released",),
+                     creates=True, lease_seconds=330, describe=_describe)
+RETRY_SECONDS = 60  # SES throttled or unavailable: the user's digest job comes back this much later
+
+
+def _claimed_before(claim: claims.Claim[DigestRun], pending: list[Notification], tenant_id: str, user_id: str,
+                    due_at: str, following: str) -> str:
+    """This period's digest was claimed before: by a run at work now (try later), one that finished, or one lost
+    while SES had it."""
+    from chalicelib.users import service as users
+
+    if claim.state == claims.BUSY:
+        raise jobs.RetryLater(claim.retry_in, "this digest is being sent by another run")
+    run = claim.item
+    if run is not None and run.notification_ids and run.status in ("sent", claims.UNCERTAIN):
+        # Sent (the run died before marking what it carried), or perhaps sent: either way not again.
+        carried = set(run.notification_ids)
+        status = "digest" if run.status == "sent" else claims.UNCERTAIN
+        service.mark_digested([item for item in pending if item.notification_id in carried], status,
+                              run.ses_message_id, sent_at=run.claimed_at)
+    users.reschedule_digest(tenant_id, user_id, due_at, following)
+    return "already sent" if run is None or run.status != claims.UNCERTAIN else claims.UNCERTAIN
+
+
+def resend_uncertain(item_key: list[Any]) -> str:
+    """An admin says this uncertain digest did not arrive: what it carried waits for the user's next digest run
+    (the next hourly tick: the period's own run stays closed)."""
+    key, period = str(item_key[0]), str(item_key[1])
     try:
-        run = DigestRun.get(key, period, consistent_read=True)
+        run = DigestRun.get(key, period)
     except DigestRun.DoesNotExist:
-        return
-    if run.status != "sent" or not run.notification_ids:
-        return
-    carried = set(run.notification_ids)
-    service.mark_digested([item for item in pending if item.notification_id in carried], "digest",
-                          run.ses_message_id, sent_at=run.claimed_at)
+        return "gone"
+    if not claims.reopen(DIGEST, run, "resent"):
+        return "no longer uncertain"
+    tenant_id, _, user_id = key.partition("#")
+    service.wait_for_digest(tenant_id, user_id, list(run.notification_ids or []), clock.now_iso())
+    return "in the user's next digest"
 
 
 def _context(frequency: str, period: str, items: list[Notification], recipient: email.Recipient, tenant_id: str,

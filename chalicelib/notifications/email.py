@@ -1,7 +1,8 @@
 """Emailing one notification at once (instant delivery): claimed once, sent once, its outcome recorded.
 
-The claim is a conditional write on the notification, so a retried job or a duplicate queue message never
-sends the same notification twice. An email SES refuses falls back to the user's digest instead of being lost.
+The claim is on the notification (chalicelib/claims.py), so a retried job or a duplicate queue message never
+sends the same notification twice; a run that died before SES is taken over, one that died while SES had the
+email is listed for an operator. An email SES refuses falls back to the user's digest instead of being lost.
 """
 from __future__ import annotations
 
@@ -10,10 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.update import Action
-
-from chalicelib import clock
+from chalicelib import claims, clock
 from chalicelib.config import settings
 from chalicelib.db import set_or_remove
 from chalicelib.mail import compose
@@ -59,20 +57,32 @@ def message_id_for(message_key: str, user_id: str, domain: str) -> str:
     return f"<{compose.dot_atom(message_key)}.{_token(user_id)}@{domain}>"
 
 
+def _describe(item: Notification) -> tuple[str, dict[str, Any]]:
+    return item.tenant_id, {"user_id": item.user_id, "notification_id": item.notification_id, "title": item.title}
+
+
+# An instant email: its lease outlasts the Lambdas that send it (jobs 300 s, ses_events 60 s).
+EMAIL = claims.Work(kind="notification_email", status=Notification.email_status, claim=Notification.email_claim,
+                    ready=(None,), lease_seconds=330, describe=_describe)
+
+
 def deliver_now(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,
                 recipient: Recipient) -> str:
-    """Email one stored notification; returns its email status (`already claimed` if another run has it)."""
-    record = Notification(user_key(tenant_id, user_id), notification_id)
-    try:
-        record.update(actions=[Notification.email_status.set("sending")],
-                      condition=Notification.notification_id.exists() & Notification.email_status.does_not_exist())
-    except UpdateError:
+    """Email one stored notification; returns its email status (`already claimed` if it was handled before).
+    Raises jobs.RetryLater while another run is emailing it."""
+    from chalicelib import jobs
+
+    claim = claims.take(Notification(user_key(tenant_id, user_id), notification_id), EMAIL)
+    if claim.state == claims.BUSY:
+        raise jobs.RetryLater(claim.retry_in, f"notification {notification_id} is being emailed by another run")
+    if claim.state == claims.UNCERTAIN:
+        return claims.UNCERTAIN
+    if not claim.held:
         return "already claimed"
-    status, ses_id = _send(tenant_id, user_id, notification_id, kind, content, recipient)
-    actions: list[Action] = [Notification.email_status.set(status)]
-    if status == "sent":
-        actions += [Notification.email_sent_at.set(clock.now_iso()), set_or_remove(Notification.ses_message_id, ses_id)]
-    record.update(actions=actions)
+    status, ses_id = _send(claim, tenant_id, user_id, notification_id, kind, content, recipient)
+    actions = [Notification.email_sent_at.set(clock.now_iso()), set_or_remove(Notification.ses_message_id, ses_id)] \
+        if status == "sent" else []
+    claim.finish(status, actions)
     return status
 
 
@@ -106,8 +116,8 @@ def blocked(tenant_id: str, recipient: Recipient) -> str | None:
     return "paused" if reputation.pause_reason(tenant_id) else None
 
 
-def _send(tenant_id: str, user_id: str, notification_id: str, kind: str, content: EmailContent,
-          recipient: Recipient) -> tuple[str, str | None]:
+def _send(claim: claims.Claim[Notification], tenant_id: str, user_id: str, notification_id: str, kind: str,
+          content: EmailContent, recipient: Recipient) -> tuple[str, str | None]:
     from chalicelib.mail import ses
 
     reason = blocked(tenant_id, recipient)
@@ -116,10 +126,36 @@ def _send(tenant_id: str, user_id: str, notification_id: str, kind: str, content
     context = {"title": content.title, "excerpt": content.excerpt, "link": content.link, "reason": content.reason,
                "extra_lines": content.extra_lines, "recipient_name": recipient.name,
                "unsubscribe_url": unsubscribe.url_for(tenant_id, user_id)}
+    rendered = rendering.render(tenant_id, kind, context)
+    claim.reach(claims.CALLING)
     try:
-        ses_id = send_email(tenant_id, user_id, recipient, f"notification.{notification_id}",
-                            rendering.render(tenant_id, kind, context), content.attachments)
+        ses_id = send_email(tenant_id, user_id, recipient, f"notification.{notification_id}", rendered,
+                            content.attachments)
         return "sent", ses_id
     except ses.SendFailed:
         logger.warning("notification %s to user %s not sent", notification_id, user_id, exc_info=True)
         return "failed", None
+
+
+def resend_uncertain(item_key: list[Any]) -> str:
+    """An admin says this uncertain notification email did not arrive: it goes in the user's next digest."""
+    from chalicelib.mail import communication
+    from chalicelib.notifications import service
+    from chalicelib.notifications.schedule import effective_frequency, next_due
+    from chalicelib.users import service as users
+
+    key, notification_id = str(item_key[0]), str(item_key[1])
+    try:
+        item = Notification.get(key, notification_id)
+    except Notification.DoesNotExist:
+        return "gone"
+    if not claims.reopen(EMAIL, item, "failed"):
+        return "no longer uncertain"
+    profile = users.profile_of(item.tenant_id, item.user_id)
+    frequency = effective_frequency(profile.digest_frequency if profile else None,
+                                    communication.get(item.tenant_id).default_digest_frequency)
+    hour = int(profile.digest_hour) if profile is not None and profile.digest_hour is not None else None
+    moment = next_due(frequency, profile.timezone if profile else None, hour, clock.now())
+    service.defer_to_digest(item.tenant_id, item.user_id, notification_id,
+                            clock.iso(moment) if moment else clock.now_iso())
+    return "in the user's next digest"

@@ -7,6 +7,7 @@ from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -39,12 +40,15 @@ class Notification(Model):
     created_at = UnicodeAttribute()
     read_at = UnicodeAttribute(null=True)
     # Email of an instant notification: claimed (sending) once, then sent / failed / no_address / no_sender /
-    # suppressed; never sent twice. Of a digested one: digest (in the email), read (read in the app first, so
-    # left out), never (the user unsubscribed meanwhile), or why the user could not be emailed.
+    # suppressed, or uncertain (its sender was lost while SES had it: listed for an operator); never sent twice.
+    # Of a digested one: digest (in the email), read (read in the app first, so left out), never (the user
+    # unsubscribed meanwhile), uncertain (its digest is), or why the user could not be emailed.
     email_status = UnicodeAttribute(null=True)
+    email_claim = ClaimMap(null=True)                   # chalicelib/claims.py
     email_sent_at = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
-    sms_status = UnicodeAttribute(null=True)
+    sms_status = UnicodeAttribute(null=True)            # sending | sent | failed | uncertain
+    sms_claim = ClaimMap(null=True)
     context_label = UnicodeAttribute(null=True)         # the discussion or thread it is about, for digests
     link = UnicodeAttribute(null=True)
     internal = BooleanAttribute(null=True)              # about an internal note: staff only
@@ -60,7 +64,8 @@ class DigestRun(Model):
 
     user_key = UnicodeAttribute(hash_key=True)
     period_key = UnicodeAttribute(range_key=True)
-    status = UnicodeAttribute()                          # sending | sent | never | no_address | …
+    status = UnicodeAttribute()                          # sending | sent | released | uncertain | no_address | …
+    claim = ClaimMap(null=True)                          # chalicelib/claims.py
     notification_count = NumberAttribute(default=0)
     ses_message_id = UnicodeAttribute(null=True)
     # The notifications SES took in this digest, written before they leave the pending index: a run that died

@@ -9,7 +9,15 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock
-from chalicelib.db import decode_cursor, encode_cursor, transaction
+from chalicelib.db import (
+    VersionConflict,
+    cancellation_codes,
+    conflicted,
+    decode_cursor,
+    encode_cursor,
+    retry_on_conflict,
+    transaction,
+)
 from chalicelib.errors import NotFound
 from chalicelib.notifications.models import Notification, NotificationCounter
 
@@ -56,17 +64,22 @@ def notify(tenant_id: str, user_id: str, notification_id: str, item: NewNotifica
                           context_label=(item.context_label or "")[:300] or None, link=item.link,
                           internal=item.internal or None,
                           digest_user_key=key if digest_due else None, created_at=clock.now_iso())
-    try:
-        with transaction() as tx:
-            tx.save(record, condition=Notification.notification_id.does_not_exist())
-            tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
-            if digest_due:
-                schedule_digest_in(tx, tenant_id, user_id, digest_due)
-    except TransactWriteError as error:
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons or []):
-            return False
-        raise
-    return True
+    def attempt() -> bool:
+        try:
+            with transaction() as tx:
+                tx.save(record, condition=Notification.notification_id.does_not_exist())
+                tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(1)])
+                if digest_due:
+                    schedule_digest_in(tx, tenant_id, user_id, digest_due)
+        except TransactWriteError as error:
+            if "ConditionalCheckFailed" in cancellation_codes(error):  # stored before: a rerun stores nothing twice
+                return False
+            if conflicted(error):  # another notification of this user at the same moment (its counter, profile)
+                raise VersionConflict(notification_id) from error
+            raise
+        return True
+
+    return retry_on_conflict(attempt)
 
 
 def defer_to_digest(tenant_id: str, user_id: str, notification_id: str, digest_due: str) -> None:
@@ -79,6 +92,20 @@ def defer_to_digest(tenant_id: str, user_id: str, notification_id: str, digest_d
             Notification.delivery.set("digest"), Notification.digest_user_key.set(key)],
             condition=Notification.notification_id.exists())
         schedule_digest_in(tx, tenant_id, user_id, digest_due)
+
+
+def wait_for_digest(tenant_id: str, user_id: str, notification_ids: list[str], digest_due: str) -> None:
+    """Notifications back in the pending index, and the user's digest due (an uncertain digest an admin resends)."""
+    from chalicelib.users.service import schedule_digest_in
+
+    key = user_key(tenant_id, user_id)
+    for start in range(0, len(notification_ids), 99):
+        with transaction() as tx:
+            for notification_id in notification_ids[start:start + 99]:
+                tx.update(Notification(key, notification_id), actions=[
+                    Notification.digest_user_key.set(key), Notification.email_status.remove()],
+                    condition=Notification.notification_id.exists())
+            schedule_digest_in(tx, tenant_id, user_id, digest_due)
 
 
 def pending_digest(tenant_id: str, user_id: str, limit: int) -> list[Notification]:
@@ -111,7 +138,7 @@ def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:
                       condition=Notification.notification_id.exists() & Notification.read_at.does_not_exist())
             tx.update(NotificationCounter(key), actions=[NotificationCounter.unread.add(-1)])
     except TransactWriteError as error:
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons or []):
+        if "ConditionalCheckFailed" in cancellation_codes(error):
             try:
                 Notification.get(key, notification_id)
             except Notification.DoesNotExist:

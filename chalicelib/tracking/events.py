@@ -1,8 +1,11 @@
 """SES events through SNS → tracking records: parse both SES shapes, deduplicate, correlate, apply forward-only.
 
-SNS delivers at least once and in any order (NOTES.md), so each (SES event, recipient) is applied
-once, guarded by a conditional write with a TTL; first timestamps are only ever set if absent; a
-bounce after a delivery wins and a delivery after a bounce erases nothing.
+SNS delivers at least once and in any order (NOTES.md), so each (event type, SES event, recipient) is
+applied once, under a claim with a lease (chalicelib/claims.py) on a record kept DEDUP_DAYS: a run that
+fails releases it for SNS's retry, one that dies is taken over once its lease ran out. First timestamps
+are only ever set if absent; a bounce after a delivery wins and a delivery after a bounce erases nothing.
+The type is part of the key because a feedbackId is not unique across types: AWS's own samples give a
+bounce and a complaint the same one.
 """
 from __future__ import annotations
 
@@ -11,10 +14,9 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock
+from chalicelib import claims, clock
 from chalicelib.config import settings
 from chalicelib.db import set_or_remove
 from chalicelib.tracking import suppression
@@ -41,20 +43,18 @@ def _iso(timestamp: str | None) -> str | None:
         return None
 
 
-def _claim(event: SesEvent) -> bool:
-    key = f"ses#{event.event_id}"
+# Applying an event: its lease outlasts the ses_events Lambda (Chalice's default timeout, 60 s).
+APPLY = claims.Work(kind="ses_event", status=ProcessedEvent.status, claim=ProcessedEvent.claim,
+                    ready=("released",), working="applying", creates=True, lease_seconds=90)
+
+
+def dedupe_key(event: SesEvent) -> str:
+    return f"ses#{event.kind}#{event.event_id}"
+
+
+def _claim(event: SesEvent) -> claims.Claim[ProcessedEvent]:
     expires = int((clock.now() + timedelta(days=DEDUP_DAYS)).timestamp())
-    try:
-        ProcessedEvent(key, expires_at=expires).save(condition=ProcessedEvent.event_key.does_not_exist())
-        return True
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-
-
-def _release(event: SesEvent) -> None:
-    ProcessedEvent(f"ses#{event.event_id}").delete()
+    return claims.take(ProcessedEvent(dedupe_key(event)), APPLY, actions=[ProcessedEvent.expires_at.set(expires)])
 
 
 def _record_for(event: SesEvent) -> EmailTracking | None:
@@ -136,6 +136,10 @@ def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) ->
         reason="You get this email because you own this discussion and one of its emails bounced."))
 
 
+class EventInProgress(Exception):
+    """The same SES event is being applied by another run right now."""
+
+
 def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
     """Apply one SNS message; malformed and unknown ones are logged and acknowledged."""
     outcome = {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 0, "ignored": 0}
@@ -155,7 +159,11 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
             logger.info("SES event %s for %s names no mail we sent", event.kind, event.ses_message_id)
             outcome["unknown"] += 1
             continue
-        if not _claim(event):
+        claim = _claim(event)
+        if claim.state == claims.BUSY:
+            # Another run is applying it now: fail, so that SNS retries after that run is done or gone.
+            raise EventInProgress(f"SES event {event.kind} {event.event_id} is being applied by another run")
+        if not claim.held:
             outcome["duplicate"] += 1
             continue
         try:
@@ -164,8 +172,9 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
 
             reputation.record_outcome(record.tenant_id, event.kind, event.bounce_type)
         except Exception:
-            _release(event)  # let the SNS retry apply it; every change above is safe to repeat
+            claim.release()  # let the SNS retry apply it; every change above is safe to repeat
             raise
+        claim.finish("applied")
         outcome["applied"] += 1
     return outcome
 

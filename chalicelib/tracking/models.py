@@ -13,6 +13,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
 
 
@@ -34,7 +35,9 @@ class BySesMessageIndex(GlobalSecondaryIndex):
 
 
 class FailedCopiesIndex(GlobalSecondaryIndex):
-    """Sparse: only copies SES refused carry `retry_shard`, so the retry job reads failures and nothing else."""
+    """Sparse: only copies not finished yet (queued, being sent, or refused by SES for now) carry `retry_shard`, so
+    the sweeper reads those and nothing else. (Named when it held failed copies only; renaming a GSI of a live table
+    means dropping and rebuilding it.)"""
     class Meta:
         index_name = "failed_copies"
         projection = AllProjection()
@@ -54,9 +57,11 @@ class EmailTracking(Model):
     recipient_type = UnicodeAttribute(null=True)
     discussion_key = UnicodeAttribute()
     message_recipient = UnicodeAttribute()
-    state = UnicodeAttribute()                # sending | sent | failed
+    state = UnicodeAttribute()                # queued | sending | sent | failed | uncertain (mail/send.py)
     failure_reason = UnicodeAttribute(null=True)
     attempts = NumberAttribute(default=0)
+    claim = ClaimMap(null=True)               # who is sending it, until when, how far (chalicelib/claims.py)
+    queued_at = UnicodeAttribute(null=True)   # when it was (last) queued: the sweeper's measure of a lost job
     ses_message_id = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
     links = ListAttribute[Any](of=UnicodeAttribute, default=list)  # [Any]: plain strings (see community/models.py)
@@ -96,11 +101,14 @@ class Suppression(Model):
 
 
 class ProcessedEvent(Model):
-    """One item per applied (SES event, recipient); DynamoDB's TTL removes it after DEDUP_DAYS."""
+    """One item per (SES event type, event, recipient), claimed while it is applied and `applied` after; DynamoDB's
+    TTL removes it after DEDUP_DAYS. The one claim that needs an item of its own: an SES event has no other."""
     Meta = table_meta("processed-events")
 
     event_key = UnicodeAttribute(hash_key=True)
     expires_at = NumberAttribute()
+    status = UnicodeAttribute(null=True)      # applying | applied (absent: written before claims had leases)
+    claim = ClaimMap(null=True)
 
 
 MODELS = (EmailTracking, Suppression, ProcessedEvent)

@@ -37,7 +37,7 @@ def test_a_crash_before_posting_is_retried_once_the_claim_expires(api, client, c
             deliver(client, raw, [reply_to])
     with pytest.raises(Exception, match="being posted by another run"):
         deliver(client, raw, [reply_to])  # SNS retries at once: the first run may still be working
-    moment += timedelta(seconds=91)
+    moment += timedelta(seconds=151)  # the claim's lease outlasts the inbound Lambda's 120 s
     posted = deliver(client, raw, [reply_to])
     again = deliver(client, raw, [reply_to])
 

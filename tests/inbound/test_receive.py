@@ -270,3 +270,25 @@ def test_staff_participants_are_notified_of_a_reply_once(api, client, conversati
     assert colleague.post(f"/api/tenant/notifications/{items[0]['id']}/read").data["unread_count"] == 0
     assert colleague.post("/api/tenant/notifications/unknown/read").status_code == 404
     assert make_api(tenant_id="tenant-b", user_id="user-2").get("/api/tenant/notifications").data["items"] == []
+
+
+def test_a_reply_without_a_message_id_gets_one_on_the_tenants_reply_domain(api, client, conversation):
+    discussion, reply_to, _ = conversation
+    raw = b"\r\n".join(line for line in _reply(reply_to).split(b"\r\n") if not line.startswith(b"Message-ID:"))
+
+    assert deliver(client, raw, [reply_to])[0]["status"] == "posted"
+
+    minted = _messages(api, discussion)[-1]["email_message_id"]
+    assert re.fullmatch(rf"<inbound\.[0-9a-f-]{{36}}@{re.escape(REPLY_DOMAIN)}>", minted), minted
+
+
+def test_inbound_log_lines_never_carry_an_address_in_clear(api, client, conversation, caplog):
+    discussion, reply_to, _ = conversation
+    caplog.set_level("INFO", logger="chalicelib")
+
+    deliver(client, _reply(reply_to, sender="mallory@evil.example"), [reply_to])  # quarantined: not a participant
+    deliver(client, _reply("nobody@nowhere.example", sender="stranger@else.example"), [])  # unmatched
+
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("chalicelib"))
+    assert "m***@evil.example" in logged
+    assert "mallory@" not in logged and "stranger@" not in logged and "cleo@" not in logged

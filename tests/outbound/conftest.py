@@ -10,6 +10,7 @@ from moto.ses.models import ses_backends
 
 SENDER = "hub@acme.example"
 REPLY_DOMAIN = "reply.acme.example"
+THREADS = "/api/tenant/threads"
 
 
 @pytest.fixture
@@ -43,3 +44,23 @@ def sent_messages():
 @pytest.fixture
 def outbox():
     return sent_messages
+
+
+@pytest.fixture
+def send(api, run_jobs):
+    """`POST /api/tenant/threads/{id}/send` as a client calls it (202: queued), then every job it queued, as SQS and
+    the jobs Lambda would run them. Returns the 202 answer."""
+    def run(discussion_id: str, body: dict | None = None, skip_delays: bool = False) -> dict:
+        response = api.post(f"{THREADS}/{discussion_id}/send", body or {})
+        assert response.status_code == 202, response.data
+        run_jobs(skip_delays=skip_delays)
+        return response.data
+
+    return run
+
+
+def copies(api, discussion_id: str, message_id: str | None = None) -> dict[str, dict]:
+    """Each recipient's copy as the tracking API shows it (state, SES Message-ID, …), by recipient address."""
+    query = f"?message_id={message_id}" if message_id else ""
+    answer = api.get(f"{THREADS}/{discussion_id}/tracking{query}").data
+    return {copy["recipient_email"]: copy for copy in answer["recipients"]}

@@ -3,9 +3,12 @@ time-limited link beyond. Asserted on the raw bytes SES was given."""
 from __future__ import annotations
 
 import base64
+import json
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlparse
 
+import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -53,7 +56,8 @@ def _part(raw: bytes, disposition_pattern: bytes) -> tuple[bytes, bytes]:
     raise AssertionError(f"no part matches {disposition_pattern!r}")
 
 
-def test_files_travel_as_parts_with_rfc2231_names_and_a_large_one_as_a_link(api, enabled, small_limit):
+def test_files_travel_as_parts_with_rfc2231_names_and_a_large_one_as_a_link(api, client, enabled, small_limit,
+                                                                          send):
     pdf, big = _pdf(), bytes(range(256)) * 2400   # 614,400 bytes: 819 KB in base64, over this test's budget
     discussion = api.post(THREADS, {"subject": "Quote 1042", "participants": [{"email": CLEO}]}).data
     ids = []
@@ -65,7 +69,7 @@ def test_files_travel_as_parts_with_rfc2231_names_and_a_large_one_as_a_link(api,
         assert uploaded.status_code == 201, uploaded.data
         ids.append(uploaded.data["id"])
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "The quote, in two languages.", "attachment_ids": ids})
-    api.post(f"{THREADS}/{discussion['id']}/send")
+    send(discussion["id"])
     raw = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[-1].raw_data.encode()
 
     assert len(raw) < LIMIT and rawmail.long_lines(raw) == []
@@ -77,6 +81,34 @@ def test_files_travel_as_parts_with_rfc2231_names_and_a_large_one_as_a_link(api,
     text = re.sub(rb"=\r\n", b"", raw).decode("ascii")
     link = re.search(r"- plans\.zip: (https?://\S+) \(until (.+?)\)", text.replace("=3D", "="))
     assert link, text[:3000]
-    query = parse_qs(urlparse(link.group(1)).query)
-    assert query["X-Amz-Expires"] == ["604800"]   # ATTACHMENT_LINK_SECONDS: 7 days, SigV4's longest
-    assert unquote(urlparse(link.group(1)).path).endswith("/plans.zip")
+    # Our own signed link, not a presigned URL: a Lambda role's credentials would expire long before 7 days.
+    path = urlparse(link.group(1)).path
+    assert path.startswith("/f/") and "X-Amz" not in link.group(1)
+    followed = client.http.get(path)
+    assert followed.status_code == 302
+    target = urlparse(followed.headers["Location"])
+    assert parse_qs(target.query)["X-Amz-Expires"] == ["300"]   # minted when followed, valid minutes
+    assert unquote(target.path).endswith("/plans.zip")
+    stored = boto3.client("s3", region_name="us-east-1").get_object(
+        Bucket=target.netloc.split(".")[0], Key=unquote(target.path).lstrip("/"))["Body"].read()
+    assert stored == big
+
+
+def test_a_download_link_is_refused_when_forged_altered_or_expired(client, aws):
+    from chalicelib import clock
+    from chalicelib.discussions import downloads
+
+    token = urlparse(downloads.link_for("tenants/t/discussions/d/attachments/a/x.zip", "x.zip", 60)).path[3:]
+    payload, tag = token.split(".")
+    other = urlparse(downloads.link_for("tenants/OTHER/discussions/d/attachments/a/x.zip", "x.zip", 60)).path[3:]
+
+    assert client.http.get(f"/f/{token}").status_code == 302
+    for forged in (f"{other.split('.')[0]}.{tag}", f"{payload}.{tag[:-1]}A", "garbage", f"{payload}.é"):
+        assert client.http.get(f"/f/{forged}").status_code == 404, forged
+    later = clock.now() + timedelta(seconds=61)
+    clock.set_clock(lambda: later)
+    try:
+        expired = client.http.get(f"/f/{token}")
+    finally:
+        clock.reset_clock()
+    assert expired.status_code == 410 and json.loads(expired.body)["error"]["code"] == "expired"

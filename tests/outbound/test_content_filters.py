@@ -79,15 +79,15 @@ def _notification_mails() -> None:
 
 
 @pytest.fixture
-def every_kind(api, make_api, enabled, production_links):
+def every_kind(api, make_api, enabled, production_links, send):
     """Each kind of mail we send: a discussion copy with history, a notification and a digest, as (kind, raw)."""
     make_api(roles=["admin"]).call("PUT", "/api/tenant/users/user-1", {"name": "Dana Demo"})
     discussion = api.post(THREADS, {"subject": "Quote 1042 for the spring event", "initial_message":
                                     "Hello Cleo, here is the quote for the spring event: https://acme.example/q/1042",
                                     "participants": [{"email": "cleo@client.example", "name": "Cleo Client"}]}).data
-    api.post(f"{THREADS}/{discussion['id']}/send")
+    send(discussion["id"])
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "We can also add catering for forty guests."})
-    api.post(f"{THREADS}/{discussion['id']}/send")
+    send(discussion["id"])
     _notification_mails()
     sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     return [("notification" if list(m.destinations)[0] == "sam@acme.example" else "discussion", m.raw_data.encode())

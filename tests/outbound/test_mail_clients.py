@@ -62,7 +62,7 @@ def _at(moment: str) -> None:
 
 
 @pytest.fixture
-def conversation(api, admin, enabled, client):
+def conversation(api, admin, enabled, client, send):
     """A discussion as a real one goes: sent, answered by Cleo (Outlook) and by the bcc auditor by email, a
     follow-up, a late-joining participant, two more follow-ups. Returns (discussion, {recipient: mailbox})."""
     admin.call("PUT", "/api/tenant/settings/communication", {"time_zone": "Europe/Paris"})
@@ -75,7 +75,7 @@ def conversation(api, admin, enabled, client):
                                         {"email": BETTY, "name": "Paul Auditor", "role": "bcc"},
                                         {"user_id": "user-2"}]}).data
     path = f"{THREADS}/{discussion['id']}"
-    api.post(f"{path}/send")
+    send(discussion["id"])
     mailboxes: dict[str, list[bytes]] = {CLEO: [], CARL: [], BETTY: [], DORA: []}
 
     def collect() -> None:
@@ -102,16 +102,16 @@ def conversation(api, admin, enabled, client):
     answer(BETTY, "Paul Auditor", f"{SECRET}. Keep it quiet.", "<auditor-1@partner.example>")
     _at("2026-12-01T09:00:00")
     api.post(f"{path}/messages", {"body": "Great, we will book the venue."})
-    api.post(f"{path}/send")
+    send(discussion["id"])
     collect()
     api.post(f"{path}/participants", {"email": DORA, "name": "Dora Later"})
     _at("2026-12-01T10:00:00")
     api.post(f"{path}/messages", {"body": "Welcome Dora, you are in the loop now."})
-    api.post(f"{path}/send")
+    send(discussion["id"])
     collect()
     _at("2026-12-01T11:00:00")
     api.post(f"{path}/messages", {"body": "Final details attached soon."})
-    api.post(f"{path}/send")
+    send(discussion["id"])
     collect()
     return discussion, mailboxes
 

@@ -9,6 +9,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 
+from tests.outbound.conftest import copies as tracked_copies
 from tests.outbound.conftest import sent_messages
 from tests.outbound.test_send import THREADS, _discussion
 
@@ -42,11 +43,14 @@ def _aim(event, ses_id, recipient, timestamp=None):
 
 
 @pytest.fixture
-def sent(api, enabled):
+def sent(api, enabled, send):
     discussion = _discussion(api)
-    report = api.post(f"{THREADS}/{discussion['id']}/send").data
-    copies = {s["recipient"]: s["email_message_id"].strip("<>").split("@")[0] for s in report["sent"]}
-    return discussion, copies
+    send(discussion["id"])
+    return discussion, _ses_ids(api, discussion)
+
+
+def _ses_ids(api, discussion):
+    return {recipient: copy["ses_message_id"] for recipient, copy in tracked_copies(api, discussion["id"]).items()}
 
 
 def _deliver(client, event, sns_id="sns-1"):
@@ -72,7 +76,8 @@ def test_delivery_sets_delivered_at_once(api, client, sent, example):
 
 
 @pytest.mark.parametrize("example", ["event_bounce", "identity_bounce_permanent_general_with_dsn"])
-def test_permanent_bounce_is_hard_suppresses_and_marks_the_participant(api, make_api, client, sent, example):
+def test_permanent_bounce_is_hard_suppresses_and_marks_the_participant(api, make_api, client, sent, example,
+                                                                      send):
     discussion, copies = sent
     _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
     cleo = _cleo(api, discussion)
@@ -83,10 +88,10 @@ def test_permanent_bounce_is_hard_suppresses_and_marks_the_participant(api, make
     listed = make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"]
     assert [(s["email"], s["reason"]) for s in listed] == [(CLEO, "hard_bounce")]
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "again"})
-    report = api.post(f"{THREADS}/{discussion['id']}/send").data
+    report = send(discussion["id"])
     assert {"message_id": report["skipped"][0]["message_id"], "recipient": CLEO, "reason": "suppressed"} \
         in report["skipped"]
-    assert CLEO not in [s["recipient"] for s in report["sent"]]
+    assert CLEO not in report["queued"][0]["recipients"]
 
 
 @pytest.mark.parametrize("example", ["event_complaint", "identity_complaint_abuse_with_feedback_report"])
@@ -151,10 +156,10 @@ def test_ses_open_and_click_events_are_ignored_while_our_tracker_counts(api, cli
     assert (cleo["open_count"], cleo["click_count"], cleo["opened_at"], cleo["clicked_at"]) == (0, 0, None, None)
 
 
-def test_with_the_switch_on_ses_tracks_and_our_pixel_and_links_are_gone(api, client, enabled, ses_tracker):
+def test_with_the_switch_on_ses_tracks_and_our_pixel_and_links_are_gone(api, client, enabled, ses_tracker, send):
     discussion = _discussion(api)
-    report = api.post(f"{THREADS}/{discussion['id']}/send").data
-    copies = {s["recipient"]: s["email_message_id"].strip("<>").split("@")[0] for s in report["sent"]}
+    send(discussion["id"])
+    copies = _ses_ids(api, discussion)
     raw = [m for _, d, m in sent_messages() if d == [CLEO]][0].as_string()
     assert "/t/o/" not in raw and "/t/c/" not in raw and "https://acme.example/q/1042" in raw
     _deliver(client, _aim(_example("event_open"), copies[CLEO], CLEO))
@@ -266,3 +271,17 @@ def test_the_owner_hears_of_a_hard_bounce_now_by_email_and_sms(api, make_api, cl
     assert [m["Subject"] for m in mailed] == [notification["title"]]
     texts = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
     assert texts == [("+14155550123", notification["title"])]
+
+
+def test_a_bounce_and_a_complaint_sharing_a_feedback_id_both_count_once(api, client, sent):
+    """AWS's own samples give a bounce and a complaint one feedbackId: the event type is part of the dedupe key."""
+    discussion, copies = sent
+    bounce, complaint = _example("event_bounce"), _example("event_complaint")
+    assert bounce["bounce"]["feedbackId"] == complaint["complaint"]["feedbackId"]
+
+    results = [_deliver(client, _aim(event, copies[CLEO], CLEO), f"sns-{n}").payload[0]
+               for n, event in enumerate([bounce, complaint, bounce, complaint])]
+
+    assert [r["applied"] for r in results] == [1, 1, 0, 0] and [r["duplicate"] for r in results] == [0, 0, 1, 1]
+    cleo = _cleo(api, discussion)
+    assert cleo["bounce_type"] == "hard" and cleo["bounced_at"] and cleo["complained_at"]

@@ -12,9 +12,9 @@ GIF_MAGIC = b"GIF89a"
 
 
 @pytest.fixture
-def sent(api, enabled, outbox):
+def sent(api, enabled, outbox, send):
     discussion = _discussion(api)
-    api.post(f"{THREADS}/{discussion['id']}/send")
+    send(discussion["id"])
     message = next(m for _, d, m in outbox() if d == ["cleo@client.example"])
     pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", _html(message)).group(1)
     click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", _text(message)).group(1)

@@ -2,7 +2,7 @@
 suppression clears the participant's mark."""
 from __future__ import annotations
 
-from tests.outbound.conftest import admin, enabled  # noqa: F401 - fixtures
+from tests.outbound.conftest import admin, enabled, send  # noqa: F401 - fixtures
 from tests.outbound.test_send import THREADS
 from tests.outbound.test_ses_events import CLEO, _aim, _cleo, _deliver, _example, sent  # noqa: F401
 

@@ -1,0 +1,205 @@
+"""What one recipient's copy of a discussion message says: sender, To/Cc, threading, quoted history, files, links.
+
+Everything here reads and renders; nothing sends (mail/send.py does). One copy per external recipient (NOTES.md):
+its own pixel, click links and reply key, its own In-Reply-To (the latest mail of the conversation in *their*
+mailbox) and the history *they* may see.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib import clock, storage
+from chalicelib.config import settings
+from chalicelib.discussions import downloads
+from chalicelib.discussions import service as discussions
+from chalicelib.discussions.attachments import safe_filename
+from chalicelib.discussions.models import Discussion, Message, ParticipantMap
+from chalicelib.mail import anchors, compose
+from chalicelib.notifications.schedule import zone
+from chalicelib.tracking.ids import tracking_id
+from chalicelib.tracking.models import EmailTracking
+
+HISTORY_MESSAGES = 3
+MAX_REFERENCES = 20
+BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
+
+
+def external_recipients(discussion: Discussion) -> list[ParticipantMap]:
+    return [p for p in discussion.participants if p.email and not p.user_id]
+
+
+# Who sees whom (docs/mail-journeys.md): To lists the external participants, Cc the cc role; bcc appear nowhere,
+# and staff appear only in the From display name ("Dana Demo via Acme Events"). Staff get no copy, so putting
+# them in To would make Reply-All mail them directly, around the hub.
+TO_ROLES = frozenset({"owner", "participant"})
+CC_ROLES = frozenset({"cc"})
+VISIBLE_ROLES = TO_ROLES | CC_ROLES
+
+
+def _visible(people: list[ParticipantMap], roles: frozenset[str]) -> list[compose.Person]:
+    return [compose.Person(p.email, p.name) for p in people if p.email and not p.user_id and p.role in roles]
+
+
+def may_see(message: Message, recipient: str, roles_by_email: dict[str, str]) -> bool:
+    """Whether an external recipient may read this earlier message quoted in their copy.
+
+    Staff messages (never internal notes: those are never loaded here) and messages of visible participants
+    are seen by everyone; a bcc participant's words (or anyone's no longer in the discussion) only by their
+    author. The same rule for every mail that quotes a discussion to an external person."""
+    if message.is_internal:
+        return False
+    if message.author_type == "user":
+        return True
+    author = message.author.lower()
+    return author == recipient.lower() or roles_by_email.get(author) in VISIBLE_ROLES
+
+
+@dataclass
+class Outgoing:
+    """What every copy of one message shares: the sender as shown, names and dates, files; read once per message."""
+    message: Message
+    earlier: list[Message]
+    sender: compose.Person
+    names: dict[str, str]
+    zone: ZoneInfo
+    attachments: list[compose.Attachment]
+    download_links: list[compose.DownloadLink]
+
+    def history_for(self, recipient: str, roles_by_email: dict[str, str]) -> list[compose.HistoryItem]:
+        visible = [m for m in self.earlier if may_see(m, recipient, roles_by_email)]
+        return [compose.HistoryItem(self.names.get(m.author, m.author), self.written(m.created_at), m.body)
+                for m in visible[-HISTORY_MESSAGES:]]
+
+    def written(self, iso: str) -> str:
+        return compose.human_date(datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(self.zone))
+
+
+def history(discussion: Discussion, before: str) -> list[Message]:
+    """Earlier non-internal messages, oldest first (internal notes are never quoted)."""
+    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
+    earlier = Message.query(key, Message.message_id < before, scan_index_forward=False, limit=50)
+    return list(reversed([m for m in earlier if not m.is_internal]))
+
+
+def _display_names(tenant_id: str, discussion: Discussion, messages: list[Message], fallback: str) -> dict[str, str]:
+    """author → the name a person reads: participant name, else the users directory (one BatchGet for all staff
+    authors), else for staff the tenant's sender name. Never an internal user id; an external author without a
+    name shows as their address, which the recipient already sees in the mail anyway."""
+    from chalicelib.users import service as users
+
+    names: dict[str, str] = {}
+    for participant in discussion.participants:
+        if participant.name:
+            for key in (participant.user_id, (participant.email or "").lower()):
+                if key:
+                    names[key] = participant.name
+    staff = {m.author for m in messages if m.author_type == "user" and m.author not in names}
+    profiles = users.get_many(tenant_id, staff) if staff else {}
+    for user_id in staff:
+        profile = profiles.get(user_id)
+        names[user_id] = (profile.name if profile and profile.name else fallback)
+    for message in messages:
+        if message.author_type != "user":
+            names.setdefault(message.author, names.get(message.author.lower(), message.author))
+    return names
+
+
+def prepare(tenant_id: str, discussion: Discussion, message: Message, config: Any) -> Outgoing:
+    """Everything the copies of one message share: one history Query, at most one BatchGet of staff names."""
+    earlier = history(discussion, message.message_id)
+    brand = config.from_name or config.from_address
+    names = _display_names(tenant_id, discussion, [*earlier[-50:], message], brand)
+    author = names.get(message.author) if message.author_type == "user" else None
+    shown = f"{author} via {brand}" if author and author != brand else brand
+    attachments, links = attachments_for_mail(message.attachments)
+    return Outgoing(message=message, earlier=earlier, sender=compose.Person(config.from_address, shown),
+                    names=names, zone=zone(config.time_zone), attachments=attachments, download_links=links)
+
+
+def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], list[compose.DownloadLink]]:
+    """The message's files as MIME parts while the raw message stays under SES's limit; the rest as links.
+
+    Base64 grows a file by 4/3 plus line breaks; BODY_ALLOWANCE leaves room for the text, HTML, history and
+    headers. A link is our own signed /f/ link valid ATTACHMENT_LINK_SECONDS (default 7 days), which redirects to a
+    presigned URL minted when followed (chalicelib/discussions/downloads.py: a presigned URL signed with a Lambda
+    role's credentials would stop working when that session ends, hours later)."""
+    budget = settings().email_max_raw_bytes - BODY_ALLOWANCE
+    inline: list[compose.Attachment] = []
+    links: list[compose.DownloadLink] = []
+    seconds = settings().attachment_link_seconds
+    until = compose.human_date(clock.now() + timedelta(seconds=seconds)) + " UTC"
+    for file in files:
+        encoded = (int(file.size) * 4 // 3) + int(file.size) // 57 * 2 + 1024
+        if encoded <= budget:
+            budget -= encoded
+            data = storage.get_object(settings().attachments_bucket, file.s3_key)
+            inline.append(compose.Attachment(file.filename, file.content_type, data))
+        else:
+            url = downloads.link_for(file.s3_key, safe_filename(file.filename), seconds)
+            links.append(compose.DownloadLink(file.filename, int(file.size), url, until))
+    return inline, links
+
+
+def previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> str | None:
+    """The Message-ID of the latest message of the conversation this recipient has in their mailbox."""
+    for message in reversed(earlier):
+        if message.author.lower() == recipient and message.email_message_id:
+            return message.email_message_id
+        pixel = tracking_id(tenant_id, discussion_id, message.message_id, recipient)
+        try:
+            copy = EmailTracking.get(pixel)
+        except EmailTracking.DoesNotExist:
+            continue
+        if copy.email_message_id:
+            return copy.email_message_id
+    return None
+
+
+def references(discussion: Discussion, domain: str, earlier: list[Message], recipient: str,
+               in_reply_to: str | None) -> list[str]:
+    ids = [anchors.our_message_id(m.message_id, domain) for m in earlier if m.author_type == "user"]
+    # Ids of mail this recipient sent us come from their mailer: only well-formed ones are written back.
+    ids += [i for m in earlier if m.author.lower() == recipient
+            for i in [compose.message_id_or_none(m.email_message_id)] if i]
+    chain = [discussion.email_thread_id, *ids[-MAX_REFERENCES:]]
+    if in_reply_to and in_reply_to not in chain:
+        chain.append(in_reply_to)
+    return chain
+
+
+@dataclass
+class Rendered:
+    raw: bytes
+    email: compose.OutboundEmail
+    links: list[str]
+    reply_key: str
+
+
+def render(discussion: Discussion, outgoing: Outgoing, participant: ParticipantMap, domain: str,
+           signature: str | None) -> Rendered:
+    """The raw bytes of one recipient's copy, with the links its click ids stand for and its reply key."""
+    tenant_id, message, earlier = discussion.tenant_id, outgoing.message, outgoing.earlier
+    recipient = participant.email
+    pixel = tracking_id(tenant_id, discussion.discussion_id, message.message_id, recipient)
+    recipients = external_recipients(discussion)
+    roles_by_email = {p.email.lower(): p.role for p in recipients}
+    in_reply_to = compose.message_id_or_none(previous_id_for(recipient, earlier, tenant_id, discussion.discussion_id))
+    key = anchors.reply_key(tenant_id, discussion.discussion_id, recipient)
+    public = settings().public_base_url
+    ours = settings().our_tracker
+    links: list[str] = []
+    email = compose.OutboundEmail(
+        sender=outgoing.sender, recipient=compose.Person(recipient, participant.name),
+        to=_visible(discussion.participants, TO_ROLES), cc=_visible(discussion.participants, CC_ROLES),
+        reply_to=anchors.reply_address(key, domain),
+        subject=anchors.subject_for(discussion.subject, is_reply=bool(earlier)),
+        message_id=anchors.our_message_id(message.message_id, domain), in_reply_to=in_reply_to,
+        references=references(discussion, domain, earlier, recipient, in_reply_to),
+        body=message.body, signature=signature, history=outgoing.history_for(recipient, roles_by_email),
+        pixel_url=f"{public}/t/o/{pixel}.gif" if ours else "", links=links, attachments=outgoing.attachments,
+        download_links=outgoing.download_links, date=clock.now())
+    raw = compose.build(email, (lambda index: f"{public}/t/c/{pixel}-{index}") if ours else None)
+    return Rendered(raw, email, links, key)

@@ -1,0 +1,189 @@
+"""A copy's journey killed at every step: each copy ends sent exactly once, or listed for an operator; never lost.
+
+The Lambda "dies" by raising LambdaDied, a BaseException: no `except Exception` of ours runs, as none would in a
+killed Lambda. SQS then shows the copy's message again once its visibility timeout (360 s) is over, after the
+claim's lease (330 s): the test moves the service's clock past the lease and runs the queue again, then runs the
+15-minute sweep too. moto's SES keeps every mail it was given: that is what is counted.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib import claims, clock
+from chalicelib.mail import send as sending
+from chalicelib.mail import ses
+from tests.outbound.conftest import copies
+from tests.outbound.test_send import THREADS, _discussion
+
+CLEO, CARL, BETTY = "cleo@client.example", "carl@client.example", "betty@secret.example"
+
+
+class LambdaDied(BaseException):
+    """The Lambda was killed here (timeout, out of memory, host lost)."""
+
+
+def _cleos(claim_or_pixel, *rest) -> bool:
+    """Whether this step is about Cleo's copy (the one killed)."""
+    from chalicelib.tracking.models import EmailTracking
+
+    item = getattr(claim_or_pixel, "item", claim_or_pixel)
+    return isinstance(item, EmailTracking) and item.recipient_email == CLEO
+
+
+def _kill_once(monkeypatch, target, name, before: bool, only=lambda *args: True):
+    """Replace target.name so that its first call that `only` accepts dies, before or after doing its work."""
+    real = getattr(target, name)
+    fired = []
+
+    def dying(*args, **kwargs):
+        if fired or not only(*args):
+            return real(*args, **kwargs)
+        fired.append(True)
+        if before:
+            raise LambdaDied(name)
+        real(*args, **kwargs)
+        raise LambdaDied(name)
+
+    monkeypatch.setattr(target, name, dying)
+    return fired
+
+
+def _is_copy(claim: claims.Claim, *rest) -> bool:
+    return claim.work.kind == "copy" and _cleos(claim)
+
+
+STEPS = {
+    # step: (patch, what Cleo's copy ends as, how many mails SES got for Cleo)
+    "before the claim": (lambda mp: _kill_once(mp, claims, "take", before=True,
+                                               only=lambda item, work, *a: work.kind == "copy"
+                                               and item.tracking_pixel_id == _pixel_of(CLEO)),
+                         "sent", 1),
+    "after the claim": (lambda mp: _kill_once(mp, sending, "_target", before=True, only=_cleos), "sent", 1),
+    "before SES (the CALLING step recorded)": (
+        lambda mp: _kill_once(mp, claims.Claim, "reach", before=False, only=_is_copy), "uncertain", 0),
+    "after SES answered, before the record": (
+        lambda mp: _kill_once(mp, ses, "send_raw", before=False, only=lambda source, to, *a: to == CLEO),
+        "uncertain", 1),
+    "after the record": (lambda mp: _kill_once(mp, claims.Claim, "finish", before=False, only=_is_copy), "sent", 1),
+}
+
+_PIXELS: dict[str, str] = {}
+
+
+def _pixel_of(recipient: str) -> str:
+    return _PIXELS[recipient]
+
+
+def _sent_to(outbox, recipient: str) -> int:
+    return sum(1 for _, destinations, _ in outbox() if destinations == [recipient])
+
+
+def _later(minutes: int) -> None:
+    moment = datetime.now(UTC) + timedelta(minutes=minutes)
+    clock.set_clock(lambda: moment)
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_copy_killed_at_any_step_ends_sent_once_or_listed(step, api, make_api, client, enabled, outbox, run_jobs,
+                                                           monkeypatch):
+    patch, ends_as, mails_to_cleo = STEPS[step]
+    discussion = _discussion(api)
+    from chalicelib.tracking.ids import tracking_id
+
+    message_id = discussion["messages"][0]["id"]
+    _PIXELS[CLEO] = tracking_id("tenant-a", discussion["id"], message_id, CLEO)
+    fired = patch(monkeypatch)
+
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    with pytest.raises(LambdaDied):
+        run_jobs()
+    run_jobs()  # the others go on; SQS shows the dead run's message again only after its visibility timeout
+    monkeypatch.undo()
+    _later(6)  # the lease (330 s) and the visibility timeout (360 s) are over
+    run_jobs(skip_delays=True)
+    _later(20)
+    client.lambda_.invoke("retry_failed_sends", client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
+    run_jobs(skip_delays=True)
+
+    assert fired == [True]
+    states = {recipient: copy["state"] for recipient, copy in copies(api, discussion["id"]).items()}
+    assert states == {CLEO: ends_as, CARL: "sent", BETTY: "sent"}
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (mails_to_cleo, 1, 1)
+    listed = make_api(roles=["admin"]).get("/api/tenant/sending/uncertain").data["items"]
+    if ends_as == "uncertain":
+        assert [(item["kind"], item["recipient"], item["message_id"]) for item in listed] == [
+            ("copy", CLEO, message_id)]
+    else:
+        assert listed == []
+
+
+def test_a_message_shown_again_while_the_lease_runs_waits_and_sends_nothing_twice(api, enabled, outbox, run_jobs,
+                                                                                 monkeypatch):
+    discussion = _discussion(api)
+    _kill_once(monkeypatch, sending, "_target", before=True, only=_cleos)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    with pytest.raises(LambdaDied):
+        run_jobs()
+    monkeypatch.undo()
+
+    run_jobs.time_passes()  # shown again before the lease is over (as a duplicate would be)
+    run_jobs()  # Cleo's claim is still held: the message goes back on the queue until the lease is over
+
+    assert copies(api, discussion["id"])[CLEO]["state"] == "sending" and _sent_to(outbox, CLEO) == 0
+    _later(6)
+    run_jobs(skip_delays=True)
+    assert copies(api, discussion["id"])[CLEO]["state"] == "sent" and _sent_to(outbox, CLEO) == 1
+
+
+@pytest.mark.parametrize(("action", "mails", "state"), [("resend", 2, "sent"), ("dismiss", 1, "uncertain")])
+def test_an_admin_resends_or_dismisses_an_uncertain_copy(action, mails, state, api, make_api, enabled, outbox,
+                                                         run_jobs, monkeypatch):
+    admin = make_api(roles=["admin"])
+    discussion = _discussion(api)
+    _kill_once(monkeypatch, ses, "send_raw", before=False, only=lambda source, to, *a: to == CLEO)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    with pytest.raises(LambdaDied):
+        run_jobs()
+    monkeypatch.undo()
+    _later(6)
+    run_jobs(skip_delays=True)
+    [listed] = admin.get("/api/tenant/sending/uncertain").data["items"]
+
+    refused = api.post(f"/api/tenant/sending/uncertain/{listed['id']}", {"action": action})
+    resolved = admin.post(f"/api/tenant/sending/uncertain/{listed['id']}", {"action": action})
+    again = admin.post(f"/api/tenant/sending/uncertain/{listed['id']}", {"action": action})
+    run_jobs()
+
+    assert refused.status_code == 403
+    assert resolved.status_code == 200 and again.status_code == 404
+    assert admin.get("/api/tenant/sending/uncertain").data["items"] == []
+    assert _sent_to(outbox, CLEO) == mails and copies(api, discussion["id"])[CLEO]["state"] == state
+
+
+def test_another_tenants_admin_neither_sees_nor_resolves_an_uncertain_copy(api, make_api, enabled, run_jobs,
+                                                                          monkeypatch):
+    discussion = _discussion(api)
+    _kill_once(monkeypatch, ses, "send_raw", before=False, only=lambda source, to, *a: to == CLEO)
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    with pytest.raises(LambdaDied):
+        run_jobs()
+    monkeypatch.undo()
+    _later(6)
+    run_jobs(skip_delays=True)
+    [listed] = make_api(roles=["admin"]).get("/api/tenant/sending/uncertain").data["items"]
+    other = make_api(tenant_id="tenant-b", roles=["admin"])
+
+    assert other.get("/api/tenant/sending/uncertain").data["items"] == []
+    assert other.post(f"/api/tenant/sending/uncertain/{listed['id']}", {"action": "resend"}).status_code == 404
+    assert len(make_api(roles=["admin"]).get("/api/tenant/sending/uncertain").data["items"]) == 1
+
+
+@pytest.mark.parametrize("body, field", [({}, "action"), ({"action": "maybe"}, "action"),
+                                         ({"action": "resend", "extra": 1}, "extra")])
+def test_resolving_needs_a_known_action(make_api, body, field):
+    response = make_api(roles=["admin"]).post(f"/api/tenant/sending/uncertain/{'0' * 32}", body)
+
+    assert response.status_code == 400 and response.data["error"]["field"] == field
