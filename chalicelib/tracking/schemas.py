@@ -66,7 +66,7 @@ class TrackingRecipient(Answer):
     recipient_email: str
     recipient_type: str | None
     tracking_pixel_id: str = Field(pattern="^[0-9a-f]{32}$")
-    state: Literal["sending", "sent", "failed"]
+    state: Literal["queued", "sending", "sent", "failed", "uncertain"]
     failure_reason: str | None
     ses_message_id: str | None
     email_message_id: str | None
