@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 LOCK   := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 --no-header \
           --annotation-style line
 
-.PHONY: install run test lint typecheck lock token clean mails ses-event deliver digest bench bench-replies spam-score \
+.PHONY: install run test lint typecheck lock openapi token clean mails ses-event deliver digest bench bench-replies spam-score \
         package deploy teardown
 
 # The lock files (pinned, hashed) are what gets installed: the same packages on every machine and in the Lambda package.
@@ -38,6 +38,11 @@ run: install
 # Everything CI checks: lint, types, then every test on every core. PYTEST_ARGS narrows it (see README, Tests).
 test: install lint typecheck
 	$(BIN)/python -m pytest $(or $(PYTEST_ARGS),-q -n auto)
+
+# The OpenAPI document from the routes' models (chalicelib/contract/build.py), and the operations list of docs/api.md.
+openapi: install
+	$(BIN)/python -m chalicelib.contract.build
+	$(BIN)/python scripts/api_overview.py
 
 lint: install
 	$(BIN)/ruff check .

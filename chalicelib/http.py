@@ -1,17 +1,21 @@
-"""Tenant API plumbing: authenticate, parse and bound the JSON body, turn ApiError into the error shape."""
+"""The HTTP layer of both API families: the one route decorator, the one JSON reader, the one error mapping."""
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
 import json
 import logging
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal, authenticate
 from chalicelib.config import settings
-from chalicelib.errors import ApiError, as_unavailable
+from chalicelib.errors import ApiError, Forbidden, ValidationError, as_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -135,40 +139,157 @@ def read_json_object(raw: bytes | None, content_type: str | None, required: bool
     return body
 
 
-def json_body(request: Any, required: bool = True) -> dict[str, Any]:
-    """The tenant API's request body as a JSON object (see read_json_object)."""
-    return read_json_object(request.raw_body, (request.headers or {}).get("content-type"), required)
+@dataclass(frozen=True)
+class Operation:
+    """One declared operation: what `chalicelib/contract/build.py` writes into the OpenAPI document."""
+
+    path: str
+    method: str
+    name: str
+    tag: str
+    summary: str
+    description: str
+    models: str
+    body: str | None
+    body_required: bool
+    query: str | None
+    path_model: str | None
+    response: str | None
+    status: int
+    roles: tuple[str, ...]
+    errors: tuple[int, ...]
+
+    @property
+    def board(self) -> bool:
+        return self.path.startswith(BOARD_PREFIX)
 
 
-def tenant_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("GET",),
-                 status: int = 200) -> Callable:
-    """Declare a tenant route: the view gets the verified Principal, the request and the path parameters."""
+BOARD_PREFIX = "/api/community/"
+OPERATIONS: list[Operation] = []
 
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handler(**params: str) -> Response:
-            request = blueprint.current_request
-            try:
-                principal: Principal = authenticate(request.headers)
-                result = view(principal, request, **params)
-            except ApiError as error:
-                return error_response(error)
-            except Exception as error:
-                busy = as_unavailable(error)
-                if busy is None:
-                    raise
-                logger.warning("throttled: %s", error)
-                response = error_response(busy)
-                response.headers["Retry-After"] = "1"
-                return response
-            if isinstance(result, Response):
-                return result
-            return Response(body=result, status_code=status, headers=dict(JSON_HEADERS))
 
-        blueprint.route(path, methods=list(methods))(handler)
-        return view
+def model(module: str, name: str) -> Any:
+    """A model class by name, its module imported on first use (pydantic loads with the first request needing it)."""
+    return getattr(importlib.import_module(module), name)
 
-    return register
+
+class Roles:
+    """Who may call a route: `admin`, or one of `roles`; anyone else gets 403 with `refusal` before anything of the
+    request is read, so a caller without the role learns nothing from validation errors."""
+
+    def __init__(self, *roles: str, refusal: str | None = None) -> None:
+        self.roles = roles
+        self.refusal = refusal
+
+    def check(self, principal: Principal, board: bool) -> None:
+        if principal.is_admin or any(principal.has_role(role) for role in self.roles if role != "admin"):
+            return
+        if board:
+            from chalicelib.community.envelope import forbidden
+
+            raise forbidden("requires a full unrestricted administrator or the " + " or ".join(self.roles) + " role",
+                            "Authorization")
+        raise Forbidden(self.refusal or f"this needs the {' or '.join(self.roles)} role")
+
+
+class Api:
+    """The routes of one feature: one decorator that authenticates, checks the role, reads the body with the one
+    JSON reader, validates path, query and body with the feature's models, calls the view, shapes the answer with
+    the response model, and turns every failure into the family's error shape (snake_case `{"error": {...}}` on
+    `/api/tenant`, the seed's envelope on `/api/community`).
+
+    Models are named, not imported: `models` is the feature's schemas module, loaded by the first request that
+    needs it, so importing the app loads no pydantic (cold start, bench/coldstart.py)."""
+
+    def __init__(self, blueprint: Blueprint, tag: str, models: str) -> None:
+        self.blueprint = blueprint
+        self.tag = tag
+        self.models = models
+
+    def route(self, path: str, method: str = "GET", *, body: str | None = None, body_required: bool = True,
+              query: str | None = None, path_model: str | None = None, response: str | None = None,
+              status: int = 200, roles: Roles | None = None, errors: tuple[int, ...] = (),
+              name: str | None = None, summary: str | None = None) -> Callable:
+        """Declare one operation. Its summary is the view's docstring's first paragraph (or `summary`), its
+        description the rest; `errors` are the statuses the service may answer besides those the declaration
+        implies (400 for input, 401, 403 with roles, 413 with a body, 415, 503)."""
+
+        def register(view: Callable[..., Any]) -> Callable[..., Any]:
+            doc = inspect.cleandoc(view.__doc__ or "")
+            first, _, description = doc.partition("\n\n")
+            operation = Operation(path, method, name or view.__name__, self.tag, " ".join((summary or first).split()),
+                                  " ".join(description.split()), self.models, body, body_required, query, path_model,
+                                  response, status, roles.roles if roles else (), errors)
+            OPERATIONS.append(operation)
+            @functools.wraps(view)
+            def handler(**params: str) -> Response:
+                return self._handle(view, operation, roles, **params)
+
+            self.blueprint.route(path, methods=[method], name=f"{operation.name}_{method.lower()}")(handler)
+            return view
+
+        return register
+
+    def _handle(self, view: Callable[..., Any], operation: Operation, roles: Roles | None, **params: str) -> Response:
+        request = self.blueprint.current_request
+        try:
+            principal: Principal = authenticate(request.headers)
+            if roles is not None:
+                roles.check(principal, operation.board)
+            arguments = self._arguments(operation, request, params)
+            result = view(principal, request, **arguments)
+        except Exception as error:  # noqa: BLE001 - every failure is answered in the family's shape, or re-raised
+            return failure(error, operation.board)
+        if isinstance(result, Response):
+            return result
+        if operation.response is not None:
+            result = model(self.models, operation.response).model_validate(result).model_dump(mode="json")
+        return Response(body=result, status_code=operation.status, headers=dict(JSON_HEADERS))
+
+    def _arguments(self, operation: Operation, request: Any, params: dict[str, str]) -> dict[str, Any]:
+        """Path parameters (validated when the route names a model for them), `query` and `body` as models."""
+        arguments: dict[str, Any] = dict(params)
+        if operation.path_model is not None:
+            arguments.update(model(self.models, operation.path_model).model_validate(params).model_dump())
+        if operation.query is not None:
+            arguments["query"] = model(self.models, operation.query).model_validate(dict(request.query_params or {}))
+        if operation.body is not None:
+            raw = read_json_object(request.raw_body, (request.headers or {}).get("content-type"),
+                                   operation.body_required)
+            arguments["body"] = model(self.models, operation.body).model_validate(raw)
+        return arguments
+
+
+def failure(error: Exception, board: bool) -> Response:
+    """A failed request in its family's shape: our errors, the models' validation errors, AWS throttling (503 with
+    Retry-After); anything else is re-raised (Chalice answers 500, reshaped by `framework_errors`)."""
+    headers: dict[str, str | list[str]] = dict(JSON_HEADERS)
+    models = sys.modules.get("pydantic_core")  # loaded when a model ran: only then can one have failed
+    if models is not None and isinstance(error, models.ValidationError):
+        error = _invalid(error, board)
+    elif not isinstance(error, ApiError):
+        busy = as_unavailable(error)
+        if busy is None:
+            raise error
+        logger.warning("throttled: %s", error)
+        error, headers["Retry-After"] = busy, "1"
+    if board:
+        from chalicelib.community.envelope import enveloped
+
+        error = enveloped(error)
+    return Response(body=error.body(), status_code=error.status, headers=headers)
+
+
+def _invalid(error: Any, board: bool) -> ApiError:
+    from chalicelib.contract.problems import board_errors, problems, tenant_error
+
+    found = problems(error)
+    if board:
+        from chalicelib.community.envelope import FieldError, invalid
+
+        return invalid([FieldError(name, message, value) for name, message, value in board_errors(found)])
+    message, field = tenant_error(found)
+    return ValidationError(message, field=field)
 
 
 # Chalice answers a few requests itself, as {"Code", "Message"}: these are their codes in our error shape.

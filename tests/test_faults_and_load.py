@@ -99,12 +99,14 @@ def test_many_members_liking_one_thread_at_once_count_once_each(aws_server):
     from chalicelib.auth import Principal
     from chalicelib.community import reactions, threads
     from chalicelib.community.access import Viewer
+    from chalicelib.community.schemas import CommunityThreadCreate
 
     def viewer(user: int) -> Viewer:
         return Viewer(Principal("tenant-a", str(user), frozenset({"CommunityThread-Create", "CommunityThread-Read"}),
                                 member_id=user))
 
-    thread = threads.create(viewer(1), {"BusinessId": 1, "UserId": 1, "Subject": "Hot", "Message": "Take"})
+    body = CommunityThreadCreate.model_validate({"BusinessId": 1, "UserId": 1, "Subject": "Hot", "Message": "Take"})
+    thread = threads.create(viewer(1), body)
     thread_id = int(thread.thread_id)
     likers = [2 + n % 20 for n in range(60)]  # 20 members, each liking three times at once
 

@@ -47,11 +47,6 @@ class Viewer:
     def name(self) -> str:
         return self.principal.email or self.principal.user_id
 
-    def require(self, entity: str, action: str) -> None:
-        if not (self.is_admin or self.principal.has_role(f"{entity}-{action}")):
-            raise forbidden(f"requires a full unrestricted administrator or the {entity}-{action} role",
-                            "Authorization")
-
     def acting_as(self, user_id: int | None) -> None:
         """Only administrators post on behalf of someone else; everyone else posts as themselves."""
         if self.is_admin or user_id is None:

@@ -3,20 +3,15 @@
 Success: {Status, Message, Value, OpenInDialog, OpenInWindow, RedirectURL, JavaScript, UpdatedOn, UpdatedBy,
 Errors: null, WasSuccessful: true}. Failure: {Status, Message: "Prop: message | Prop: message", Value: null,
 Errors: [{AttemptedValue, Message, PropertyName}], WasSuccessful: false}, with the HTTP status in Status.
+The route decorator (chalicelib/http.py) puts every failure of a board route into this shape.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from chalice import Blueprint, Response
-
-from chalicelib.auth import Principal, authenticate
-from chalicelib.errors import ApiError, as_unavailable
-
-JSON_HEADERS = {"Content-Type": "application/json"}
+from chalicelib.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -29,11 +24,12 @@ class FieldError:
         return {"AttemptedValue": self.attempted_value, "Message": self.message, "PropertyName": self.property_name}
 
 
-class CommunityError(Exception):
+class CommunityError(ApiError):
     """A failed community request: its HTTP status and the field errors reported in the envelope."""
 
     def __init__(self, status: int, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.property_name}: {e.message}" for e in errors))
+        super().__init__("; ".join(f"{e.property_name}: {e.message}" for e in errors),
+                         errors[0].property_name if errors else None)
         self.status = status
         self.errors = errors
 
@@ -70,45 +66,38 @@ def success(message: str, value: Any, updated_on: str | None, updated_by: str | 
             "Errors": None, "WasSuccessful": True}
 
 
-def _from_api_error(error: ApiError) -> CommunityError:
-    # Errors raised by shared plumbing (token checks, body size, signed cursors) keep their status.
+def enveloped(error: ApiError) -> CommunityError:
+    """Any error of a board route in the envelope: the board's own as they are; the shared plumbing's (token
+    checks, the JSON reader, signed cursors, throttling) with their status, on the property they concern."""
+    if isinstance(error, CommunityError):
+        return error
+    problem = getattr(error, "problem", None)  # the JSON reader's: the message without the field's name
     name = {"body": "Body", "cursor": "Cursor"}.get(error.field or "", error.field or "")
     if error.status == 401:
         name = "Authorization"
-    return CommunityError(error.status, [FieldError(name, error.message)])
+    if problem is not None and not name:
+        name = "Body"
+    return CommunityError(error.status, [FieldError(name, problem if problem is not None else error.message)])
 
 
-def community_route(blueprint: Blueprint, path: str, methods: tuple[str, ...] = ("GET",),
-                    roles: tuple[str, ...] = ()) -> Callable:
-    """Declare a community route: the view gets the verified Principal and the request; any failure is enveloped.
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    `roles`: the caller needs `admin` or one of these before anything of the request is even read, so a caller
-    without the role learns nothing from validation errors."""
 
-    def register(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handler(**params: str) -> Response:
-            request = blueprint.current_request
-            try:
-                principal: Principal = authenticate(request.headers)
-                if roles and not (principal.is_admin or any(principal.has_role(role) for role in roles)):
-                    raise forbidden("requires a full unrestricted administrator or the "
-                                    + " or ".join(roles) + " role", "Authorization")
-                result = view(principal, request, **params)
-            except CommunityError as error:
-                return Response(body=error.body(), status_code=error.status, headers=dict(JSON_HEADERS))
-            except ApiError as error:
-                enveloped = _from_api_error(error)
-                return Response(body=enveloped.body(), status_code=enveloped.status, headers=dict(JSON_HEADERS))
-            except Exception as error:
-                busy = as_unavailable(error)
-                if busy is None:
-                    raise
-                enveloped = _from_api_error(busy)
-                return Response(body=enveloped.body(), status_code=503, headers={**JSON_HEADERS, "Retry-After": "1"})
-            return Response(body=result, status_code=200, headers=dict(JSON_HEADERS))
-
-        blueprint.route(path, methods=list(methods))(handler)
-        return view
-
-    return register
+def echo(value: Any) -> Any:
+    """Echo what was sent, shortened: an error must not mirror a megabyte back."""
+    if isinstance(value, str):
+        if not _encodable(value):
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value[:200] + "…" if len(value) > 200 else value
+    if isinstance(value, list | dict):
+        try:
+            text = json.dumps(value)
+        except (RecursionError, ValueError):
+            return "…"
+        return text[:200] + "…" if len(text) > 200 else value
+    return value

@@ -25,12 +25,10 @@ def _target(viewer: Viewer, kind: str, target_id: int) -> tuple[Any, Any]:
     if kind == "thread":
         from chalicelib.community import threads
 
-        viewer.require(threads.ENTITY, "Read")
         threads.load(viewer, target_id)
         return CommunityThread(viewer.tenant_id, target_id), CommunityThread.thread_id
     from chalicelib.community import replies
 
-    viewer.require(replies.ENTITY, "Read")
     replies.load(viewer, target_id)
     return CommunityMessage(viewer.tenant_id, target_id), CommunityMessage.message_id
 

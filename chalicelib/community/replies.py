@@ -1,45 +1,26 @@
 """Replies on a thread (the `communitymessages`): post, read, list oldest first, edit, delete."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock, ids, jobs
 from chalicelib.community import cleanup, keys
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, conflict, forbidden, not_found
-from chalicelib.community.fields import Form
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityMessage, CommunityThread
-from chalicelib.community.threads import MAX_GUESTS, MAX_MESSAGE, remember
+from chalicelib.community.threads import keep, remember
 from chalicelib.community.threads import load as load_thread
 from chalicelib.community.writes import Tx
 from chalicelib.db import decode_cursor, encode_cursor
 
+if TYPE_CHECKING:
+    from chalicelib.community.schemas import CommunityMessageCreate, CommunityMessageUpdate
+
 ENTITY = "CommunityMessage"
-WRITABLE = ("CommunityThreadId", "UserId", "CoworkerId", "Message", "Guests")
-READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "LikeCount", "Mentions", "Liked")
-
-
-def _read(body: dict[str, Any], creating: bool, current: CommunityMessage | None = None) -> dict[str, Any]:
-    form = Form(body, WRITABLE + READ_ONLY)
-    values = {
-        "CommunityThreadId": form.integer("CommunityThreadId", required=creating),
-        "UserId": form.integer("UserId", required=creating),
-        "CoworkerId": form.integer("CoworkerId"),
-        "Message": form.string("Message", required=creating or form.given("Message"), max_length=MAX_MESSAGE,
-                               single_line=False),
-        "Guests": form.integer_list("Guests", MAX_GUESTS),
-    }
-    if current is not None:
-        for name, value in (("UserId", current.user_id), ("CommunityThreadId", current.thread_id)):
-            form.keep(name, values[name], value)
-    form.done()
-    return {name: value for name, value in values.items() if creating or name in body}
-
-
-def create(viewer: Viewer, body: dict[str, Any]) -> CommunityMessage:
-    viewer.require(ENTITY, "Create")
-    values = _read(body, creating=True)
+def create(viewer: Viewer, data: CommunityMessageCreate) -> CommunityMessage:
+    """A reply from a checked body (chalicelib/community/schemas.py); the route checked the role."""
+    values = data.values()
     viewer.acting_as(values["UserId"])
     thread_id = values["CommunityThreadId"]
     try:
@@ -96,7 +77,6 @@ def load(viewer: Viewer, message_id: int) -> tuple[CommunityMessage, CommunityTh
 def get(viewer: Viewer, message_id: int) -> dict[str, Any]:
     from chalicelib.community.threads import reactions_of
 
-    viewer.require(ENTITY, "Read")
     reply, _ = load(viewer, message_id)
     return {**as_json(reply), **reactions_of(viewer, "message", message_id)}
 
@@ -106,11 +86,11 @@ def _only_author(viewer: Viewer, reply: CommunityMessage, action: str) -> None:
         raise forbidden(f"only the author or an administrator can {action} this message", "Id")
 
 
-def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMessage:
-    viewer.require(ENTITY, "Update")
+def update(viewer: Viewer, message_id: int, data: CommunityMessageUpdate) -> CommunityMessage:
     reply, thread = load(viewer, message_id)
     _only_author(viewer, reply, "change")
-    values = _read(body, creating=False, current=reply)
+    values = data.values()
+    keep({"UserId": int(reply.user_id), "CommunityThreadId": int(reply.thread_id)}, values)
     now = clock.now_iso()
     actions = [CommunityMessage.updated_at.set(now), CommunityMessage.updated_by.set(viewer.name)]
     before = {*(reply.mentions or []), *(reply.guests or [])}
@@ -145,7 +125,6 @@ def update(viewer: Viewer, message_id: int, body: dict[str, Any]) -> CommunityMe
 
 def delete(viewer: Viewer, message_id: int) -> CommunityMessage:
     """The reply goes at once; its likes follow in the `community.purge` job."""
-    viewer.require(ENTITY, "Delete")
     reply, thread = load(viewer, message_id)
     _only_author(viewer, reply, "delete")
     job = jobs.new_job("community.purge", cleanup.reply_payload(viewer.tenant_id, message_id))
@@ -169,7 +148,6 @@ def delete(viewer: Viewer, message_id: int) -> CommunityMessage:
 def list_page(viewer: Viewer, thread_id: int, limit: int,
               cursor: str | None) -> tuple[list[CommunityMessage], str | None]:
     """A thread's replies, oldest first: one Query, after one GetItem for the thread's visibility."""
-    viewer.require(ENTITY, "Read")
     try:
         load_thread(viewer, thread_id)
     except CommunityError as error:

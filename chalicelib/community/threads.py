@@ -2,78 +2,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock, ids, jobs
 from chalicelib.community import cleanup, keys
 from chalicelib.community.access import Viewer
-from chalicelib.community.envelope import FieldError, conflict, forbidden, invalid, not_found
-from chalicelib.community.fields import Form
+from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread
 from chalicelib.community.writes import Tx
 from chalicelib.db import decode_cursor, encode_cursor
 
+if TYPE_CHECKING:
+    from chalicelib.community.schemas import CommunityThreadCreate, CommunityThreadUpdate
+
 ENTITY = "CommunityThread"
-MAX_SUBJECT = 255
-MAX_MESSAGE = 20_000
-MAX_TAGS = 20
-MAX_TAG = 50
-MAX_GUESTS = 100
-WRITABLE = ("BusinessId", "UserId", "Subject", "Message", "CommunityGroupId", "CoworkerId", "InstantDelivery",
-            "Tags", "Private", "Guests", "IncludeZoomInvite", "ZoomEventData")
-# Sent back by clients that PUT what they GET; accepted and ignored.
-READ_ONLY = ("Id", "CreatedOn", "UpdatedOn", "UpdatedBy", "ReplyCount", "LikeCount", "FollowerCount",
-             "LastActivityOn", "Mentions", "Liked", "Following")
 LIST_BUDGET = 400  # items a list request may examine to fill one page of visible threads
 QUERY_CHUNK = 100  # items per Query after the first: at most 1 + LIST_BUDGET / QUERY_CHUNK Queries a page
 
 
-@dataclass
-class ThreadInput:
-    values: dict[str, Any]
-    tag_set: set[str] | None
-
-
-def _tags(form: Form) -> tuple[str | None, set[str] | None]:
-    raw = form.string("Tags", max_length=1000)
-    if raw is None:
-        return None, None
-    tags = [tag.strip() for tag in raw.split(",") if tag.strip()]
-    if len(tags) > MAX_TAGS or any(len(tag) > MAX_TAG for tag in tags):
-        form.fail("Tags", f"must be at most {MAX_TAGS} tags of at most {MAX_TAG} characters each", raw)
-        return None, None
-    return ", ".join(tags) or None, {tag.lower() for tag in tags} or None
-
-
-def read_input(body: dict[str, Any], creating: bool, current: CommunityThread | None = None) -> ThreadInput:
-    """The thread fields of a request; every invalid field is reported at once (400 envelope).
-
-    On an update (`current`), the author and the location cannot change."""
-    form = Form(body, WRITABLE + READ_ONLY)
-    values: dict[str, Any] = {
-        "BusinessId": form.integer("BusinessId", required=creating),
-        "UserId": form.integer("UserId", required=creating),
-        "Subject": form.string("Subject", required=creating or form.given("Subject"), max_length=MAX_SUBJECT),
-        "Message": form.string("Message", required=creating or form.given("Message"), max_length=MAX_MESSAGE,
-                               single_line=False),
-        "CommunityGroupId": form.integer("CommunityGroupId"),
-        "CoworkerId": form.integer("CoworkerId"),
-        "InstantDelivery": form.boolean("InstantDelivery"),
-        "Private": form.boolean("Private"),
-        "Guests": form.integer_list("Guests", MAX_GUESTS),
-        "IncludeZoomInvite": form.boolean("IncludeZoomInvite"),
-        "ZoomEventData": form.json_text("ZoomEventData"),
-    }
-    values["Tags"], tag_set = _tags(form)
-    if creating and values["IncludeZoomInvite"] and values["ZoomEventData"] is None and not any(
-            error.property_name == "ZoomEventData" for error in form.errors):
-        form.fail("ZoomEventData", "is required when IncludeZoomInvite is true", form.body.get("ZoomEventData"))
-    if current is not None:
-        for name, value in (("UserId", current.user_id), ("BusinessId", current.business_id)):
-            form.keep(name, values[name], value)
-    form.done()
-    return ThreadInput({name: value for name, value in values.items() if creating or name in body}, tag_set)
+def keep(current: dict[str, int], values: dict[str, Any]) -> None:
+    """Fields that cannot change once written: sending another value conflicts with the record (409)."""
+    changed = [FieldError(name, "cannot be changed", values[name]) for name, value in current.items()
+               if values.get(name) is not None and values[name] != value]
+    if changed:
+        raise CommunityError(409, changed)
 
 
 def _check_group(viewer: Viewer, group_id: int, business_id: int) -> CommunityGroup:
@@ -94,10 +47,9 @@ def _notify_job(tenant_id: str, thread_id: int, actor: int, *, message_id: int |
         "event_key": ids.new_sortable_id(), "stage": "mentions", "only": only})
 
 
-def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
-    viewer.require(ENTITY, "Create")
-    data = read_input(body, creating=True)
-    values = data.values
+def create(viewer: Viewer, data: CommunityThreadCreate) -> CommunityThread:
+    """A new thread from a checked body (chalicelib/community/schemas.py); the route checked the role."""
+    values = data.values()
     viewer.acting_as(values["UserId"])
     if not viewer.in_business(values["BusinessId"]):
         raise forbidden("is not a location you belong to", "BusinessId")
@@ -112,7 +64,7 @@ def create(viewer: Viewer, body: dict[str, Any]) -> CommunityThread:
             business_key=keys.business_key(tenant_id, values["BusinessId"]), group_id=group_id,
             group_key=keys.group_key(tenant_id, group_id) if group_id is not None else None,
             user_id=values["UserId"], coworker_id=values["CoworkerId"], subject=values["Subject"],
-            message=values["Message"], tags=values["Tags"], tag_set=data.tag_set,
+            message=values["Message"], tags=values["Tags"], tag_set=data.tag_set(),
             private=bool(values["Private"]), guests=values["Guests"] or None,
             mentions=mentioned_ids(values["Message"]) or None, instant_delivery=bool(values["InstantDelivery"]),
             include_zoom_invite=bool(values["IncludeZoomInvite"]), zoom_event_data=values["ZoomEventData"],
@@ -156,7 +108,6 @@ def load(viewer: Viewer, thread_id: int, action: str = "Read") -> CommunityThrea
 
 
 def get(viewer: Viewer, thread_id: int) -> dict[str, Any]:
-    viewer.require(ENTITY, "Read")
     thread = load(viewer, thread_id)
     result = as_json(thread)
     result.update(reactions_of(viewer, "thread", thread_id))
@@ -221,18 +172,18 @@ def _move_group(viewer: Viewer, thread: CommunityThread, values: dict[str, Any],
     return actions
 
 
-def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThread:
-    viewer.require(ENTITY, "Update")
+def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> CommunityThread:
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "change")
-    data = read_input(body, creating=False, current=thread)
-    values = data.values
+    values = data.values()
+    keep({"UserId": int(thread.user_id), "BusinessId": int(thread.business_id)}, values)
     tenant_id = viewer.tenant_id
     now = clock.now_iso()
     actions = [CommunityThread.updated_at.set(now), CommunityThread.updated_by.set(viewer.name)]
     actions += _field_actions(values)
     if "Tags" in values:
-        actions.append(CommunityThread.tag_set.set(data.tag_set) if data.tag_set else CommunityThread.tag_set.remove())
+        tag_set = data.tag_set()
+        actions.append(CommunityThread.tag_set.set(tag_set) if tag_set else CommunityThread.tag_set.remove())
     include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
     zoom_data = values["ZoomEventData"] if "ZoomEventData" in values else thread.zoom_event_data
     if include_zoom and not zoom_data:
@@ -264,7 +215,6 @@ def update(viewer: Viewer, thread_id: int, body: dict[str, Any]) -> CommunityThr
 
 
 def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
-    viewer.require(ENTITY, "Delete")
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "delete")
     job = jobs.new_job("community.purge", cleanup.thread_payload(viewer.tenant_id, thread_id))
@@ -313,7 +263,6 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
     When LIST_BUDGET items were examined without filling the page, the page ends early with a cursor at the
     last item examined; cursors are sealed, so that item — possibly invisible — is never revealed.
     """
-    viewer.require(ENTITY, "Read")
     tenant_id = viewer.tenant_id
     index: Any
     if filters.group_id is not None:

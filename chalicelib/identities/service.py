@@ -75,15 +75,11 @@ def as_json(item: SendingIdentity) -> dict[str, Any]:
             "verified_at": item.verified_at}
 
 
-def register(principal: Principal, body: dict[str, Any]) -> SendingIdentity:
-    """Claim the identity for the caller's tenant and have SES create it; 409 if another tenant holds it."""
+def register(principal: Principal, name: str) -> SendingIdentity:
+    """Claim the identity for the caller's tenant and have SES create it; 409 if another tenant holds it. `name`: a
+    domain or an address, checked by the route (chalicelib/identities/schemas.py)."""
     _admin(principal)
-    from chalicelib.validation import reject_unknown
-
-    reject_unknown(body, ("identity",))
-    if body.get("identity") is None:
-        raise ValidationError("identity is required: a domain (example.com) or an address", field="identity")
-    kind, identity = parse_identity(body["identity"])
+    kind, identity = parse_identity(name)
     others = [item for item in _owned(_covering(_domain_of(identity)) + [identity]).values()
               if item.tenant_id != principal.tenant_id]
     if others:

@@ -523,11 +523,6 @@ def parse_inbound(raw: bytes) -> ParsedMail:
     )
 
 
-def _verdict(receipt: dict, key: str) -> str | None:
-    value = receipt.get(key)
-    return value.get("status") if isinstance(value, dict) else None
-
-
 def _unwrap(message: Any) -> Any:
     """JSON string, Lambda event or SNS envelope → the SES notification inside."""
     data = message
@@ -545,11 +540,11 @@ def _unwrap(message: Any) -> Any:
     return data
 
 
-def _inline_content(data: dict, action: dict) -> bytes | None:
-    content = data.get("content")
-    if not isinstance(content, str):
+def _inline_content(content: str | None, encoding: str | None) -> bytes | None:
+    """The mail an SNS action carried inline (UTF-8 text, or base64 when the action says BASE64)."""
+    if content is None:
         return None
-    if (action.get("encoding") or "").upper() == "BASE64":
+    if (encoding or "").upper() == "BASE64":
         try:
             return base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError):
@@ -561,22 +556,25 @@ def parse_received_notification(sns_message: dict | str) -> ReceivedNotification
     """An SES `Received` notification (S3 action, SNS action with the mail inline, Lambda action, or any of
     them wrapped in an SNS envelope or a Lambda SNS event) → where the raw mail is, its content when inline,
     and the verdicts. Raises ValueError for anything else."""
+    from pydantic import ValidationError
+
+    from chalicelib.contract.aws_events import ReceiptNotification
+
     try:
-        data = _unwrap(sns_message)
-    except (ValueError, TypeError) as error:
+        notification = ReceiptNotification.model_validate(_unwrap(sns_message))
+    except (ValueError, TypeError, ValidationError) as error:  # ValidationError is a ValueError too
         raise ValueError("not an SES receipt notification") from error
-    if not isinstance(data, dict) or not isinstance(data.get("mail"), dict):
-        raise ValueError("not an SES receipt notification")
-    mail, receipt = data["mail"], data.get("receipt") or {}
-    action = receipt.get("action") or {}
-    recipients = receipt.get("recipients") or mail.get("destination") or []
+    mail, receipt = notification.mail, notification.receipt
+    action = receipt.action
+    stored = action.type == "S3"
     return ReceivedNotification(
-        message_id=mail.get("messageId"),
-        timestamp=receipt.get("timestamp") or mail.get("timestamp"),
-        recipients=[r.lower() for r in recipients if isinstance(r, str)],
-        s3_bucket=action.get("bucketName") if action.get("type") == "S3" else None,
-        s3_key=action.get("objectKey") if action.get("type") == "S3" else None,
-        content=_inline_content(data, action),
-        verdicts=Verdicts(*(_verdict(receipt, k) for k in ("spamVerdict", "virusVerdict", "spfVerdict",
-                                                              "dkimVerdict", "dmarcVerdict"))),
+        message_id=mail.message_id,
+        timestamp=receipt.timestamp or mail.timestamp,
+        recipients=[r.lower() for r in receipt.recipients or mail.destination],
+        s3_bucket=action.bucket_name if stored else None,
+        s3_key=action.object_key if stored else None,
+        content=_inline_content(notification.content, action.encoding),
+        verdicts=Verdicts(*((verdict.status if verdict else None) for verdict in (
+            receipt.spam_verdict, receipt.virus_verdict, receipt.spf_verdict, receipt.dkim_verdict,
+            receipt.dmarc_verdict))),
     )

@@ -7,75 +7,80 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.auth import Principal
-from chalicelib.db import parse_limit
-from chalicelib.errors import Forbidden, ValidationError
-from chalicelib.http import json_body, tenant_route
+from chalicelib.http import Api, Roles
 from chalicelib.lazy import lazy_module
-from chalicelib.validation import reject_unknown, text
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
-    from chalicelib.mail import communication
+    from chalicelib.mail import communication, schemas
 else:
     communication = lazy_module("chalicelib.mail.communication")
 
 blueprint = Blueprint(__name__)
+api = Api(blueprint, tag="email", models="chalicelib.mail.schemas")
+SETTINGS = "/api/tenant/settings/communication"
+ADMIN = Roles("admin", refusal="changing communication settings needs the admin role")
+STAFF = Roles("admin", "staff", refusal="inbound mail records need the staff or admin role")
 
 
-@tenant_route(blueprint, "/api/tenant/settings/communication")
+@api.route(SETTINGS, response="CommunicationSettings")
 def get_settings(principal: Principal, request: Any) -> dict[str, Any]:
+    """The tenant's communication settings"""
     return communication.as_json(communication.get(principal.tenant_id))
 
 
-@tenant_route(blueprint, "/api/tenant/settings/communication", methods=("PUT",))
-def put_settings(principal: Principal, request: Any) -> dict[str, Any]:
-    return communication.as_json(communication.update(principal, json_body(request)))
+@api.route(SETTINGS, "PUT", body="CommunicationSettingsUpdate", response="CommunicationSettings", roles=ADMIN,
+           errors=(409,))
+def put_settings(principal: Principal, request: Any, body: schemas.CommunicationSettingsUpdate) -> dict[str, Any]:
+    """Change communication settings (admin)
+
+    Fields left out keep their value. `from_address` and `email_reply_domain` must be on a verified sending identity
+    of this tenant (409 otherwise)."""
+    return communication.as_json(communication.update(principal, body.given()))
 
 
-@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/send", methods=("POST",), status=202)
-def send_discussion(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
-    """202: what was queued (docs/sending.md); the copies go out in the background, each shown by the tracking URL."""
-    body = json_body(request, required=False)
-    reject_unknown(body, {"message_id"})
-    message_id = text(body, "message_id", max_length=64)
+@api.route("/api/tenant/threads/{discussion_id}/send", "POST", path_model="DiscussionPath", body="SendRequest",
+           body_required=False, response="SendQueued", status=202, errors=(404, 409))
+def send_discussion(principal: Principal, request: Any, discussion_id: str,
+                    body: schemas.SendRequest) -> dict[str, Any]:
+    """Queue the discussion's unsent messages for email to its external participants
+
+    Records what is to be sent and answers at once, `202`: each queued message with its recipients and a
+    `tracking_url` where each copy's state shows (`queued`, `sending`, `sent`, `failed` with its reason, or
+    `uncertain`), as background jobs send one copy per recipient, in parallel and within the account's SES send
+    rate. Without a body: the messages waiting in the outbox (at most 25 per call). With `message_id`: that message
+    again, its copies already sent or on their way skipped (`already sent`, `in progress`), failed ones queued again.
+    Suppressed addresses are skipped. `409` while email integration is disabled, on a closed discussion, for an
+    internal note, or on `sending` while the tenant's sending is paused (GET /api/tenant/reputation). See
+    docs/sending.md."""
     from chalicelib.mail import send  # the mail journeys load only when used
 
-    return send.queue_send(principal, discussion_id, message_id).as_json()
+    return send.queue_send(principal, discussion_id, body.message_id).as_json()
 
 
-def _admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise Forbidden("uncertain sends need the admin role")
+UNCERTAIN_ADMIN = Roles("admin", refusal="uncertain sends need the admin role")
 
 
-@tenant_route(blueprint, "/api/tenant/sending/uncertain")
-def list_uncertain(principal: Principal, request: Any) -> dict[str, Any]:
-    """Emails and texts whose sender was lost while SES (or SNS) had them: sent or not, nobody knows."""
-    _admin(principal)
+@api.route("/api/tenant/sending/uncertain", query="UncertainQuery", response="UncertainSendPage",
+           roles=UNCERTAIN_ADMIN)
+def list_uncertain(principal: Principal, request: Any, query: schemas.UncertainQuery) -> dict[str, Any]:
+    """Emails and texts whose sending is uncertain (admin)
+
+    Their sender was lost while SES (or SNS) had them: sent or not, nobody knows. Newest first."""
     from chalicelib import claims
 
-    query = request.query_params or {}
-    items, cursor = claims.list_uncertain(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
+    items, cursor = claims.list_uncertain(principal.tenant_id, query.limit, query.cursor)
     return {"items": [claims.as_json(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, "/api/tenant/sending/uncertain/{uncertain_id}", methods=("POST",))
-def resolve_uncertain(principal: Principal, request: Any, uncertain_id: str) -> dict[str, Any]:
-    """`{"action": "resend"}` (it did not arrive: send it again) or `{"action": "dismiss"}` (it did, or never mind)."""
-    _admin(principal)
-    body = json_body(request)
-    reject_unknown(body, {"action"})
-    action = text(body, "action", required=True, max_length=16)
-    if action not in ("resend", "dismiss"):
-        raise ValidationError("action must be resend or dismiss", field="action")
+@api.route("/api/tenant/sending/uncertain/{uncertain_id}", "POST", path_model="UncertainPath",
+           body="UncertainSendResolve", response="UncertainSendResolved", roles=UNCERTAIN_ADMIN, errors=(404, 409))
+def resolve_uncertain(principal: Principal, request: Any, uncertain_id: str,
+                      body: schemas.UncertainSendResolve) -> dict[str, Any]:
+    """Resend or dismiss an uncertain send (admin)"""
     from chalicelib import claims
 
-    outcome = claims.resolve(principal.tenant_id, uncertain_id, action, principal.user_id)
-    return {"id": uncertain_id, "action": action, "outcome": outcome}
-
-
-def _staff(principal: Principal) -> None:
-    if not ({"admin", "staff"} & set(principal.roles)):
-        raise Forbidden("inbound mail records need the staff or admin role")
+    outcome = claims.resolve(principal.tenant_id, uncertain_id, body.action, principal.user_id)
+    return {"id": uncertain_id, "action": body.action, "outcome": outcome}
 
 
 def _inbound_record(record: Any) -> dict[str, Any]:
@@ -85,23 +90,19 @@ def _inbound_record(record: Any) -> dict[str, Any]:
             "message_id": record.message_id, "released_by": record.released_by, "released_at": record.released_at}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail")
-def list_inbound_mail(principal: Principal, request: Any) -> dict[str, Any]:
-    _staff(principal)
-    query = request.query_params or {}
+@api.route("/api/tenant/inbound/mail", query="InboundQuery", response="InboundMailPage", roles=STAFF)
+def list_inbound_mail(principal: Principal, request: Any, query: schemas.InboundQuery) -> dict[str, Any]:
+    """Every inbound mail and its outcome, newest first (staff or admin)"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
-    outcome = query.get("outcome") or None
-    if outcome is not None and outcome not in receive.OUTCOMES:
-        raise ValidationError(f"outcome must be one of {', '.join(receive.OUTCOMES)}", field="outcome")
-    items, cursor = receive.list_records(principal.tenant_id, outcome, parse_limit(query.get("limit")),
-                                         query.get("cursor"))
+    items, cursor = receive.list_records(principal.tenant_id, query.outcome, query.limit, query.cursor)
     return {"items": [_inbound_record(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}/release", methods=("POST",))
+@api.route("/api/tenant/inbound/mail/{inbound_id}/release", "POST", path_model="InboundPath",
+           response="ReleaseOutcome", roles=STAFF, errors=(404, 409))
 def release_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
-    _staff(principal)
+    """Post an inbound mail that was not posted to its discussion anyway"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
     outcome = receive.release(principal.tenant_id, inbound_id, principal.user_id)
@@ -109,9 +110,10 @@ def release_inbound_mail(principal: Principal, request: Any, inbound_id: str) ->
             "message_id": outcome.message_id}
 
 
-@tenant_route(blueprint, "/api/tenant/inbound/mail/{inbound_id}", methods=("DELETE",))
+@api.route("/api/tenant/inbound/mail/{inbound_id}", "DELETE", path_model="InboundPath", response="DiscardedMail",
+           roles=STAFF, errors=(404,))
 def discard_inbound_mail(principal: Principal, request: Any, inbound_id: str) -> dict[str, Any]:
-    _staff(principal)
+    """Delete an inbound mail record (staff or admin)"""
     from chalicelib.mail import receive  # the mail journeys load only when used
 
     receive.discard(principal.tenant_id, inbound_id)

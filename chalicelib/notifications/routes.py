@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal
-from chalicelib.db import parse_limit
-from chalicelib.http import json_body, tenant_route
+from chalicelib.http import Api, Roles
 from chalicelib.lazy import lazy_module
 from chalicelib.notifications import unsubscribe
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
-    from chalicelib.notifications import preferences, service
+    from chalicelib.notifications import preferences, schemas, service
 else:
     preferences = lazy_module("chalicelib.notifications.preferences")
     service = lazy_module("chalicelib.notifications.service")
@@ -22,51 +21,68 @@ blueprint = Blueprint(__name__)
 BASE = "/api/tenant/notifications"
 
 
-@tenant_route(blueprint, BASE)
-def list_notifications(principal: Principal, request: Any) -> dict[str, Any]:
-    query = request.query_params or {}
-    items, cursor = service.list_page(principal.tenant_id, principal.user_id, parse_limit(query.get("limit")),
-                                      query.get("cursor"))
+api = Api(blueprint, tag="notifications", models="chalicelib.notifications.schemas")
+TEMPLATES = "/api/tenant/notification-templates/{kind}"
+ADMIN = Roles("admin", refusal="notification templates need the admin role")
+
+
+@api.route(BASE, query="PageQuery", response="NotificationPage")
+def list_notifications(principal: Principal, request: Any, query: schemas.PageQuery) -> dict[str, Any]:
+    """The caller's notifications, newest first"""
+    items, cursor = service.list_page(principal.tenant_id, principal.user_id, query.limit, query.cursor)
     return {"items": [service.as_json(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, f"{BASE}/unread-count")
+@api.route(f"{BASE}/unread-count", response="UnreadCount", name="notifications_unread_count")
 def unread_count(principal: Principal, request: Any) -> dict[str, Any]:
+    """The caller's unread notification count"""
     return {"unread_count": service.unread_count(principal.tenant_id, principal.user_id)}
 
 
-@tenant_route(blueprint, BASE + "/{notification_id}/read", methods=("POST",))
+@api.route(BASE + "/{notification_id}/read", "POST", path_model="NotificationPath", response="NotificationRead",
+           name="notifications_mark_read",
+           errors=(404,))
 def mark_read(principal: Principal, request: Any, notification_id: str) -> dict[str, Any]:
+    """Mark a notification read"""
     service.mark_read(principal.tenant_id, principal.user_id, notification_id)
     return {"id": notification_id, "read": True,
             "unread_count": service.unread_count(principal.tenant_id, principal.user_id)}
 
 
-@tenant_route(blueprint, f"{BASE}/preferences")
+@api.route(f"{BASE}/preferences", response="Preferences")
 def get_preferences(principal: Principal, request: Any) -> dict[str, Any]:
+    """The caller's notification preferences"""
     return preferences.get(principal)
 
 
-@tenant_route(blueprint, f"{BASE}/preferences", methods=("PUT",))
-def put_preferences(principal: Principal, request: Any) -> dict[str, Any]:
-    return preferences.update(principal, json_body(request))
+@api.route(f"{BASE}/preferences", "PUT", body="PreferencesUpdate", response="Preferences")
+def put_preferences(principal: Principal, request: Any, body: schemas.PreferencesUpdate) -> dict[str, Any]:
+    """Change the caller's notification preferences
+
+    Fields left out keep their value; null clears one."""
+    return preferences.update(principal, body.given())
 
 
-TEMPLATES = "/api/tenant/notification-templates/{kind}"
-
-
-@tenant_route(blueprint, TEMPLATES)
+@api.route(TEMPLATES, path_model="TemplatePath", response="NotificationTemplate", roles=ADMIN, errors=(404,))
 def get_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
+    """The tenant's own wording for a notification type (admin)"""
     return preferences.get_template(principal, kind)
 
 
-@tenant_route(blueprint, TEMPLATES, methods=("PUT",))
-def put_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
-    return preferences.put_template(principal, kind, json_body(request))
+@api.route(TEMPLATES, "PUT", path_model="TemplatePath", body="NotificationTemplateUpdate",
+           response="NotificationTemplate", roles=ADMIN, errors=(404,))
+def put_template(principal: Principal, request: Any, kind: str,
+                 body: schemas.NotificationTemplateUpdate) -> dict[str, Any]:
+    """Set the tenant's wording for a notification type (admin)
+
+    Each part must render against sample data within the sandbox's budget (400 naming the part otherwise)."""
+    return preferences.put_template(principal, kind, body.given())
 
 
-@tenant_route(blueprint, TEMPLATES, methods=("DELETE",))
+@api.route(TEMPLATES, "DELETE", path_model="TemplatePath", response="NotificationTemplate", roles=ADMIN,
+           errors=(404,))
 def delete_template(principal: Principal, request: Any, kind: str) -> dict[str, Any]:
+    """Back to the built-in wording (admin)"""
     return preferences.delete_template(principal, kind)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FREQUENCIES = ("never", "daily", "weekly", "monthly")  # the one list: user preferences and the tenant default
 DEFAULT_FREQUENCY = "daily"
@@ -23,13 +23,16 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 @functools.lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    # The IANA names themselves: not file paths (`posix/...`, `../`), not the host's `localtime`, not `Factory`.
-    return frozenset(available_timezones() - {"localtime", "Factory"}) | {"UTC"}
+def zones() -> frozenset[str]:
+    # The IANA names of the pinned tzdata package (the same on every machine and in Lambda, so the OpenAPI
+    # document built from them is too): not file paths (`posix/...`, `../`), not a host's `localtime`.
+    from importlib.resources import files
+
+    return frozenset(files("tzdata").joinpath("zones").read_text().split()) - {"Factory"} | {"UTC"}
 
 
 def valid_zone(name: str) -> bool:
-    return name in _zones()
+    return name in zones()
 
 
 def effective_frequency(chosen: str | None, tenant_default: str | None) -> str:

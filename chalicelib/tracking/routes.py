@@ -9,15 +9,13 @@ from chalice import Blueprint, Response
 
 from chalicelib.auth import Principal
 from chalicelib.config import settings
-from chalicelib.db import parse_limit
-from chalicelib.errors import Forbidden, as_unavailable
-from chalicelib.http import error_response, tenant_route
+from chalicelib.errors import as_unavailable
+from chalicelib.http import Api, Roles, error_response
 from chalicelib.lazy import lazy_module
-from chalicelib.validation import email_address
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
     from chalicelib.discussions import service as discussions
-    from chalicelib.tracking import service, suppression
+    from chalicelib.tracking import schemas, service, suppression
 else:
     discussions = lazy_module("chalicelib.discussions.service")
     service = lazy_module("chalicelib.tracking.service")
@@ -77,29 +75,31 @@ def click(token: str) -> Response:
     return Response(body="", status_code=302, headers={"Location": target, **NO_CACHE})
 
 
-@tenant_route(blueprint, "/api/tenant/threads/{discussion_id}/tracking")
-def tracking(principal: Principal, request: Any, discussion_id: str) -> dict[str, Any]:
+api = Api(blueprint, tag="tracking", models="chalicelib.tracking.schemas")
+ADMIN = Roles("admin", refusal="the suppression list needs the admin role")
+
+
+@api.route("/api/tenant/threads/{discussion_id}/tracking", path_model="DiscussionPath", query="TrackingQuery",
+           response="ThreadTracking", errors=(404,))
+def tracking(principal: Principal, request: Any, discussion_id: str, query: schemas.TrackingQuery) -> dict[str, Any]:
+    """Email statistics of a discussion"""
     discussion = discussions.load(principal.tenant_id, discussion_id)
-    message_id = (request.query_params or {}).get("message_id")
     return {"thread_id": discussion.discussion_id, **service.discussion_statistics(
-        discussions.discussion_key(principal.tenant_id, discussion.discussion_id), message_id)}
+        discussions.discussion_key(principal.tenant_id, discussion.discussion_id), query.message_id)}
 
 
-@tenant_route(blueprint, "/api/tenant/suppressions")
-def list_suppressions(principal: Principal, request: Any) -> dict[str, Any]:
-    if not principal.is_admin:
-        raise Forbidden("the suppression list needs the admin role")
-    query = request.query_params or {}
-    items, cursor = suppression.list_page(principal.tenant_id, parse_limit(query.get("limit")), query.get("cursor"))
+@api.route("/api/tenant/suppressions", query="SuppressionsQuery", response="SuppressionPage", roles=ADMIN)
+def list_suppressions(principal: Principal, request: Any, query: schemas.SuppressionsQuery) -> dict[str, Any]:
+    """The suppression list (admin)"""
+    items, cursor = suppression.list_page(principal.tenant_id, query.limit, query.cursor)
     return {"items": [suppression.as_json(item) for item in items], "next_cursor": cursor}
 
 
-@tenant_route(blueprint, "/api/tenant/suppressions/{email}", methods=("DELETE",))
+@api.route("/api/tenant/suppressions/{email}", "DELETE", path_model="SuppressionPath", response="LiftedSuppression",
+           roles=ADMIN, errors=(404,))
 def lift_suppression(principal: Principal, request: Any, email: str) -> dict[str, Any]:
-    if not principal.is_admin:
-        raise Forbidden("the suppression list needs the admin role")
-    from urllib.parse import unquote
+    """Lift a suppression (admin)
 
-    address = email_address(unquote(email), "email")
-    suppression.lift(principal.tenant_id, address)
-    return {"email": address, "lifted": True}
+    `400` for an invalid address, `404` when it is not suppressed."""
+    suppression.lift(principal.tenant_id, email)
+    return {"email": email, "lifted": True}

@@ -11,11 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.contract.aws_events import AffectedRecipient, EventDetail
 
 BOUNCE_TYPES = {"Permanent": "hard", "Transient": "soft", "Undetermined": "soft"}
 
-# SES type name (both shapes, spaces dropped) → (our kind, key of the event's own object).
+# SES type name (both shapes, spaces dropped) → (our kind, the event's own object in SesNotification).
 _KINDS: dict[str, tuple[str, str]] = {
     "Send": ("send", "send"),
     "Reject": ("reject", "reject"),
@@ -24,7 +27,7 @@ _KINDS: dict[str, tuple[str, str]] = {
     "Delivery": ("delivery", "delivery"),
     "Open": ("open", "open"),
     "Click": ("click", "click"),
-    "DeliveryDelay": ("delivery_delay", "deliveryDelay"),
+    "DeliveryDelay": ("delivery_delay", "delivery_delay"),
     "RenderingFailure": ("rendering_failure", "failure"),
     "Subscription": ("subscription", "subscription"),
 }
@@ -59,6 +62,10 @@ def _stable_id(kind: str, message_id: str, recipient: str | None, timestamp: str
 
 def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | None]:
     """The SES notification dict and the SNS message id; (None, id) for SNS control messages."""
+    from pydantic import ValidationError
+
+    from chalicelib.contract.aws_events import SnsEnvelope
+
     if isinstance(message, bytes | bytearray):
         try:
             message = message.decode("utf-8")
@@ -72,33 +79,46 @@ def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | 
     if not isinstance(message, dict):
         raise MalformedEvent(f"message is a {type(message).__name__}, not a JSON object")
     if "Type" in message and "Message" in message and "mail" not in message:  # an SNS envelope
-        sns_message_id = message.get("MessageId") or sns_message_id
-        if message.get("Type") != "Notification":
+        try:
+            envelope = SnsEnvelope.model_validate(message)
+        except ValidationError as exc:
+            raise MalformedEvent(f"not an SNS message: {exc.errors()[0]['msg']}") from exc
+        sns_message_id = envelope.MessageId or sns_message_id
+        if envelope.Type != "Notification":
             return None, sns_message_id  # SubscriptionConfirmation, UnsubscribeConfirmation
-        inner, _ = _load(message["Message"], sns_message_id)
+        inner, _ = _load(envelope.Message, sns_message_id)
         return inner, sns_message_id
     return message, sns_message_id
 
 
-def _recipients(kind: str, body: dict, destination: list[str]) -> list[tuple[str | None, dict]]:
+def _recipients(kind: str, detail: EventDetail, destination: list[str]) -> list[tuple[str | None, AffectedRecipient]]:
     """Who an event is about: (address, that recipient's details) pairs."""
-    listed = {"bounce": "bouncedRecipients", "complaint": "complainedRecipients", "delivery_delay": "delayedRecipients"}
+    from chalicelib.contract.aws_events import AffectedRecipient
+
+    listed = {"bounce": detail.bounced_recipients, "complaint": detail.complained_recipients,
+              "delivery_delay": detail.delayed_recipients}
     if kind in listed:
-        return [(r.get("emailAddress"), r) for r in body.get(listed[kind]) or [] if isinstance(r, dict)]
+        return [(r.email_address, r) for r in listed[kind]]
+    nobody = AffectedRecipient()
     if kind == "delivery":
-        return [(r, {}) for r in body.get("recipients") or destination]
+        return [(r, nobody) for r in detail.recipients or destination]
     if kind in ("open", "click"):
-        return [(destination[0] if len(destination) == 1 else None, {})]
-    return [(d, {}) for d in destination] or [(None, {})]  # send, reject, rendering_failure, subscription
+        return [(destination[0] if len(destination) == 1 else None, nobody)]
+    return [(d, nobody) for d in destination] or [(None, nobody)]  # send, reject, rendering_failure, subscription
 
 
-def _classification(kind: str, body: dict) -> tuple[str | None, str | None]:
+def _classification(kind: str, detail: EventDetail) -> tuple[str | None, str | None]:
     """(bounce type, subtype): hard/soft for bounces, "complaint" and its feedback type for complaints."""
     if kind == "bounce":
-        return BOUNCE_TYPES.get(str(body.get("bounceType")), "soft"), body.get("bounceSubType")
+        return BOUNCE_TYPES.get(detail.bounce_type or "", "soft"), detail.bounce_sub_type
     if kind == "complaint":
-        return "complaint", body.get("complaintSubType") or body.get("complaintFeedbackType")
+        return "complaint", detail.complaint_sub_type or detail.complaint_feedback_type
     return None, None
+
+
+def _reason(detail: EventDetail, recipient: AffectedRecipient) -> str | None:
+    return (recipient.diagnostic_code or recipient.status or detail.complaint_feedback_type or detail.reason
+            or detail.error_message or detail.smtp_response or detail.delay_type)
 
 
 def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = None) -> list[SesEvent]:
@@ -106,62 +126,46 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
 
     Raises `MalformedEvent` for bad JSON, a non-object, or an event without `mail.messageId`.
     """
+    from pydantic import ValidationError
+
+    from chalicelib.contract.aws_events import EventDetail, SesNotification
+
     data, sns_message_id = _load(message, sns_message_id)
     if data is None:
         return []
-    mail = data.get("mail")
-    if not isinstance(mail, dict) or not isinstance(mail.get("messageId"), str) or not mail["messageId"]:
-        raise MalformedEvent("SES event without mail.messageId")
-    type_name = data.get("eventType") or data.get("notificationType")
-    if not isinstance(type_name, str):
+    try:
+        notification = SesNotification.model_validate(data)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        raise MalformedEvent(f"not an SES event ({where}: {exc.errors()[0]['msg']})") from exc
+    if notification.type_name is None:
         raise MalformedEvent("SES event without eventType or notificationType")
-    known = _KINDS.get(type_name.replace(" ", ""))
+    known = _KINDS.get(notification.type_name.replace(" ", ""))
     if known is None:
         return []  # e.g. "Received" (inbound mail) or a type SES adds later
     kind, body_key = known
-    body = data.get(body_key)
-    if not isinstance(body, dict):
-        body = {}
-    message_id = mail["messageId"]
-    destination = [d for d in mail.get("destination") or [] if isinstance(d, str)]
-    headers = {
-        h["name"]: h["value"]
-        for h in reversed(mail.get("headers") or [])  # reversed: the first occurrence wins
-        if isinstance(h, dict) and isinstance(h.get("name"), str) and isinstance(h.get("value"), str)
-    }
-    tags = mail["tags"] if isinstance(mail.get("tags"), dict) else {}
-    occurred_at = body.get("timestamp") or mail.get("timestamp")
-
-    recipients = _recipients(kind, body, destination)
-    bounce_type, bounce_subtype = _classification(kind, body)
+    detail = getattr(notification, body_key) or EventDetail()
+    mail = notification.mail
+    occurred_at = detail.timestamp or mail.timestamp
+    recipients = _recipients(kind, detail, mail.destination)
+    bounce_type, bounce_subtype = _classification(kind, detail)
+    headers = mail.header_values()
 
     events = []
     seen: set[str | None] = set()
-    for address, detail in recipients:
-        recipient = address.strip().lower() if isinstance(address, str) and address.strip() else None
+    for address, affected in recipients:
+        recipient = address.strip().lower() if address and address.strip() else None
         if recipient in seen:
             continue
         seen.add(recipient)
-        reason = (detail.get("diagnosticCode") or detail.get("status") or body.get("complaintFeedbackType")
-                  or body.get("reason") or body.get("errorMessage") or body.get("smtpResponse")
-                  or body.get("delayType"))
-        feedback_id = body.get("feedbackId") if kind in ("bounce", "complaint") else None
+        feedback_id = detail.feedback_id if kind in ("bounce", "complaint") else None
         event_id = (f"{feedback_id}:{recipient or ''}" if feedback_id and len(recipients) > 1 else feedback_id) \
-            or _stable_id(kind, message_id, recipient, occurred_at)
+            or _stable_id(kind, mail.message_id, recipient, occurred_at)
         events.append(SesEvent(
-            ses_message_id=message_id,
-            recipient=recipient,
-            kind=kind,
-            occurred_at=occurred_at,
-            event_id=event_id,
-            bounce_type=bounce_type,
-            bounce_subtype=bounce_subtype,
-            reason=reason,
-            user_agent=body.get("userAgent"),
-            ip_address=body.get("ipAddress"),
-            link=body.get("link") if kind == "click" else None,
-            sns_message_id=sns_message_id,
-            mail_headers=headers,
-            tags=tags,
+            ses_message_id=mail.message_id, recipient=recipient, kind=kind, occurred_at=occurred_at,
+            event_id=event_id, bounce_type=bounce_type, bounce_subtype=bounce_subtype,
+            reason=_reason(detail, affected), user_agent=detail.user_agent, ip_address=detail.ip_address,
+            link=detail.link if kind == "click" else None, sns_message_id=sns_message_id,
+            mail_headers=headers, tags=mail.tags,
         ))
     return events

@@ -163,3 +163,24 @@ def test_valid_but_unknown_type_is_ignored():
     assert parse_ses_events('{"eventType": "Teleport", "mail": {"messageId": "x"}}') == []
     received = json.loads(load("lambda_sns_event_wrapping_received_notification.json"))["Records"][0]["Sns"]
     assert parse_ses_events(received) == []
+
+
+def test_fields_ses_adds_later_are_ignored_and_an_odd_list_entry_costs_only_itself():
+    """The typed payload models (chalicelib/contract/aws_events.py) read what we use and nothing else."""
+    event = json.loads(load("event_bounce.json"))
+    event["bounce"]["someFieldAddedIn2030"] = {"nested": [1, 2]}
+    event["mail"]["headers"].insert(0, "not a header object")
+    event["mail"]["destination"].append(42)
+
+    e = parse_ses_events(json.dumps(event))[0]
+
+    assert (e.kind, e.recipient, e.bounce_type) == ("bounce", "recipient@example.com", "hard")
+    assert e.mail_headers and all(isinstance(v, str) for v in e.mail_headers.values())
+
+
+def test_a_field_of_the_wrong_type_is_a_malformed_event_not_a_crash():
+    event = json.loads(load("event_bounce.json"))
+    event["bounce"]["bounceType"] = {"not": "a string"}
+
+    with pytest.raises(MalformedEvent, match="bounce.bounceType"):
+        parse_ses_events(json.dumps(event))
