@@ -40,7 +40,7 @@ from chalicelib.identities import reputation
 from chalicelib.mail import anchors, communication, copies, ses
 from chalicelib.mail.copies import external_recipients
 from chalicelib.mail.models import MessageIdIndex, ReplyKey
-from chalicelib.tracking import suppression
+from chalicelib.tracking import counters, suppression
 from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking
 
@@ -207,6 +207,7 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
     existing = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(by_pixel))}
     now = clock.now_iso()
     queue: list[str] = []
+    created = 0
     try:
         with transaction() as tx:
             for pixel, person in by_pixel.items():
@@ -220,6 +221,7 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
                         retry_shard=_shard(pixel), queued_at=now),
                         condition=EmailTracking.tracking_pixel_id.does_not_exist())
                     queue.append(pixel)
+                    created += 1
                 elif record.state == "failed" and (again or record.retry_shard):
                     tx.update(record, actions=[EmailTracking.state.set("queued"), EmailTracking.queued_at.set(now),
                                                EmailTracking.retry_shard.set(_shard(pixel))],
@@ -231,6 +233,7 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
         if "ConditionalCheckFailed" in cancellation_codes(error):
             raise VersionConflict(message_id) from error
         raise
+    counters.count(discussions.discussion_key(tenant_id, discussion_id), message_id, total=created)
     return queue
 
 
@@ -259,7 +262,9 @@ def send_copy(pixel: str) -> str:
     record = claim.item
     target = _target(record)
     if isinstance(target, str):
+        had_failed = bool(record.failure_reason)
         claim.finish("failed", [EmailTracking.failure_reason.set(target), EmailTracking.retry_shard.remove()])
+        _count_failure(record, had_failed)
         return "failed"
     discussion, participant, outgoing, config = target
     domain = config.email_reply_domain or settings().default_reply_domain
@@ -294,14 +299,23 @@ def _target(record: EmailTracking) -> tuple[Discussion, ParticipantMap, copies.O
     return discussion, participant, copies.prepare(record.tenant_id, discussion, message, config), config
 
 
+def _count_failure(record: EmailTracking, had_failed: bool) -> None:
+    """`failed` counts copies that failed and were not sent since: once, at their first failure."""
+    if not had_failed:
+        counters.count(record.discussion_key, record.message_id, failed=1)
+
+
 def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: ses.SendFailed) -> str:
     """SES answered without sending. For now (throttled, unavailable): back on the queue after a backoff. For good
     (the message or sender refused): failed, until a person sends the message again."""
     reason = str(error)[:1000]
+    had_failed = bool(record.failure_reason)  # read before: ending the claim refreshes the record
     if not error.retryable:
         claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()])
+        _count_failure(record, had_failed)
         return "failed"
     claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.queued_at.set(clock.now_iso())])
+    _count_failure(record, had_failed)
     # Full jitter over an exponential backoff: copies throttled together do not all come back together.
     raise jobs.RetryLater(random.uniform(1, min(MAX_BACKOFF_SECONDS, 2 ** int(record.attempts))), reason)
 
@@ -318,12 +332,15 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
         EmailTracking.sent_at.set(clock.now_iso()), EmailTracking.ses_message_id.set(ses_id),
         EmailTracking.email_message_id.set(header), EmailTracking.links.set(rendered.links),
         EmailTracking.failure_reason.remove(), EmailTracking.retry_shard.remove()]
+    had_failed = bool(record.failure_reason)  # read before: ending the claim refreshes the record
     try:
         claim.finish("sent", actions, also=lambda tx: tx.save(index))
     except claims.LostClaim:
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
         raise
+    # A copy that had failed before is failed no more.
+    counters.count(record.discussion_key, record.message_id, sent=1, failed=-1 if had_failed else 0)
     if not first:
         return
     message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)

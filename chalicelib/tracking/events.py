@@ -19,7 +19,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import claims, clock
 from chalicelib.config import settings
 from chalicelib.db import set_or_remove
-from chalicelib.tracking import suppression
+from chalicelib.tracking import counters, suppression
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 
@@ -69,6 +69,7 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
     when = _first_time(event)
     if event.kind == "delivery":
         on.update(actions=[EmailTracking.delivered_at.set(EmailTracking.delivered_at | when)])
+        _count(record, on, {"delivered_at": "delivered"}, when)
         suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
     elif event.kind in ("bounce", "complaint"):
         kind = event.bounce_type or "soft"
@@ -82,6 +83,7 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         if kind == "complaint":
             actions.append(EmailTracking.complained_at.set(EmailTracking.complained_at | when))
         on.update(actions=actions)
+        _count(record, on, {"bounced_at": "bounced", "complained_at": "complained"}, when)
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
@@ -89,9 +91,17 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         on.update(actions=[count.add(1), first.set(first | when),
                            set_or_remove(EmailTracking.user_agent, event.user_agent),
                            set_or_remove(EmailTracking.ip_address, event.ip_address)])
+        _count(record, on, {"opened_at": "opened", "clicked_at": "clicked"}, when)
     elif event.kind in ("reject", "rendering_failure"):
         on.update(actions=[EmailTracking.state.set("failed"),
                            set_or_remove(EmailTracking.failure_reason, event.reason)])
+        if record.state == "sent":  # SES took it, then refused it
+            counters.count(record.discussion_key, record.message_id, sent=-1,
+                           failed=0 if record.failure_reason else 1)
+
+
+def _count(before: EmailTracking, after: EmailTracking, fields: dict[str, str], when: str) -> None:
+    counters.count(before.discussion_key, before.message_id, **counters.firsts(before, after, fields, when))
 
 
 def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:

@@ -111,4 +111,22 @@ class ProcessedEvent(Model):
     claim = ClaimMap(null=True)
 
 
-MODELS = (EmailTracking, Suppression, ProcessedEvent)
+class TrackingCounter(Model):
+    """Statistics of one message's copies, moved by the events that change them (chalicelib/tracking/counters.py):
+    the tracking route reads a discussion's statistics with one Query, whatever the number of copies."""
+    Meta = table_meta("tracking-counters")
+
+    discussion_key = UnicodeAttribute(hash_key=True)   # tenant#discussion
+    message_id = UnicodeAttribute(range_key=True)
+    total = NumberAttribute(default=0)
+    sent = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    delivered = NumberAttribute(default=0)
+    opened = NumberAttribute(default=0)
+    human_opened = NumberAttribute(default=0)
+    clicked = NumberAttribute(default=0)
+    bounced = NumberAttribute(default=0)
+    complained = NumberAttribute(default=0)
+
+
+MODELS = (EmailTracking, Suppression, ProcessedEvent, TrackingCounter)

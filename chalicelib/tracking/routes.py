@@ -85,7 +85,8 @@ def tracking(principal: Principal, request: Any, discussion_id: str, query: sche
     """Email statistics of a discussion"""
     discussion = discussions.load(principal.tenant_id, discussion_id)
     return {"thread_id": discussion.discussion_id, **service.discussion_statistics(
-        discussions.discussion_key(principal.tenant_id, discussion.discussion_id), query.message_id)}
+        discussions.discussion_key(principal.tenant_id, discussion.discussion_id), query.message_id, query.limit,
+        query.cursor)}
 
 
 @api.route("/api/tenant/suppressions", query="SuppressionsQuery", response="SuppressionPage", roles=ADMIN)

@@ -13,6 +13,8 @@ from chalicelib.contract.types import Cursor, Email, PageLimit, PathText, _Type,
 
 class TrackingQuery(Query):
     message_id: str | None = Field(default=None, description="only this message")
+    limit: Annotated[int, PageLimit()] = 25
+    cursor: Annotated[str | None, Cursor()] = None
 
 
 class SuppressionsQuery(Query):
@@ -50,6 +52,7 @@ class TrackingStatistics(Answer):
     human_opened: int = Field(ge=0)
     clicked: int = Field(ge=0)
     bounced: int = Field(ge=0)
+    complained: int = Field(ge=0)
     open_rate: float = Field(description="% of sent copies", ge=0, le=100)
     human_open_rate: float = Field(ge=0, le=100)
 
@@ -91,7 +94,8 @@ class TrackingRecipient(Answer):
 class ThreadTracking(TrackingStatistics):
     thread_id: str
     messages: list[MessageTrackingStatistics]
-    recipients: list[TrackingRecipient]
+    recipients: list[TrackingRecipient] = Field(description="a page of the copies, `limit` at a time")
+    recipients_next_cursor: str | None = Field(description="the next page of `recipients`, as `cursor`")
 
 
 class Suppression(Answer):

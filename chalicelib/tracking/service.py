@@ -7,6 +7,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock
 from chalicelib.db import set_or_remove
+from chalicelib.tracking import counters
 from chalicelib.tracking.ids import TRACKING_ID
 from chalicelib.tracking.models import EmailTracking
 
@@ -44,7 +45,23 @@ def record_open(pixel_id: str, user_agent: str | None, ip_address: str | None, m
         actions.append(EmailTracking.machine_open_count.add(1))
     else:
         actions.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
-    return _conditional(EmailTracking(pixel_id), actions)
+    record = EmailTracking(pixel_id)
+    if not _conditional(record, actions):
+        return False
+    _count_firsts(record, now)  # a second call only on a copy's first open
+    return True
+
+
+def _count_firsts(record: EmailTracking, now: str) -> None:
+    """The statistics of a copy's first open, human open and click: the update wrote `now` where there was none
+    (and, for opens and clicks, its count is 1: two hits in one microsecond still count once)."""
+    firsts = counters.firsts(None, record, {"opened_at": "opened", "human_opened_at": "human_opened",
+                                            "clicked_at": "clicked"}, now)
+    if int(record.open_count) + int(record.click_count) > 1:
+        firsts.pop("opened", None)
+    if int(record.click_count) > 1:
+        firsts.pop("clicked", None)
+    counters.count(record.discussion_key, record.message_id, **firsts)
 
 
 def record_open_from_request(pixel_id: str, request: Any) -> bool:
@@ -73,20 +90,15 @@ def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_addr
         if error.cause_response_code == "ConditionalCheckFailedException":
             return None
         raise
+    _count_firsts(record, now)
     return record.links[link_index]
 
 
-def _stats(records: list[EmailTracking]) -> dict[str, Any]:
-    sent = [r for r in records if r.state == "sent"]
-    opened = sum(1 for r in sent if r.opened_at)
-    human = sum(1 for r in sent if r.human_opened_at)
-    return {
-        "total": len(records), "sent": len(sent), "failed": sum(1 for r in records if r.state == "failed"),
-        "delivered": sum(1 for r in sent if r.delivered_at), "opened": opened, "human_opened": human,
-        "clicked": sum(1 for r in sent if r.clicked_at), "bounced": sum(1 for r in sent if r.bounced_at),
-        "open_rate": round(100.0 * opened / len(sent), 1) if sent else 0.0,
-        "human_open_rate": round(100.0 * human / len(sent), 1) if sent else 0.0,
-    }
+def _stats(counts: dict[str, int]) -> dict[str, Any]:
+    sent = counts["sent"]
+    return {**counts,
+            "open_rate": round(min(100.0, 100.0 * counts["opened"] / sent), 1) if sent else 0.0,
+            "human_open_rate": round(min(100.0, 100.0 * counts["human_opened"] / sent), 1) if sent else 0.0}
 
 
 def recipient_json(record: EmailTracking) -> dict[str, Any]:
@@ -104,15 +116,22 @@ def recipient_json(record: EmailTracking) -> dict[str, Any]:
     }
 
 
-def discussion_statistics(discussion_key: str, message_id: str | None = None) -> dict[str, Any]:
-    """Stats for a thread (or one message), per message and per recipient; Query pages of one thread only."""
+def discussion_statistics(discussion_key: str, message_id: str | None = None, limit: int = 25,
+                          cursor: str | None = None) -> dict[str, Any]:
+    """Statistics of a thread (or one message) from its counters, and one page of its copies: two Queries,
+    whatever the number of copies (a response of every copy would pass Lambda's 6 MB at ~7,600 of them)."""
+    from chalicelib.db import decode_cursor, encode_cursor
+
+    per_message = counters.by_message(discussion_key, message_id)
+    totals = {name: sum(counts[name] for counts in per_message.values()) for name in counters.FIELDS}
+    scope = f"{discussion_key}|tracking|{message_id or ''}"
     condition = EmailTracking.message_recipient.startswith(f"{message_id}#") if message_id else None
-    records = list(EmailTracking.by_discussion.query(discussion_key, condition))
-    by_message: dict[str, list[EmailTracking]] = {}
-    for record in records:
-        by_message.setdefault(record.message_id, []).append(record)
+    page = EmailTracking.by_discussion.query(discussion_key, condition, limit=limit,
+                                             last_evaluated_key=decode_cursor(cursor, scope))
+    records = list(page)
     return {
-        **_stats(records),
-        "messages": [{"message_id": mid, **_stats(items)} for mid, items in sorted(by_message.items())],
+        **_stats(totals),
+        "messages": [{"message_id": mid, **_stats(counts)} for mid, counts in sorted(per_message.items())],
         "recipients": [recipient_json(r) for r in records],
+        "recipients_next_cursor": encode_cursor(page.last_evaluated_key, scope),
     }

@@ -97,6 +97,31 @@ def test_statistics_per_message_and_isolation(api, make_api, client, sent):
     assert make_api(tenant_id="tenant-b").get(f"{THREADS}/{discussion['id']}/tracking").status_code == 404
 
 
+def test_statistics_are_the_counters_and_the_copies_come_a_page_at_a_time(api, client, sent):
+    """Statistics come from counters the events move (one Query), the copies a page at a time (one Query): a
+    discussion of thousands of copies costs what one of three does, and never answers megabytes."""
+    from bench.calls import counting
+
+    discussion, pixel, click = sent
+    client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": "image/gif", "User-Agent": "Mozilla/5.0 (Macintosh)"})
+    client.http.get(f"/t/o/{pixel}.gif", headers={"Accept": "image/gif", "User-Agent": "Mozilla/5.0 (Macintosh)"})
+    client.http.get(f"/t/c/{click}")
+    url = f"{THREADS}/{discussion['id']}/tracking"
+
+    with counting() as calls:
+        first = api.get(f"{url}?limit=2").data
+    second = api.get(f"{url}?limit=2&cursor={first['recipients_next_cursor']}").data
+    everything = first["recipients"] + second["recipients"]
+
+    assert calls.by_operation() == {"dynamodb.GetItem": 1, "dynamodb.Query": 2}
+    assert len(first["recipients"]) == 2 and len(second["recipients"]) == 1 and second["recipients_next_cursor"] is None
+    # The counters say what the records say (a second open and a click after it count once).
+    assert (first["total"], first["sent"], first["opened"], first["clicked"]) == (3, 3, 1, 1)
+    assert first["opened"] == sum(1 for r in everything if r["opened_at"])
+    assert first["human_opened"] == sum(1 for r in everything if r["human_opened_at"]) == 1
+    assert first["messages"][0]["total"] == 3 and first["open_rate"] == round(100 / 3, 1)
+
+
 def _throttled_updates(monkeypatch):
     """Every UpdateItem fails as DynamoDB answers once the SDK's own retries are spent."""
     from botocore.exceptions import ClientError
