@@ -20,23 +20,22 @@ def _member(viewer: Viewer) -> int:
     return viewer.member_id
 
 
-def _target(viewer: Viewer, kind: str, target_id: int) -> tuple[Any, Any]:
-    """The visible thread or reply, and the model instance whose counter moves."""
+def _target(viewer: Viewer, kind: str, target_id: int) -> tuple[Any, Any, Any]:
+    """The visible thread or reply as read now, the model instance whose counter moves, and its key attribute."""
     if kind == "thread":
         from chalicelib.community import threads
 
-        threads.load(viewer, target_id)
-        return CommunityThread(viewer.tenant_id, target_id), CommunityThread.thread_id
+        return threads.load(viewer, target_id), CommunityThread(viewer.tenant_id, target_id), CommunityThread.thread_id
     from chalicelib.community import replies
 
-    replies.load(viewer, target_id)
-    return CommunityMessage(viewer.tenant_id, target_id), CommunityMessage.message_id
+    reply, _ = replies.load(viewer, target_id)
+    return reply, CommunityMessage(viewer.tenant_id, target_id), CommunityMessage.message_id
 
 
 def set_reaction(viewer: Viewer, kind: str, reaction: str, target_id: int, on: bool) -> dict[str, Any]:
     """Like/unlike or follow/unfollow; doing it twice changes nothing. Returns the new state and count."""
     user_id = _member(viewer)
-    counted, exists = _target(viewer, kind, target_id)
+    loaded, counted, exists = _target(viewer, kind, target_id)
     counter = COUNTERS[(kind, reaction)]
     item = CommunityReaction(keys.target_key(viewer.tenant_id, kind, target_id), f"{reaction}#{user_id}",
                              user_id=user_id, created_at=clock.now_iso())
@@ -49,9 +48,10 @@ def set_reaction(viewer: Viewer, kind: str, reaction: str, target_id: int, on: b
     refused = tx.commit().refused
     if "target" in refused and "reaction" not in refused:
         raise not_found("CommunityThread" if kind == "thread" else "CommunityMessage", attempted=target_id)
-    current = type(counted).get(counted.tenant_id, target_id, attributes_to_get=[counter.attr_name])
-    return {"Id": target_id, _state_name(reaction): on, _count_name(reaction): int(getattr(current, counter.attr_name)
-                                                                                  or 0)}
+    # The count as read a moment ago, moved by this change if it was one (already liked: unchanged): no read after
+    # the write. Another member's like in between shows on the next read of the thread.
+    count = int(getattr(loaded, counter.attr_name) or 0) + (0 if refused else (1 if on else -1))
+    return {"Id": target_id, _state_name(reaction): on, _count_name(reaction): max(count, 0)}
 
 
 def _state_name(reaction: str) -> str:

@@ -142,11 +142,11 @@ def add_message(principal: Principal, request: Any, discussion_id: str, body: sc
 
     An internal note (`is_internal`) is never emailed. Closed discussions take no messages (409)."""
     spec = service.MessageInput(body=body.body, is_internal=body.is_internal)
-    service.load(principal.tenant_id, discussion_id)  # 404 before looking at attachments
+    loaded = service.load(principal.tenant_id, discussion_id)  # 404 before looking at attachments
     if body.attachment_ids:
         spec.attachments = attachments.for_message(principal.tenant_id, discussion_id, body.attachment_ids)
     item, message = service.add_message(principal.tenant_id, discussion_id, spec, author=principal.user_id,
-                                        author_user_id=principal.user_id)
+                                        author_user_id=principal.user_id, loaded=loaded)
     return {"message": message_json(message), "discussion": discussion_json(item, principal)}
 
 

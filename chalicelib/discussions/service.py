@@ -152,11 +152,14 @@ def _commit(before: Discussion | None, after: Discussion, extra: _Extra | None =
         raise
 
 
-def _mutate(tenant_id: str, discussion_id: str,
-            change: Callable[[Discussion], _Extra | None]) -> Discussion:
-    """Load, change and commit a discussion, again (db.retry_on_conflict) when a concurrent writer got there first."""
+def _mutate(tenant_id: str, discussion_id: str, change: Callable[[Discussion], _Extra | None],
+            loaded: Discussion | None = None) -> Discussion:
+    """Load, change and commit a discussion, again (db.retry_on_conflict) when a concurrent writer got there first.
+    `loaded`: the discussion as the caller just read it, used for the first attempt (one read less)."""
+    first = [loaded]
+
     def attempt() -> Discussion:
-        before = load(tenant_id, discussion_id)
+        before = (first.pop() if first else None) or load(tenant_id, discussion_id)
         after = _copy(before)
         _commit(before, after, change(after))
         return after
@@ -414,7 +417,8 @@ def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, autho
                 author_user_id: str | None, author_type: str = "user", email_message_id: str | None = None,
                 email_in_reply_to: str | None = None, raw_s3_key: str | None = None,
                 author_name: str | None = None,
-                also_save: Callable[[Message], list[Any]] | None = None) -> tuple[Discussion, Message]:
+                also_save: Callable[[Message], list[Any]] | None = None,
+                loaded: Discussion | None = None) -> tuple[Discussion, Message]:
     """Store a message and move the discussion's summary, unread state and counters in one transaction."""
     stored: list[Message] = []
 
@@ -437,7 +441,7 @@ def add_message(tenant_id: str, discussion_id: str, spec: MessageInput, *, autho
         # condition that its lease is still held).
         return _Extra(saves=[message, *queued, *(also_save(message) if also_save else [])])
 
-    item = _mutate(tenant_id, discussion_id, change)
+    item = _mutate(tenant_id, discussion_id, change, loaded)
     jobs.dispatch(queued[0])
     return item, stored[0]
 
