@@ -28,7 +28,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import aws as aws_clients  # noqa: E402
-from chalicelib import clock, db  # noqa: E402
+from chalicelib import cache, clock, db  # noqa: E402
 from chalicelib.auth import issue_local_token  # noqa: E402
 from scripts.bootstrap import bootstrap  # noqa: E402
 
@@ -95,6 +95,7 @@ def moto_world():
 def aws(moto_world):
     """AWS (moto) exactly as the stack deploys it: every resource of infra/resources.yaml, no data."""
     moto_world.restore()
+    cache.clear()  # tenant settings kept per container by background work belong to the world just restored
     yield moto_world
     clock.reset_clock()
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import clock
+from chalicelib import cache, clock
 from chalicelib.auth import Principal
 from chalicelib.errors import ValidationError
 from chalicelib.mail.models import CommunicationSettings
@@ -19,6 +19,12 @@ def get(tenant_id: str) -> CommunicationSettings:
         return CommunicationSettings.get(tenant_id)
     except DoesNotExist:
         return CommunicationSettings(tenant_id, email_integration_enabled=False)
+
+
+@cache.for_a_minute
+def recent(tenant_id: str) -> CommunicationSettings:
+    """The settings as read at most a minute ago: for background work that reads them user after user."""
+    return get(tenant_id)
 
 
 def as_json(item: CommunicationSettings) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item:
     users = list(dict.fromkeys(user_ids))
     if not users:
         return {}
-    config = communication.get(tenant_id)
+    config = communication.recent(tenant_id)
     profiles = get_many(tenant_id, users)
     outcomes: dict[str, str] = {}
     for user_id in users:

@@ -93,9 +93,36 @@ def _following(frequency: str, profile: UserProfile, after: datetime) -> str:
     return clock.iso(moment)
 
 
+def _deliver(claim: claims.Claim[DigestRun], unread: list[Any], blocked: str | None,
+             rendered: rendering.Rendered | None, who: tuple[str, str, Any, str]) -> None:
+    """Send the claimed digest (or end the claim with why not); its notifications leave the pending index."""
+    from chalicelib.mail import ses
+
+    tenant_id, user_id, recipient, period = who
+    if blocked is not None or rendered is None:
+        reason = blocked or "not rendered"
+        service.mark_digested(unread, reason, None)
+        claim.finish(reason)
+    else:
+        try:
+            ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}", rendered)
+        except ses.SendFailed as error:
+            claim.release()  # nothing went out: the job may try again
+            if error.retryable:
+                raise jobs.RetryLater(RETRY_SECONDS, str(error)) from error
+            raise
+        # The run's end and its notifications leaving the index in one transaction when they fit in one (DynamoDB
+        # takes 100 items); else the end first: a run that dies before the marks is finished by its retry.
+        together = len(unread) < 100
+        claim.finish("sent", [DigestRun.ses_message_id.set(ses_id), DigestRun.notification_count.set(len(unread))],
+                     also=service.digested(unread, "digest", ses_id) if together else None)
+        if not together:
+            service.mark_digested(unread, "digest", ses_id)
+
+
 def send_digest(tenant_id: str, user_id: str) -> str:
     """One user's digest if it is due: claimed for its period, sent once, then its notifications leave the index."""
-    from chalicelib.mail import communication, ses
+    from chalicelib.mail import communication
     from chalicelib.users import service as users
 
     now = clock.now()
@@ -104,7 +131,7 @@ def send_digest(tenant_id: str, user_id: str) -> str:
         return "not due"
     due_at = profile.digest_due_at
     version = int(profile.digest_pending_version) if profile.digest_pending_version is not None else None
-    config = communication.get(tenant_id)
+    config = communication.recent(tenant_id)
     frequency = effective_frequency(profile.digest_frequency, config.default_digest_frequency)
     pending = service.pending_digest(tenant_id, user_id, NOTIFICATIONS_PER_DIGEST + 1)
     more = len(pending) > NOTIFICATIONS_PER_DIGEST
@@ -134,27 +161,15 @@ def send_digest(tenant_id: str, user_id: str) -> str:
     rendered = None if blocked else rendering.render(
         tenant_id, "digest", _context(frequency, period, unread, recipient, tenant_id, user_id))
     key = service.user_key(tenant_id, user_id)
+    sending = blocked is None and rendered is not None
+    # Taken straight at the calling step when nothing but SES is left to do (rendered above).
     claim = claims.take(DigestRun(key, period), DIGEST, actions=[
         DigestRun.claimed_at.set(clock.iso(now)), DigestRun.notification_ids.set([i.notification_id for i in unread]),
-        DigestRun.expires_at.set(int(now.timestamp()) + RUN_RETENTION_SECONDS)])
+        DigestRun.expires_at.set(int(now.timestamp()) + RUN_RETENTION_SECONDS)],
+        step=claims.CALLING if sending else None)
     if not claim.held:
         return _claimed_before(claim, pending, tenant_id, user_id, due_at, following)
-    if blocked is not None or rendered is None:
-        reason = blocked or "not rendered"
-        service.mark_digested(unread, reason, None)
-        claim.finish(reason)
-    else:
-        claim.reach(claims.CALLING)
-        try:
-            ses_id = email.send_email(tenant_id, user_id, recipient, f"digest.{period}", rendered)
-        except ses.SendFailed as error:
-            claim.release()  # nothing went out: the job may try again
-            if error.retryable:
-                raise jobs.RetryLater(RETRY_SECONDS, str(error)) from error
-            raise
-        # Recorded before the notifications are marked: a run that dies in between is finished by its retry.
-        claim.finish("sent", [DigestRun.ses_message_id.set(ses_id), DigestRun.notification_count.set(len(unread))])
-        service.mark_digested(unread, "digest", ses_id)
+    _deliver(claim, unread, blocked, rendered, (tenant_id, user_id, recipient, period))
     if more or not users.reschedule_digest(tenant_id, user_id, due_at, None, version):
         users.reschedule_digest(tenant_id, user_id, due_at, following)
     return blocked or "sent"

@@ -15,6 +15,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import cache
 from chalicelib.notifications.models import NotificationTemplate
 
 logger = logging.getLogger(__name__)
@@ -107,8 +108,15 @@ def one_line(subject: str) -> str:
     return " ".join(subject.split())[:300]
 
 
+@cache.for_a_minute
+def _recent_override(tenant_id: str, kind: str) -> NotificationTemplate | None:
+    return override_of(tenant_id, kind)
+
+
 def render(tenant_id: str, kind: str, context: dict[str, Any]) -> Rendered:
-    override = override_of(tenant_id, kind)
+    """An email from the tenant's template of `kind` (read at most a minute ago: renders come user after user)
+    or, when it has none or it fails, from the default files."""
+    override = _recent_override(tenant_id, kind)
     files = _files()
     default = Rendered(one_line(context.get("subject") or context.get("title") or "Notification"),
                        files.get_template(_file_for(kind, "txt")).render(context),

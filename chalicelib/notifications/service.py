@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,16 +117,26 @@ def pending_digest(tenant_id: str, user_id: str, limit: int) -> list[Notificatio
 def mark_digested(items: list[Notification], status: str, ses_message_id: str | None,
                   sent_at: str | None = None) -> None:
     """Take notifications out of the pending index once their digest went (or will never go): 1 call per 100."""
-    now = sent_at or clock.now_iso()
     for start in range(0, len(items), 100):
         with transaction() as tx:
-            for item in items[start:start + 100]:
-                actions: list[Action] = [Notification.digest_user_key.remove(), Notification.email_status.set(status)]
-                if status == "digest":
-                    actions += [Notification.email_sent_at.set(now)]
-                    if ses_message_id:
-                        actions.append(Notification.ses_message_id.set(ses_message_id))
-                tx.update(Notification(item.user_key, item.notification_id), actions=actions)
+            digested(items[start:start + 100], status, ses_message_id, sent_at)(tx)
+
+
+def digested(items: list[Notification], status: str, ses_message_id: str | None,
+             sent_at: str | None = None) -> Callable[[Any], None]:
+    """What `mark_digested` writes, to add to another transaction (at most 99 items: the caller's own is one)."""
+    now = sent_at or clock.now_iso()
+
+    def add(tx: Any) -> None:
+        for item in items:
+            actions: list[Action] = [Notification.digest_user_key.remove(), Notification.email_status.set(status)]
+            if status == "digest":
+                actions += [Notification.email_sent_at.set(now)]
+                if ses_message_id:
+                    actions.append(Notification.ses_message_id.set(ses_message_id))
+            tx.update(Notification(item.user_key, item.notification_id), actions=actions)
+
+    return add
 
 
 def mark_read(tenant_id: str, user_id: str, notification_id: str) -> None:

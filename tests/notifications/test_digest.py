@@ -166,16 +166,18 @@ def test_an_ses_outage_during_the_digest_loses_nothing(client, run_jobs, tick, m
 
 def test_a_crash_after_sending_is_finished_by_the_retry_never_sent_again(client, run_jobs, tick, moment, mailing,
                                                                        monkeypatch):
-    from chalicelib.notifications import service
+    from chalicelib.users import service as users
 
     moment.at("2026-11-23T10:00:00Z")
     _mention(client, run_jobs)
     moment.at("2026-11-24T08:05:00Z")
     with monkeypatch.context() as patched:
-        patched.setattr(service, "mark_digested", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+        # The last step after SES and the record (its notifications marked in the same transaction): moving the
+        # user's next digest time.
+        patched.setattr(users, "reschedule_digest", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
         with pytest.raises(RuntimeError):
             tick()
-    run_jobs()  # the redelivered job finds this period's digest sent: it marks what it carried, sends nothing
+    run_jobs()  # the redelivered job finds this period's digest sent: it finishes what is left, sends nothing
     [listed] = notifications_of(client, 102)
     moment.at("2026-11-25T08:05:00Z")
     tick()

@@ -1,0 +1,40 @@
+"""Tenant-wide settings that background work reads for many users in a row, kept per warm container for a minute.
+
+A digest run or a notification fan-out reads the tenant's communication settings and its templates once per user;
+they change rarely, and a minute's delay in taking a change is the price of not reading them again and again
+(issue 22: one user's digest fell from 11 DynamoDB calls to 7). Request paths never read through this cache: an
+admin who changes a setting reads it back at once. `clear()` empties it (tests, between worlds).
+"""
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+SECONDS = 60.0
+T = TypeVar("T")
+_caches: list[dict[Any, tuple[float, Any]]] = []
+
+
+def for_a_minute(function: Callable[..., T]) -> Callable[..., T]:
+    """`function`'s answer per arguments, read again once it is a minute old."""
+    answers: dict[Any, tuple[float, Any]] = {}
+    _caches.append(answers)
+
+    @functools.wraps(function)
+    def cached(*args: Any) -> T:
+        now = time.monotonic()
+        hit = answers.get(args)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = function(*args)
+        answers[args] = (now + SECONDS, value)
+        return value
+
+    return cached
+
+
+def clear() -> None:
+    for answers in _caches:
+        answers.clear()
