@@ -61,5 +61,6 @@ def update(principal: Principal, values: dict[str, Any]) -> CommunicationSetting
     item.updated_at = clock.now_iso()
     item.updated_by = principal.user_id
     item.save()
+    recent.forget(principal.tenant_id)
     return item
 

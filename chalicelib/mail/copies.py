@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, storage
+from chalicelib import cache, clock, storage
 from chalicelib.config import settings
 from chalicelib.discussions import downloads
 from chalicelib.discussions import service as discussions
@@ -78,18 +78,31 @@ class Outgoing:
 
 
 def history(discussion: Discussion, before: str) -> list[Message]:
-    """Earlier non-internal messages, oldest first (internal notes are never quoted)."""
-    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
+    """Earlier non-internal messages, oldest first (internal notes are never quoted): one Query per message and
+    container a minute, not one per copy (earlier messages do not change)."""
+    return list(_earlier(discussion.tenant_id, discussion.discussion_id, before))
+
+
+@cache.for_a_minute
+def _earlier(tenant_id: str, discussion_id: str, before: str) -> tuple[Message, ...]:
+    key = discussions.discussion_key(tenant_id, discussion_id)
     earlier = Message.query(key, Message.message_id < before, scan_index_forward=False, limit=50)
-    return list(reversed([m for m in earlier if not m.is_internal]))
+    return tuple(reversed([m for m in earlier if not m.is_internal]))
+
+
+@cache.for_a_minute
+def _staff_names(tenant_id: str, user_ids: frozenset[str]) -> dict[str, str | None]:
+    """Staff user id → their name in the users directory: one BatchGet per set and container a minute."""
+    from chalicelib.users import service as users
+
+    profiles = users.get_many(tenant_id, user_ids)
+    return {user_id: (profiles[user_id].name if user_id in profiles else None) for user_id in user_ids}
 
 
 def _display_names(tenant_id: str, discussion: Discussion, messages: list[Message], fallback: str) -> dict[str, str]:
     """author → the name a person reads: participant name, else the users directory (one BatchGet for all staff
     authors), else for staff the tenant's sender name. Never an internal user id; an external author without a
     name shows as their address, which the recipient already sees in the mail anyway."""
-    from chalicelib.users import service as users
-
     names: dict[str, str] = {}
     for participant in discussion.participants:
         if participant.name:
@@ -97,10 +110,9 @@ def _display_names(tenant_id: str, discussion: Discussion, messages: list[Messag
                 if key:
                     names[key] = participant.name
     staff = {m.author for m in messages if m.author_type == "user" and m.author not in names}
-    profiles = users.get_many(tenant_id, staff) if staff else {}
+    directory = _staff_names(tenant_id, frozenset(staff)) if staff else {}
     for user_id in staff:
-        profile = profiles.get(user_id)
-        names[user_id] = (profile.name if profile and profile.name else fallback)
+        names[user_id] = directory.get(user_id) or fallback
     for message in messages:
         if message.author_type != "user":
             names.setdefault(message.author, names.get(message.author.lower(), message.author))
@@ -144,16 +156,16 @@ def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], li
 
 
 def previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> str | None:
-    """The Message-ID of the latest message of the conversation this recipient has in their mailbox."""
+    """The Message-ID of the latest message of the conversation this recipient has in their mailbox: one BatchGet
+    of this recipient's copies of the earlier messages (a recipient who joined late has few or none)."""
+    pixels = {m.message_id: tracking_id(tenant_id, discussion_id, m.message_id, recipient) for m in earlier
+              if not (m.author.lower() == recipient and m.email_message_id)}
+    copies = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(pixels.values()))} if pixels else {}
     for message in reversed(earlier):
         if message.author.lower() == recipient and message.email_message_id:
             return message.email_message_id
-        pixel = tracking_id(tenant_id, discussion_id, message.message_id, recipient)
-        try:
-            copy = EmailTracking.get(pixel)
-        except EmailTracking.DoesNotExist:
-            continue
-        if copy.email_message_id:
+        copy = copies.get(pixels[message.message_id])
+        if copy is not None and copy.email_message_id:
             return copy.email_message_id
     return None
 

@@ -281,7 +281,7 @@ def send_copy(pixel: str) -> str:
 
 def _target(record: EmailTracking) -> tuple[Discussion, ParticipantMap, copies.Outgoing, Any] | str:
     """What the copy needs, read now; or why it can no longer be sent."""
-    config = communication.get(record.tenant_id)
+    config = communication.recent(record.tenant_id)  # background work: read once a minute per container
     if not config.email_integration_enabled or not config.from_address:
         return "email integration is disabled for this tenant"
     paused = reputation.pause_reason(record.tenant_id)  # paused after the send was queued: not sent now

@@ -7,7 +7,7 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, ValidationError
 from chalicelib.notifications.models import NotificationTemplate
-from chalicelib.notifications.rendering import TYPES, check, samples_for
+from chalicelib.notifications.rendering import TYPES, check, forget_override, samples_for
 from chalicelib.notifications.schedule import effective_frequency, next_due
 
 
@@ -73,10 +73,12 @@ def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> dict[
     item = NotificationTemplate(principal.tenant_id, kind, subject=subject, text=plain, html=html,
                                 updated_at=clock.now_iso(), updated_by=principal.user_id)
     item.save()
+    forget_override(principal.tenant_id, kind)
     return template_json(kind, item)
 
 
 def delete_template(principal: Principal, kind: str) -> dict[str, Any]:
     _admin(principal)
     NotificationTemplate(principal.tenant_id, _template_type(kind)).delete()
+    forget_override(principal.tenant_id, _template_type(kind))
     return template_json(kind, None)

@@ -113,6 +113,11 @@ def _recent_override(tenant_id: str, kind: str) -> NotificationTemplate | None:
     return override_of(tenant_id, kind)
 
 
+def forget_override(tenant_id: str, kind: str) -> None:
+    """A template was just saved or deleted here: this container reads it again at its next render."""
+    _recent_override.forget(tenant_id, kind)
+
+
 def render(tenant_id: str, kind: str, context: dict[str, Any]) -> Rendered:
     """An email from the tenant's template of `kind` (read at most a minute ago: renders come user after user)
     or, when it has none or it fails, from the default files."""
