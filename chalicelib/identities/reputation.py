@@ -77,8 +77,12 @@ def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
     if counter is None:
         return
     expires = int((clock.now() + timedelta(days=window_days() + 7)).timestamp())
-    TenantReputation(tenant_id, _day()).update(actions=[counter.add(1), TenantReputation.expires_at.set(expires)])
-    # Judged on deliveries too: a window of early bounces reaches the minimum volume with a later delivery.
+    today = TenantReputation(tenant_id, _day())
+    today.update(actions=[counter.add(1), TenantReputation.expires_at.set(expires)])
+    # Judged on every bounce and complaint, and on a delivery of a day that had one (a window of early bounces
+    # reaches the minimum volume with later deliveries): most deliveries cost no Query of the window.
+    if kind == "delivery" and not (int(today.bounced or 0) or int(today.complained or 0)):
+        return
     try:
         _pause_if_over(tenant_id)
     except (ClientError, PynamoDBException):
