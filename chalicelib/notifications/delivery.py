@@ -21,7 +21,7 @@ from chalicelib.notifications.schedule import effective_frequency, next_due
 
 def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item: service.NewNotification,
             content: email.EmailContent) -> dict[str, str]:
-    """Notify each user once (a rerun changes nothing): 1 GetItem + 1 BatchGet, then per user 1 transaction,
+    """Notify each user once (a rerun changes nothing): 1 BatchGet of the users, 1 transaction per 33 of them,
     plus the email or SMS that is due now. Returns each user's outcome."""
     from chalicelib.mail import communication
     from chalicelib.users.service import get_many
@@ -31,14 +31,15 @@ def deliver(tenant_id: str, user_ids: Iterable[str], notification_id: str, item:
         return {}
     config = communication.recent(tenant_id)
     profiles = get_many(tenant_id, users)
+    frequencies = {user_id: effective_frequency(profiles[user_id].digest_frequency if user_id in profiles else None,
+                                                config.default_digest_frequency) for user_id in users}
+    dues = {user_id: _digest_due(frequencies[user_id], profiles.get(user_id)) for user_id in users}
+    waiting = {user_id: due if item.delivery == "digest" else None for user_id, due in dues.items()}
+    service.notify_many(tenant_id, waiting, notification_id, item)
     outcomes: dict[str, str] = {}
     for user_id in users:
-        profile = profiles.get(user_id)
-        frequency = effective_frequency(profile.digest_frequency if profile else None, config.default_digest_frequency)
-        due = _digest_due(frequency, profile)
-        waits = item.delivery == "digest" and due is not None
-        service.notify(tenant_id, user_id, notification_id, item, digest_due=due if waits else None)
-        outcome = "digest" if waits else "listed"
+        profile, frequency, due = profiles.get(user_id), frequencies[user_id], dues[user_id]
+        outcome = "digest" if waiting[user_id] else "listed"
         if item.delivery == "instant" and frequency != "never":
             outcome = email.deliver_now(tenant_id, user_id, notification_id, item.type, content,
                                         email.recipient_for(tenant_id, profile, config))
