@@ -124,7 +124,8 @@ def process(raw: bytes, raw_key: str, envelope_recipients: list[str] | None = No
     if outcome is None and match is None:
         outcome = Outcome(UNMATCHED, "no discussion matches this mail")
     elif outcome is None and match is not None:
-        outcome = _refused(mail, match, verdicts) or _post(mail, match, raw_key)
+        discussion = _discussion_of(match)
+        outcome = _refused(mail, match, verdicts, discussion) or _post(mail, match, raw_key, discussion)
     assert outcome is not None
     return _record(outcome, mail, raw_key, received_at)
 
@@ -142,20 +143,27 @@ def _not_a_reply(mail: inbound.ParsedMail, match: Match | None) -> Outcome | Non
         return Outcome(AUTOMATIC, f"automatic mail ({mail.automatic_reason})", tenant, discussion)
     if match is None:
         return None
-    config = communication.get(match.tenant_id)
+    config = communication.recent(match.tenant_id)  # background work: read once a minute per container
     if config.from_address and (mail.from_address or "") == config.from_address.lower():
         return Outcome(AUTOMATIC, "mail from our own sending address (loop)", tenant, discussion)
     return None
 
 
-def _refused(mail: inbound.ParsedMail, match: Match, verdicts: inbound.Verdicts | None) -> Outcome | None:
+def _discussion_of(match: Match) -> Any:
+    """The matched discussion (read once: the checks and the posting share it), or None when it is gone."""
+    try:
+        return discussions.load(match.tenant_id, match.discussion_id)
+    except ApiError:
+        return None
+
+
+def _refused(mail: inbound.ParsedMail, match: Match, verdicts: inbound.Verdicts | None,
+             discussion: Any) -> Outcome | None:
     """A reply that may not be posted as it is: quarantined with the reason, for staff to release or not."""
     failing = verdicts.failing() if verdicts else []
     reason = f"SES verdict FAIL: {', '.join(failing)}" if failing else None
     if reason is None:
-        try:
-            discussion = discussions.load(match.tenant_id, match.discussion_id)
-        except ApiError:
+        if discussion is None:
             reason = "the discussion no longer exists"
         else:
             sender = mail.from_address or ""
@@ -200,7 +208,7 @@ def _record(outcome: Outcome, mail: inbound.ParsedMail | None, raw_key: str, rec
     return outcome
 
 
-def _post(mail: inbound.ParsedMail, match: Match, raw_key: str) -> Outcome:
+def _post(mail: inbound.ParsedMail, match: Match, raw_key: str, loaded: Any = None) -> Outcome:
     """Post once, even when SNS delivers the mail twice or a Lambda dies half-way.
 
     The Message-ID is claimed first (claims.take on its record); the message and the claim's end (`message_id`,
@@ -223,20 +231,23 @@ def _post(mail: inbound.ParsedMail, match: Match, raw_key: str) -> Outcome:
     def posted_claim(message: Any) -> list[Any]:
         item, still_ours = claim.finished_in_caller_transaction(POSTED)
         item.message_id = message.message_id
+        if not mail.attachments:
+            item.attachments_stored = True  # nothing to store: no write of its own afterwards
         return [(item, still_ours)]
 
     _, posted = discussions.add_message(
         match.tenant_id, match.discussion_id, spec, author=sender, author_user_id=None, author_type="email",
         email_message_id=their_id, email_in_reply_to=mail.in_reply_to, raw_s3_key=raw_key,
-        author_name=mail.from_name or sender, also_save=posted_claim)
+        author_name=mail.from_name or sender, also_save=posted_claim, loaded=loaded)
     assert claim.item is not None
-    _store_attachments(mail, match, posted.message_id, claim.item)
+    if mail.attachments:
+        _store_attachments(mail, match, posted.message_id, claim.item)
     return Outcome(POSTED, None, match.tenant_id, match.discussion_id, posted.message_id,
                    {"matched_by": match.by, "sender_name": mail.from_name})
 
 
 def _reply_domain(tenant_id: str) -> str:
-    return communication.get(tenant_id).email_reply_domain or settings().default_reply_domain
+    return communication.recent(tenant_id).email_reply_domain or settings().default_reply_domain
 
 
 # Posting one inbound mail: the lease outlasts the inbound_mail Lambda (timeout 120 s, .chalice/config.json).
