@@ -314,7 +314,7 @@ def reply_from_html(html: str) -> HtmlReply:
     full_text = render(root)
     for node in _walk(root):
         if node.parent is not None and _is_signature(node):
-            _detach(node)
+            node.children = []  # emptied, not removed: a signature block still separates the text around it
     candidates = [node for node in _walk(root) if node.parent is not None][:MAX_BOUNDARY_CHECKS]
     boundary = next((node for node in candidates if _is_boundary(node)), None)
     if boundary is not None:
