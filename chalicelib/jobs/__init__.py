@@ -48,7 +48,6 @@ _HANDLERS: dict[str, str] = {
     # kind → "module:function"; imported on first use so a cold start loads only what its jobs need.
     "community.notify": "chalicelib.community.fanout:run",
     "community.purge": "chalicelib.community.cleanup:run",
-    "community.tag_index": "chalicelib.community.tags:backfill",
     "discussion.notify": "chalicelib.discussions.notify:run",
     "digest.shard": "chalicelib.notifications.digest:run_shard",
     "digest.user": "chalicelib.notifications.digest:run_user",
