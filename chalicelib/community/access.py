@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import forbidden
 from chalicelib.community.keys import group_key
-from chalicelib.community.models import CommunityGroup, CommunityGroupMember, CommunityThread
+from chalicelib.community.models import CommunityGroup, CommunityGroupMember, CommunityThread, CommunityThreadTag
+
+Shown = CommunityThread | CommunityThreadTag  # a thread, or a tag item standing for it in a tag's list
 
 
-def sees(thread: CommunityThread, group: CommunityGroup | None, user_id: int | None, is_member: bool) -> bool:
+def sees(thread: Shown, group: CommunityGroup | None, user_id: int | None, is_member: bool) -> bool:
     """Whether a (non-administrator) user may read this thread; `group` is the thread's group, if any."""
     if thread.group_id is not None:
         if group is None:
@@ -96,7 +98,7 @@ class Viewer:
     def contributes_to(self, group: CommunityGroup | None) -> bool:
         return self.is_admin or contributes(group, group is not None and self.is_member(int(group.group_id)))
 
-    def sees(self, thread: CommunityThread) -> bool:
+    def sees(self, thread: Shown) -> bool:
         if self.is_admin:
             return True
         if not self.in_business(int(thread.business_id)):

@@ -28,6 +28,11 @@ def thread_key(tenant_id: str, thread_id: int) -> str:
     return f"{tenant_id}#{thread_id}"
 
 
+def tag_key(tenant_id: str, tag: str) -> str:
+    """A tag's partition of the tag index; tenant ids never contain `#` (chalicelib/auth.py), tags may."""
+    return f"{tenant_id}#{tag}"
+
+
 def target_key(tenant_id: str, kind: str, target_id: int) -> str:
     """The reaction partition of a thread or a reply: kind is `thread` or `message`."""
     return f"{tenant_id}#{kind}#{target_id}"

@@ -7,6 +7,8 @@
 - CommunityGroupMember: (group_key, user_id); GSI by_user lists a user's groups.
 - CommunityReaction: likes and follows, (target_key, reaction_key) with reaction_key `like#<user>` or
   `follow#<user>`, so a thread's followers are one Query on a key prefix and a like is one conditional Put.
+- CommunityThreadTag: one tag of a thread, (thread_key, tag); GSI by_tag lists a tag's threads newest activity
+  first (tag_key = tenant#tag). Written with the thread in its own transactions (chalicelib/community/tags.py).
 Ids are random positive integers below 2**53, as the seed's API uses integer ids.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
@@ -85,6 +88,8 @@ class CommunityThread(Model):
     updated_by = UnicodeAttribute(null=True)
     last_activity_at = UnicodeAttribute()
     activity_key = UnicodeAttribute()
+    # Moved by every edit of what the tag items mirror (not by a reply): the condition that keeps them in step.
+    revision = NumberAttribute(null=True)
 
     by_activity = ThreadsByActivity()
     by_business = ThreadsByBusiness()
@@ -174,4 +179,35 @@ class CommunityReaction(Model):
     created_at = UnicodeAttribute()
 
 
-MODELS = (CommunityThread, CommunityMessage, CommunityGroup, CommunityGroupMember, CommunityReaction)
+class ThreadTagsByActivity(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_tag"
+        projection = AllProjection()
+
+    tag_key = UnicodeAttribute(hash_key=True)
+    activity_key = UnicodeAttribute(range_key=True)
+
+
+class CommunityThreadTag(Model):
+    """One tag of a thread, with what a `?Tag=` page needs to choose threads before reading them."""
+    Meta = table_meta("community-thread-tags")
+
+    thread_key = UnicodeAttribute(hash_key=True)       # tenant#thread
+    tag = UnicodeAttribute(range_key=True)             # normalised as the thread's tag_set
+    tag_key = UnicodeAttribute()                       # tenant#tag
+    activity_key = UnicodeAttribute()                  # the thread's
+    thread_id = NumberAttribute()
+    business_id = NumberAttribute()
+    group_id = NumberAttribute(null=True)
+    private = BooleanAttribute(default=False)
+    readers = NumberSetAttribute(null=True)            # a Private thread's audience
+    subject = UnicodeAttribute()
+
+    by_tag = ThreadTagsByActivity()
+
+    def audience(self) -> set[int]:
+        return {int(reader) for reader in self.readers or ()}
+
+
+MODELS = (CommunityThread, CommunityMessage, CommunityGroup, CommunityGroupMember, CommunityReaction,
+          CommunityThreadTag)

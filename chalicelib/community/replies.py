@@ -1,10 +1,11 @@
 """Replies on a thread (the `communitymessages`): post, read, list oldest first, edit, delete."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock, ids, jobs
-from chalicelib.community import cleanup, keys
+from chalicelib.community import cleanup, keys, tags
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, conflict, forbidden, not_found
 from chalicelib.community.mentions import mentioned_ids
@@ -12,16 +13,24 @@ from chalicelib.community.models import CommunityMessage, CommunityThread
 from chalicelib.community.threads import keep, remember
 from chalicelib.community.threads import load as load_thread
 from chalicelib.community.writes import Tx
-from chalicelib.db import decode_cursor, encode_cursor
+from chalicelib.db import VersionConflict, decode_cursor, encode_cursor, retry_on_conflict
 
 if TYPE_CHECKING:
     from chalicelib.community.schemas import CommunityMessageCreate, CommunityMessageUpdate
 
 ENTITY = "CommunityMessage"
 def create(viewer: Viewer, data: CommunityMessageCreate) -> CommunityMessage:
-    """A reply from a checked body (chalicelib/community/schemas.py); the route checked the role."""
+    """A reply from a checked body (chalicelib/community/schemas.py); the route checked the role.
+
+    It moves the thread's activity and, in the same transaction, every tag item of the thread (tags.py); an edit of
+    the thread since it was read makes it read again. Replies do not move the thread's revision, so concurrent
+    replies do not wait on each other."""
     values = data.values()
     viewer.acting_as(values["UserId"])
+    return retry_on_conflict(lambda: _post(viewer, values))
+
+
+def _post(viewer: Viewer, values: dict[str, Any]) -> CommunityMessage:
     thread_id = values["CommunityThreadId"]
     try:
         thread = load_thread(viewer, thread_id)
@@ -45,15 +54,17 @@ def create(viewer: Viewer, data: CommunityMessageCreate) -> CommunityMessage:
             "actor": int(reply.user_id), "event_key": ids.new_sortable_id(), "stage": "mentions", "only": None})
         tx = Tx()
         tx.save("reply", reply, condition=CommunityMessage.message_id.does_not_exist())
+        activity_key = keys.activity_key(now, thread_id)
         tx.update("thread", CommunityThread(tenant_id, thread_id), [
             CommunityThread.reply_count.add(1), CommunityThread.last_activity_at.set(now),
-            CommunityThread.activity_key.set(keys.activity_key(now, thread_id))],
-            condition=CommunityThread.thread_id.exists())
+            CommunityThread.activity_key.set(activity_key)], condition=tags.guard(thread))
+        before = tags.Mirror.of(thread)
+        tags.write(tx, tenant_id, thread_id, before, replace(before, activity_key=activity_key))
         tx.save("job", job)
         remember(tx, viewer, int(reply.user_id))
         refused = tx.commit().refused
-        if "thread" in refused:
-            raise not_found("CommunityThread", "CommunityThreadId", thread_id)
+        if "thread" in refused:  # gone (the next attempt answers 404) or edited since read
+            raise VersionConflict(f"thread {thread_id}")
         if not refused:
             jobs.dispatch(job)
             return reply

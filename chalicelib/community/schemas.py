@@ -353,8 +353,12 @@ PageCursor = Annotated[str | None, Cursor("the previous page's `NextCursor` (opa
 class ThreadsQuery(Query):
     BusinessId: Annotated[int | None, PositiveId(description="only this location")] = None
     CommunityGroupId: Annotated[int | None, PositiveId(description="only this group")] = None
-    Tag: str | None = Field(default=None, description="one tag, any case")
-    Subject: str | None = Field(default=None, description="text in the subject, any case")
+    Tag: str | None = Field(default=None, description="one whole tag, trimmed, any case (served by the tag index: "
+                                                      "one Query a page)")
+    Subject: str | None = Field(default=None, description="text anywhere in the subject, any case; applied to the "
+                                                          "threads a page examines (at most 400, 100 with `Tag`), so "
+                                                          "a page may hold fewer records than `PageSize`, even none, "
+                                                          "with `HasNextPage`")
     PageSize: PageSizeParam = 25
     Cursor: PageCursor = None
 

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock, ids, jobs
-from chalicelib.community import cleanup, keys
+from chalicelib.community import cleanup, keys, tags
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.mentions import mentioned_ids
-from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread
+from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread, CommunityThreadTag
 from chalicelib.community.writes import Tx
-from chalicelib.db import decode_cursor, encode_cursor
+from chalicelib.db import VersionConflict, decode_cursor, encode_cursor, retry_on_conflict
 
 if TYPE_CHECKING:
     from chalicelib.community.schemas import CommunityThreadCreate, CommunityThreadUpdate
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 ENTITY = "CommunityThread"
 LIST_BUDGET = 400  # items a list request may examine to fill one page of visible threads
 QUERY_CHUNK = 100  # items per Query after the first: at most 1 + LIST_BUDGET / QUERY_CHUNK Queries a page
+TAG_PAGE_ITEMS = 100  # tag items the one Query of a `?Tag=` page reads, at least PageSize + 1
+MAX_TAG = 50  # schemas.MAX_TAG: a longer tag names no thread
 
 
 def keep(current: dict[str, int], values: dict[str, Any]) -> None:
@@ -76,6 +78,7 @@ def create(viewer: Viewer, data: CommunityThreadCreate) -> CommunityThread:
         tx.save("follow", CommunityReaction(keys.target_key(tenant_id, "thread", int(thread.thread_id)),
                                             f"follow#{thread.user_id}", user_id=thread.user_id, created_at=now))
         tx.save("job", job)
+        tags.write(tx, tenant_id, int(thread.thread_id), None, tags.Mirror.of(thread))
         if group_id is not None:
             tx.update("group", CommunityGroup(tenant_id, group_id), [CommunityGroup.thread_count.add(1)],
                       condition=CommunityGroup.group_id.exists())
@@ -172,7 +175,25 @@ def _move_group(viewer: Viewer, thread: CommunityThread, values: dict[str, Any],
     return actions
 
 
+def _edited(thread: CommunityThread, values: dict[str, Any], tag_set: set[str] | None,
+            mentions: list[int]) -> CommunityThread:
+    """The thread as the edit leaves it, in what the tag items mirror (tags.Mirror)."""
+    after = CommunityThread.from_raw_data(thread.serialize())
+    after.tag_set = tag_set
+    after.subject = values.get("Subject") or thread.subject
+    after.group_id = values.get("CommunityGroupId", thread.group_id)
+    after.private = bool(values.get("Private", thread.private))
+    after.guests = values.get("Guests", thread.guests) or None
+    after.mentions = mentions or None
+    return after
+
+
 def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> CommunityThread:
+    """Read, compute and write under tags.guard; a concurrent edit or reply makes it read again."""
+    return retry_on_conflict(lambda: _update_once(viewer, thread_id, data))
+
+
+def _update_once(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> CommunityThread:
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "change")
     values = data.values()
@@ -181,8 +202,8 @@ def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> Commu
     now = clock.now_iso()
     actions = [CommunityThread.updated_at.set(now), CommunityThread.updated_by.set(viewer.name)]
     actions += _field_actions(values)
+    tag_set = data.tag_set() if "Tags" in values else thread.tag_set
     if "Tags" in values:
-        tag_set = data.tag_set()
         actions.append(CommunityThread.tag_set.set(tag_set) if tag_set else CommunityThread.tag_set.remove())
     include_zoom = values.get("IncludeZoomInvite", thread.include_zoom_invite)
     zoom_data = values["ZoomEventData"] if "ZoomEventData" in values else thread.zoom_event_data
@@ -195,8 +216,11 @@ def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> Commu
         actions.append(CommunityThread.mentions.set(mentions) if mentions else CommunityThread.mentions.remove())
     tx = Tx()
     actions += _move_group(viewer, thread, values, tx)
-    tx.update("thread", CommunityThread(tenant_id, thread_id), actions,
-              condition=CommunityThread.thread_id.exists())
+    mirrored, edited = tags.Mirror.of(thread), tags.Mirror.of(_edited(thread, values, tag_set, mentions))
+    if edited != mirrored:
+        actions.append(tags.next_revision(thread))
+    tx.update("thread", CommunityThread(tenant_id, thread_id), actions, condition=tags.guard(thread, activity=True))
+    tags.write(tx, tenant_id, thread_id, mirrored, edited)
     guests = values["Guests"] if "Guests" in values else list(thread.guests or [])
     newly_addressed = [user for user in dict.fromkeys([*mentions, *(guests or [])])
                        if user not in before and user != int(thread.user_id)]
@@ -205,8 +229,8 @@ def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> Commu
         job = _notify_job(tenant_id, thread_id, viewer.member_id or int(thread.user_id), only=newly_addressed)
         tx.save("job", job)
     refused = tx.commit().refused
-    if "thread" in refused:
-        raise not_found(ENTITY, attempted=thread_id)
+    if "thread" in refused:  # gone (the next attempt answers 404) or changed since read
+        raise VersionConflict(f"thread {thread_id}")
     if "group" in refused:
         raise not_found("CommunityGroup", "CommunityGroupId", values.get("CommunityGroupId"))
     if job is not None:
@@ -215,23 +239,29 @@ def update(viewer: Viewer, thread_id: int, data: CommunityThreadUpdate) -> Commu
 
 
 def delete(viewer: Viewer, thread_id: int) -> CommunityThread:
+    """The thread and its tag items go at once (an edit since it was read makes it read again); the rest follows in
+    the `community.purge` job."""
+    return retry_on_conflict(lambda: _delete_once(viewer, thread_id))
+
+
+def _delete_once(viewer: Viewer, thread_id: int) -> CommunityThread:
     thread = load(viewer, thread_id)
     _only_author(viewer, thread, "delete")
     job = jobs.new_job("community.purge", cleanup.thread_payload(viewer.tenant_id, thread_id))
-    tx = Tx()
-    tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id), condition=CommunityThread.thread_id.exists())
-    tx.save("job", job)
-    if thread.group_id is not None:
-        tx.update("group", CommunityGroup(viewer.tenant_id, int(thread.group_id)),
-                  [CommunityGroup.thread_count.add(-1)], condition=CommunityGroup.group_id.exists())
-    refused = tx.commit().refused
-    if "thread" in refused:
-        raise not_found(ENTITY, attempted=thread_id)
-    if "group" in refused:  # the group went first: delete the thread alone
+    group_id = int(thread.group_id) if thread.group_id is not None else None
+    for with_group in (True, False):  # the group went first: delete the thread alone
         tx = Tx()
-        tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id))
+        tx.delete("thread", CommunityThread(viewer.tenant_id, thread_id), condition=tags.guard(thread))
+        tags.write(tx, viewer.tenant_id, thread_id, tags.Mirror.of(thread), None)
         tx.save("job", job)
-        tx.commit()
+        if with_group and group_id is not None:
+            tx.update("group", CommunityGroup(viewer.tenant_id, group_id), [CommunityGroup.thread_count.add(-1)],
+                      condition=CommunityGroup.group_id.exists())
+        refused = tx.commit().refused
+        if "thread" in refused:  # gone (the next attempt answers 404) or edited since read
+            raise VersionConflict(f"thread {thread_id}")
+        if "group" not in refused:
+            break
     jobs.dispatch(job)
     return thread
 
@@ -243,10 +273,14 @@ class ListFilter:
     tag: str | None = None
     text: str | None = None
 
-    def matches(self, thread: CommunityThread) -> bool:
+    def matches(self, thread: CommunityThread | CommunityThreadTag) -> bool:
+        """Whether a thread, or the tag item of one, passes the filters (the index queried may have applied some)."""
         if self.business_id is not None and int(thread.business_id) != self.business_id:
             return False
-        if self.tag and self.tag not in (thread.tag_set or set()):
+        if self.group_id is not None and thread.group_id != self.group_id:
+            return False
+        tags = {thread.tag} if isinstance(thread, CommunityThreadTag) else thread.tag_set or set()
+        if self.tag and self.tag not in tags:
             return False
         return not self.text or self.text in thread.subject.lower()
 
@@ -269,6 +303,9 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
         group = viewer.group(filters.group_id)
         if group is None or not viewer.sees_group(group):
             return [], None
+    if filters.tag:
+        return _tag_page(viewer, filters, limit, cursor)
+    if filters.group_id is not None:
         index, hash_key, hash_name = CommunityThread.by_group, keys.group_key(tenant_id, filters.group_id), "group_key"
     elif filters.business_id is not None:
         index, hash_key, hash_name = (CommunityThread.by_business, keys.business_key(tenant_id, filters.business_id),
@@ -296,6 +333,36 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
         if examined >= LIST_BUDGET:
             return shown, encode_cursor(start, scope)
         chunk = QUERY_CHUNK
+
+
+def _tag_page(viewer: Viewer, filters: ListFilter, limit: int,
+              cursor: str | None) -> tuple[list[CommunityThread], str | None]:
+    """A `?Tag=` page: one Query of the tag's items (which carry what the filters and the visibility rules need),
+    then one BatchGet of the threads shown, each checked again as read (the index lags its table by a moment).
+
+    The Query reads TAG_PAGE_ITEMS items; when fewer than PageSize of them are visible, the page ends early with a
+    sealed cursor at the last item read, as the budget of the other lists does."""
+    tag = filters.tag or ""
+    if len(tag) > MAX_TAG:
+        return [], None
+    scope = filters.scope(viewer.tenant_id)
+    results = CommunityThreadTag.by_tag.query(
+        keys.tag_key(viewer.tenant_id, tag), scan_index_forward=False, limit=max(limit + 1, TAG_PAGE_ITEMS),
+        last_evaluated_key=decode_cursor(cursor, scope, field="Cursor"))
+    items = list(results)
+    viewer.load(int(item.group_id) for item in items if item.group_id is not None)
+    chosen = [item for item in items if filters.matches(item) and viewer.sees(item)]
+    shown = chosen[:limit]
+    found = {int(thread.thread_id): thread
+             for thread in CommunityThread.batch_get([(viewer.tenant_id, int(item.thread_id)) for item in shown],
+                                                     consistent_read=True)}
+    page = [found[int(item.thread_id)] for item in shown if int(item.thread_id) in found]
+    page = [thread for thread in page if filters.matches(thread) and viewer.sees(thread)]
+    if len(chosen) > limit:
+        last = shown[-1]
+        return page, encode_cursor({"thread_key": {"S": last.thread_key}, "tag": {"S": last.tag},
+                                    "tag_key": {"S": last.tag_key}, "activity_key": {"S": last.activity_key}}, scope)
+    return page, encode_cursor(results.last_evaluated_key, scope)
 
 
 def _key_of(thread: CommunityThread, hash_name: str | None) -> dict[str, Any]:
