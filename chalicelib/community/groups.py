@@ -13,8 +13,8 @@ from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import conflict, forbidden, not_found
 from chalicelib.community.models import CommunityGroup, CommunityGroupMember
 from chalicelib.community.threads import keep
-from chalicelib.community.writes import Tx
 from chalicelib.db import decode_cursor, encode_cursor
+from chalicelib.transactions import Tx
 
 ENTITY = "CommunityGroup"
 LIST_BUDGET = 400  # groups a list request may examine to fill one page of visible groups

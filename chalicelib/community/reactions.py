@@ -8,7 +8,7 @@ from chalicelib.community import keys
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import forbidden, not_found
 from chalicelib.community.models import CommunityMessage, CommunityReaction, CommunityThread
-from chalicelib.community.writes import Tx
+from chalicelib.transactions import Tx
 
 COUNTERS = {("thread", "like"): CommunityThread.like_count, ("thread", "follow"): CommunityThread.follower_count,
             ("message", "like"): CommunityMessage.like_count}

@@ -12,8 +12,8 @@ from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityMessage, CommunityThread
 from chalicelib.community.threads import keep, remember
 from chalicelib.community.threads import load as load_thread
-from chalicelib.community.writes import Tx
 from chalicelib.db import VersionConflict, decode_cursor, encode_cursor, retry_on_conflict
+from chalicelib.transactions import Tx
 
 if TYPE_CHECKING:
     from chalicelib.community.schemas import CommunityMessageCreate, CommunityMessageUpdate

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.community import keys
 from chalicelib.community.models import CommunityThread, CommunityThreadTag
-from chalicelib.community.writes import Tx
+from chalicelib.transactions import Tx
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityGroup, CommunityReaction, CommunityThread, CommunityThreadTag
-from chalicelib.community.writes import Tx
 from chalicelib.db import VersionConflict, decode_cursor, encode_cursor, retry_on_conflict
+from chalicelib.transactions import Tx
 
 if TYPE_CHECKING:
     from chalicelib.community.schemas import CommunityThreadCreate, CommunityThreadUpdate

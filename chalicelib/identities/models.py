@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -49,6 +49,7 @@ class TenantReputation(Model):
     state = UnicodeAttribute(null=True)            # status item: paused | active
     reason = UnicodeAttribute(null=True)
     changed_at = UnicodeAttribute(null=True)
+    watched = BooleanAttribute(null=True)          # status item: over a level below the minimum volume (reputation.py)
     expires_at = NumberAttribute(null=True)        # day items: TTL, well after the window
 
 

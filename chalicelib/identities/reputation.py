@@ -26,6 +26,7 @@ from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.identities.models import TenantReputation
+from chalicelib.transactions import Tx
 
 logger = logging.getLogger(__name__)
 
@@ -68,27 +69,47 @@ def _day(offset: int = 0) -> str:
     return "day#" + (clock.now() - timedelta(days=offset)).strftime("%Y-%m-%d")
 
 
-def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
-    """Count one applied SES event (called once per event by tracking/events.py) and pause the tenant if it is over
-    a level now. Deliveries, hard bounces and complaints count; soft bounces, opens and clicks do not."""
+def _count_actions(kind: str, bounce_type: str | None) -> list[Any]:
+    """Today's count of this outcome moved by one: deliveries, hard bounces and complaints count; soft bounces,
+    opens and clicks do not ([] then)."""
     counter = {"delivery": TenantReputation.delivered, "complaint": TenantReputation.complained}.get(kind)
     if kind == "bounce" and bounce_type == "hard":
         counter = TenantReputation.bounced
     if counter is None:
-        return
+        return []
     expires = int((clock.now() + timedelta(days=window_days() + 7)).timestamp())
-    today = TenantReputation(tenant_id, _day())
-    today.update(actions=[counter.add(1), TenantReputation.expires_at.set(expires)])
-    # Judged on every bounce and complaint, and on a delivery of a day that had one (a window of early bounces
-    # reaches the minimum volume with later deliveries): most deliveries cost no Query of the window.
-    if kind == "delivery" and not (int(today.bounced or 0) or int(today.complained or 0)):
-        return
+    return [counter.add(1), TenantReputation.expires_at.set(expires)]
+
+
+def count_delivery_in(tx: Tx, tenant_id: str, *, watched: bool = False) -> None:
+    """A delivery, counted in the transaction that applies it (tracking/events.py). A delivery only lowers the
+    rates, so it judges a tenant only while the tenant is `watched`: over a level on fewer outcomes than the minimum
+    volume, where later deliveries bring the volume that makes the rate count. Unless `watched` is known, the
+    transaction checks that the tenant is not: a refused "unwatched" means commit again with `watched=True`, then
+    `judge` — most deliveries cost no read of the window."""
+    tx.update("reputation", TenantReputation(tenant_id, _day()), _count_actions("delivery", None))
+    if not watched:
+        tx.check("unwatched", TenantReputation, tenant_id, "status", TenantReputation.watched.does_not_exist())
+
+
+def judge(tenant_id: str, *, watched: bool = False) -> None:
+    """Pause the tenant if it is over a level now (one Query of the window, and a write when the verdict changes);
+    a failure is logged, not raised: the outcome was counted already, and the next one judges again. `watched`: the
+    caller knows the tenant is watched (a delivery), so the mark is lifted once the tenant no longer needs it."""
     try:
-        _pause_if_over(tenant_id)
+        _pause_if_over(tenant_id, watched)
     except (ClientError, PynamoDBException):
-        # Counted already: failing the event now would count it again on SNS's retry. The next bounce or complaint
-        # of the tenant judges again.
         logger.exception("could not judge the reputation of tenant %s", tenant_id)
+
+
+def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
+    """Count one applied bounce or complaint (called once per event by tracking/events.py) and pause the tenant if it
+    is over a level now (deliveries: `count_delivery_in`)."""
+    actions = _count_actions(kind, bounce_type)
+    if not actions:
+        return
+    TenantReputation(tenant_id, _day()).update(actions=actions)
+    judge(tenant_id)
 
 
 def _counts(tenant_id: str) -> tuple[int, int, int]:
@@ -108,19 +129,29 @@ def _status(tenant_id: str) -> TenantReputation | None:
         return None
 
 
-def _pause_if_over(tenant_id: str) -> None:
-    delivered, bounced, complained = _counts(tenant_id)
+def _over_levels(delivered: int, bounced: int, complained: int) -> list[str]:
     outcomes = delivered + bounced
-    if outcomes < min_volume():
-        return
     reasons = []
-    if bounced / outcomes > BOUNCE_LEVEL:
+    if outcomes and bounced / outcomes > BOUNCE_LEVEL:
         reasons.append(f"bounce rate {bounced / outcomes:.1%} ({bounced} hard bounces in {outcomes} emails) is over "
                        f"{BOUNCE_LEVEL:.0%}")
-    if complained / outcomes > COMPLAINT_LEVEL:
+    if outcomes and complained / outcomes > COMPLAINT_LEVEL:
         reasons.append(f"complaint rate {complained / outcomes:.2%} ({complained} complaints in {outcomes} emails) is "
                        f"over {COMPLAINT_LEVEL:.1%}")
-    if not reasons:
+    return reasons
+
+
+def _pause_if_over(tenant_id: str, watched: bool) -> None:
+    """Judge the window. Over a level below the minimum volume, the tenant is marked `watched` (its deliveries judge
+    it too); a delivery that finds it no longer so lifts the mark."""
+    delivered, bounced, complained = _counts(tenant_id)
+    reasons = _over_levels(delivered, bounced, complained)
+    below_volume = delivered + bounced < min_volume()
+    watch = below_volume and bool(reasons)
+    if watch != watched:
+        TenantReputation(tenant_id, "status").update(
+            actions=[TenantReputation.watched.set(True) if watch else TenantReputation.watched.remove()])
+    if below_volume or not reasons:
         return
     reason = (" and ".join(reasons) + f" over the last {window_days()} days; sending is paused until an operator "
               "resumes it: remove the addresses that bounce or complain, then ask for a review")

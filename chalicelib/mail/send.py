@@ -173,10 +173,12 @@ def run_fanout(payload: dict[str, Any]) -> None:
     current = {p.email.lower(): p for p in external_recipients(discussion)}
     # Still participants and not suppressed since the request (one BatchGet).
     wanted = [current[r.lower()] for r in payload["recipients"] if r.lower() in current]
-    suppressed = suppression.suppressed_among(tenant_id, [p.email for p in wanted])
-    wanted = [p for p in wanted if p.email.lower() not in suppressed]
+    states = suppression.states(tenant_id, [p.email for p in wanted])
+    wanted = [p for p in wanted if not (p.email.lower() in states and states[p.email.lower()].suppressed_at)]
+    soft_bouncing = {email for email, item in states.items() if item.soft_bounces_in_a_row}
     _anchors(discussion, message_id, wanted)
-    pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again"))))
+    pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
+                                                     soft_bouncing))
     jobs.send_direct("mail.copy", [{"tracking_id": pixel} for pixel in pixels])
     return None
 
@@ -199,9 +201,11 @@ def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMa
                                       message_id=message_id, origin=origin))
 
 
-def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool) -> list[str]:
+def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool,
+                  soft_bouncing: set[str]) -> list[str]:
     """New copies as `queued`; copies waiting (or, when sent again by name, failed) queued again. Returns the copies
-    to queue jobs for. A concurrent fan-out of the same message makes it read again (VersionConflict)."""
+    to queue jobs for. A concurrent fan-out of the same message makes it read again (VersionConflict). A copy to an
+    address counting soft bounces is marked, so that its delivery alone ends the run (tracking/events.py)."""
     tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
     by_pixel = {tracking_id(tenant_id, discussion_id, message_id, p.email): p for p in people}
     existing = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(by_pixel))}
@@ -218,7 +222,8 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
                         recipient_email=person.email, recipient_type=person.recipient_type,
                         discussion_key=discussions.discussion_key(tenant_id, discussion_id),
                         message_recipient=f"{message_id}#{person.email}", state="queued", attempts=0,
-                        retry_shard=_shard(pixel), queued_at=now),
+                        retry_shard=_shard(pixel), queued_at=now,
+                        soft_bounce_run=person.email.lower() in soft_bouncing or None),
                         condition=EmailTracking.tracking_pixel_id.does_not_exist())
                     queue.append(pixel)
                     created += 1

@@ -9,21 +9,34 @@ change uncounted (the per-recipient detail stays exact); nothing is ever counted
 """
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.tracking.models import TrackingCounter
+from chalicelib.transactions import Tx
 
 FIELDS = ("total", "sent", "failed", "delivered", "opened", "human_opened", "clicked", "bounced", "complained")
 
 
-def count(discussion_key: str, message_id: str, **deltas: int) -> None:
-    """Move this message's counters (one UpdateItem; nothing when every delta is 0)."""
+def _actions(deltas: dict[str, int]) -> list[Any]:
     moves = {name: amount for name, amount in deltas.items() if amount}
-    if not moves:
-        return
     unknown = set(moves) - set(FIELDS)
     if unknown:
         raise ValueError(f"no such counter: {sorted(unknown)}")
-    TrackingCounter(discussion_key, message_id).update(
-        actions=[getattr(TrackingCounter, name).add(amount) for name, amount in moves.items()])
+    return [getattr(TrackingCounter, name).add(amount) for name, amount in moves.items()]
+
+
+def count(discussion_key: str, message_id: str, **deltas: int) -> None:
+    """Move this message's counters (one UpdateItem; nothing when every delta is 0)."""
+    actions = _actions(deltas)
+    if actions:
+        TrackingCounter(discussion_key, message_id).update(actions=actions)
+
+
+def count_in(tx: Tx, discussion_key: str, message_id: str, **deltas: int) -> None:
+    """The same move as one item of `tx`: counted exactly when the change it counts is committed."""
+    actions = _actions(deltas)
+    if actions:
+        tx.update("counter", TrackingCounter(discussion_key, message_id), actions)
 
 
 def firsts(before: object, after: object, fields: dict[str, str], when: str) -> dict[str, int]:

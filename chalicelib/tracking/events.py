@@ -1,8 +1,11 @@
 """SES events through SNS → tracking records: parse both SES shapes, deduplicate, correlate, apply forward-only.
 
 SNS delivers at least once and in any order (NOTES.md), so each (event type, SES event, recipient) is
-applied once, under a claim with a lease (chalicelib/claims.py) on a record kept DEDUP_DAYS: a run that
-fails releases it for SNS's retry, one that dies is taken over once its lease ran out. First timestamps
+applied once, recorded on an item kept DEDUP_DAYS. A delivery, by far the most frequent event, is applied in one
+transaction with that item, its counters and the tenant's reputation count: all or nothing, so it needs no claim
+(2 DynamoDB calls with the Query that finds its copy). Every other event is applied under a claim with a lease
+(chalicelib/claims.py) on that item: a run that fails releases it for SNS's retry, one that dies is taken over
+once its lease ran out. First timestamps
 are only ever set if absent; a bounce after a delivery wins and a delivery after a bounce erases nothing.
 The type is part of the key because a feedbackId is not unique across types: AWS's own samples give a
 bounce and a complaint the same one.
@@ -22,6 +25,7 @@ from chalicelib.db import set_or_remove
 from chalicelib.tracking import counters, suppression
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
+from chalicelib.transactions import Tx
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
@@ -64,14 +68,43 @@ def _record_for(event: SesEvent) -> EmailTracking | None:
     return records[0] if len(records) == 1 else None
 
 
+def _deliver(event: SesEvent, record: EmailTracking) -> bool:
+    """A delivery in one transaction: the event's dedupe item, the copy's first delivery and its counter (only while
+    the copy has none), the tenant's reputation count. False when the event was applied before. A refused item
+    makes it commit again without it: the copy delivered (or gone) since it was read, a watched tenant (then judged
+    after the commit, identities/reputation.py)."""
+    from chalicelib.identities import reputation
+
+    when = _first_time(event)
+    expires = int((clock.now() + timedelta(days=DEDUP_DAYS)).timestamp())
+    first, watched = record.delivered_at is None, False
+    while True:
+        tx = Tx()
+        tx.save("event", ProcessedEvent(dedupe_key(event), expires_at=expires, status="applied"),
+                condition=ProcessedEvent.event_key.does_not_exist() | (ProcessedEvent.status == "released"))
+        if first:
+            tx.update("copy", EmailTracking(record.tracking_pixel_id), [EmailTracking.delivered_at.set(when)],
+                      condition=EmailTracking.tracking_pixel_id.exists() & EmailTracking.delivered_at.does_not_exist())
+            counters.count_in(tx, record.discussion_key, record.message_id, delivered=1)
+        reputation.count_delivery_in(tx, record.tenant_id, watched=watched)
+        refused = tx.commit().refused
+        if "event" in refused:
+            return False
+        if not refused:
+            break
+        first = first and "copy" not in refused  # count the event, not a second first delivery
+        watched = watched or "unwatched" in refused
+    if watched:
+        reputation.judge(record.tenant_id, watched=True)
+    if record.soft_bounce_run:
+        suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
+    return True
+
+
 def _apply(event: SesEvent, record: EmailTracking) -> None:
     on = EmailTracking(record.tracking_pixel_id)
     when = _first_time(event)
-    if event.kind == "delivery":
-        on.update(actions=[EmailTracking.delivered_at.set(EmailTracking.delivered_at | when)])
-        _count(record, on, {"delivered_at": "delivered"}, when)
-        suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
-    elif event.kind in ("bounce", "complaint"):
+    if event.kind in ("bounce", "complaint"):
         kind = event.bounce_type or "soft"
         # A soft bounce never downgrades a hard bounce or a complaint already recorded; a complaint never hides a
         # bounce already recorded (it shows as complained_at beside it), and a later hard bounce keeps complained_at.
@@ -168,6 +201,9 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
         if record is None:
             logger.info("SES event %s for %s names no mail we sent", event.kind, event.ses_message_id)
             outcome["unknown"] += 1
+            continue
+        if event.kind == "delivery":
+            outcome["applied" if _deliver(event, record) else "duplicate"] += 1
             continue
         claim = _claim(event)
         if claim.state == claims.BUSY:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -80,6 +80,7 @@ class EmailTracking(Model):
     user_agent = UnicodeAttribute(null=True)
     ip_address = UnicodeAttribute(null=True)
     retry_shard = UnicodeAttribute(null=True)
+    soft_bounce_run = BooleanAttribute(null=True)  # its recipient was counting soft bounces when it was written
 
     by_discussion = ByDiscussionIndex()
     by_ses_message = BySesMessageIndex()

@@ -13,10 +13,14 @@ from chalicelib.tracking.models import Suppression
 
 def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
     """Which of these addresses are suppressed: one BatchGet."""
+    return {email for email, item in states(tenant_id, emails).items() if item.suppressed_at}
+
+
+def states(tenant_id: str, emails: list[str]) -> dict[str, Suppression]:
+    """The items of those addresses that have one (suppressed, or counting soft bounces), by address: one BatchGet."""
     if not emails:
-        return set()
-    return {item.email for item in Suppression.batch_get([(tenant_id, e.lower()) for e in set(emails)])
-            if item.suppressed_at}
+        return {}
+    return {item.email: item for item in Suppression.batch_get([(tenant_id, e.lower()) for e in set(emails)])}
 
 
 def suppress(tenant_id: str, email: str, reason: str, detail: str | None) -> None:
@@ -36,7 +40,10 @@ def count_soft_bounce(tenant_id: str, email: str, detail: str | None, limit: int
 
 
 def reset_soft_bounces(tenant_id: str, email: str) -> None:
-    """A delivery breaks a run of soft bounces (only where a run was being counted)."""
+    """A delivery breaks a run of soft bounces (only where a run was being counted). Called only for a copy whose
+    recipient was in a run when the copy was written (EmailTracking.soft_bounce_run): most deliveries write nothing
+    here. A run that began after the copy was written is not broken by its delivery: the address may then be
+    suppressed for SOFT_BOUNCE_LIMIT soft bounces with that one delivery among them."""
     try:
         Suppression(tenant_id, email.lower()).update(
             actions=[Suppression.soft_bounces_in_a_row.set(0)],

@@ -8,6 +8,7 @@ import pathlib
 import boto3
 import pytest
 
+from bench.calls import counting
 from tests.outbound.conftest import sent_messages
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "ses"
@@ -179,3 +180,28 @@ def test_a_paused_tenants_notification_emails_are_held(client, tenants):
 
 def test_the_reputation_is_shown_to_admins_only(make_api):
     assert make_api("tenant-a", "staff", ["staff"]).get("/api/tenant/reputation").status_code == 403
+
+
+def test_deliveries_judge_a_tenant_only_while_early_bounces_put_it_over_a_level(client, tenants):
+    """A hard bounce among the first outcomes (below the minimum volume) marks the tenant watched: its deliveries then
+    judge it, and lift the mark once the window, at volume, is under the levels. Other deliveries read nothing."""
+    from chalicelib.identities.models import TenantReputation
+
+    a, b = tenants
+    a.send(a.discussion(RECIPIENTS))
+    copies = sorted(_sent_copies(a).items())
+    first_recipient, first_id = copies[0]
+    _publish(client, _aimed("identity_bounce_permanent_general_no_dsn", first_id, first_recipient), "sns-bounce")
+    assert TenantReputation.get("tenant-a", "status").watched  # 1 bounce in 1: over 5 %, below the volume
+
+    for index, (recipient, ses_id) in enumerate(copies[1:]):  # 19 deliveries: 1 bounce in 20 is not over 5 %
+        _publish(client, _aimed("event_delivery", ses_id, recipient), f"sns-delivery-{index}")
+
+    status = TenantReputation.get("tenant-a", "status")
+    assert status.watched is None and status.state is None
+    assert a.admin.get("/api/tenant/reputation").data["sending"] == "active"
+    b.send(b.discussion(1))
+    recipient, ses_id = next(iter(_sent_copies(b).items()))
+    with counting() as counter:  # a tenant never watched: its delivery judges nothing
+        _publish(client, _aimed("event_delivery", ses_id, recipient), "sns-other")
+    assert counter.total() == 2

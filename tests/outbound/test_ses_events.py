@@ -285,3 +285,45 @@ def test_a_bounce_and_a_complaint_sharing_a_feedback_id_both_count_once(api, cli
     assert [r["applied"] for r in results] == [1, 1, 0, 0] and [r["duplicate"] for r in results] == [0, 0, 1, 1]
     cleo = _cleo(api, discussion)
     assert cleo["bounce_type"] == "hard" and cleo["bounced_at"] and cleo["complained_at"]
+
+
+def test_a_delivery_is_one_query_and_one_transaction_and_counts_once(api, client, sent):
+    """Issue 22: the copy found by its SES id (Query), then the event's dedupe item, the first delivery, its counter
+    and the tenant's reputation count in one transaction; nothing else is read or written."""
+    from bench.calls import counting
+    from chalicelib.identities.models import TenantReputation
+
+    discussion, copies = sent
+    event = _aim(_example("event_delivery"), copies[CLEO], CLEO, "2026-03-01T10:00:00.000Z")
+    with counting() as counter:
+        applied = _deliver(client, event).payload
+    again = _deliver(client, event, "sns-2").payload  # SNS delivers it again
+    later = _deliver(client, _aim(_example("identity_delivery"), copies[CLEO], CLEO), "sns-3").payload
+
+    assert applied[0]["applied"] == 1 and again[0]["duplicate"] == 1 and later[0]["applied"] == 1
+    dynamodb = {name: count for name, count in counter.by_operation().items() if name.startswith("dynamodb.")}
+    assert dynamodb == {"dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1}
+    stats = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    assert stats["delivered"] == 1  # the second delivery event of the copy is not a second first delivery
+    assert _cleo(api, discussion)["delivered_at"] == "2026-03-01T10:00:00.000000Z"
+    days = list(TenantReputation.query("tenant-a", TenantReputation.bucket.startswith("day#")))
+    assert sum(int(day.delivered or 0) for day in days) == 2  # each applied delivery event, once
+
+
+def test_a_delivery_ends_a_run_of_soft_bounces_begun_before_its_copy_was_written(api, make_api, client, enabled,
+                                                                                  send):
+    from chalicelib.tracking.models import Suppression
+
+    first = _discussion(api)
+    send(first["id"])
+    soft = _aim(_example("event_bounce"), _ses_ids(api, first)[CLEO], CLEO)
+    soft["bounce"]["bounceType"], soft["bounce"]["feedbackId"] = "Transient", "soft-1"
+    _deliver(client, soft)
+    assert Suppression.get("tenant-a", CLEO).soft_bounces_in_a_row == 1
+
+    second = _discussion(api)  # written while Cleo's run is being counted
+    send(second["id"])
+    _deliver(client, _aim(_example("event_delivery"), _ses_ids(api, second)[CLEO], CLEO), "sns-2")
+
+    assert Suppression.get("tenant-a", CLEO).soft_bounces_in_a_row == 0
+    assert make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"] == []

@@ -1,4 +1,4 @@
-"""Committing a board change: one DynamoDB transaction whose refused conditions come back by name.
+"""One DynamoDB transaction whose refused conditions come back by name (the board's writes, SES deliveries).
 
 Every item of a transaction gets a label; when DynamoDB cancels it for a condition, the commit's outcome names
 the items whose condition failed (`outcome.refused == {"thread", "group"}`) and the caller answers accordingly.
