@@ -180,7 +180,16 @@ def _alarm(tenant_id: str) -> None:
 
 def pause_reason(tenant_id: str) -> str | None:
     """Why this tenant may not send now, or None (one GetItem)."""
-    status = _status(tenant_id)
+    return reason_of(_status(tenant_id))
+
+
+def status_key(tenant_id: str) -> TenantReputation:
+    """The tenant's status item, by key: to read it with other items in one call (db.get_many), then `reason_of`."""
+    return TenantReputation(tenant_id, "status")
+
+
+def reason_of(status: TenantReputation | None) -> str | None:
+    """Why the tenant whose status item this is may not send now, or None."""
     return status.reason if status is not None and status.state == "paused" else None
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import claims, clock, jobs
+from chalicelib import claims, clock, db, jobs
 from chalicelib.auth import Principal
 from chalicelib.config import settings
 from chalicelib.db import VersionConflict, cancellation_codes, refused_by_condition, retry_on_conflict, transaction
@@ -289,13 +289,14 @@ def _target(record: EmailTracking) -> tuple[Discussion, ParticipantMap, copies.O
     config = communication.recent(record.tenant_id)  # background work: read once a minute per container
     if not config.email_integration_enabled or not config.from_address:
         return "email integration is disabled for this tenant"
-    paused = reputation.pause_reason(record.tenant_id)  # paused after the send was queued: not sent now
+    # The tenant's status (paused after the send was queued: not sent now), the discussion and the message: one call.
+    status, discussion, message = db.get_many(
+        reputation.status_key(record.tenant_id), Discussion(record.tenant_id, record.discussion_id),
+        Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id))
+    paused = reputation.reason_of(status)
     if paused:
         return f"sending is paused for this tenant: {paused}"
-    try:
-        discussion = discussions.load(record.tenant_id, record.discussion_id)
-        message = Message.get(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
-    except (NotFound, Message.DoesNotExist):
+    if discussion is None or message is None:
         return "the discussion or message no longer exists"
     participant = next((p for p in external_recipients(discussion)
                         if p.email.lower() == record.recipient_email.lower()), None)
