@@ -161,10 +161,19 @@ def covers(item: SendingIdentity, value: str) -> bool:
     return domain == item.identity or domain.endswith("." + item.identity)
 
 
-def _verified_cover(tenant_id: str, value: str, candidates: list[str]) -> tuple[SendingIdentity | None, bool]:
+def _verified_cover(tenant_id: str, value: str, candidates: list[str],
+                    field: str) -> tuple[SendingIdentity | None, bool]:
     """(the tenant's identity covering `value`, whether SES says it is verified now). SES is asked every time: an
-    identity verified once fails later if its DNS records go (settings change rarely; two SES reads are cheap)."""
-    mine = [item for item in _owned(candidates).values() if item.tenant_id == tenant_id and covers(item, value)]
+    identity verified once fails later if its DNS records go (settings change rarely; two SES reads are cheap).
+
+    `candidates` run from the most specific (the address, its domain) to the widest parent, and the most specific
+    registered one decides: a tenant holding `example.com` does not send as `news.example.com` once another tenant
+    registered that subdomain (409 naming the field), whoever registered first."""
+    owned = _owned(candidates)
+    closest = next((owned[candidate] for candidate in candidates if candidate in owned), None)
+    if closest is not None and closest.tenant_id != tenant_id:
+        raise Conflict(f"{field} is on {closest.identity}, a sending identity of another tenant", field=field)
+    mine = [item for item in owned.values() if item.tenant_id == tenant_id and covers(item, value)]
     for item in sorted(mine, key=lambda i: i.status != "verified"):
         if refresh(item).status == "verified":
             return item, True
@@ -173,7 +182,7 @@ def _verified_cover(tenant_id: str, value: str, candidates: list[str]) -> tuple[
 
 def require_sender(tenant_id: str, address: str, field: str = "from_address") -> None:
     """`address` must be on a verified identity of this tenant: the address itself, or its domain (or a parent)."""
-    item, verified = _verified_cover(tenant_id, address, [address, *_covering(_domain_of(address))])
+    item, verified = _verified_cover(tenant_id, address, [address, *_covering(_domain_of(address))], field)
     if item is None:  # 409: the value is well-formed; this tenant does not hold it (yet)
         raise Conflict(f"{field} must be on a sending identity of this tenant: register its domain with "
                        "POST /api/tenant/identities first", field=field)
@@ -187,7 +196,7 @@ def require_reply_domain(tenant_id: str, domain: str, field: str = "email_reply_
     which SES receiving is then set to take mail for."""
     if domain == settings().default_reply_domain:
         return
-    item, verified = _verified_cover(tenant_id, domain, _covering(domain))
+    item, verified = _verified_cover(tenant_id, domain, _covering(domain), field)
     if item is None or item.kind != "domain":
         raise Conflict(f"{field} must be {settings().default_reply_domain} or a domain of this tenant's "
                        "sending identities (POST /api/tenant/identities)", field=field)

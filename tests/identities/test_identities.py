@@ -86,9 +86,27 @@ def test_tenant_b_cannot_send_as_tenant_a_verified_address(a_admin, b_admin, a_s
     reply = b_admin.call("PUT", SETTINGS, {"email_reply_domain": "reply.acme.example"})
 
     assert forged.status_code == 409 and forged.data["error"]["field"] == "from_address"
-    assert "sending identity of this tenant" in forged.data["error"]["message"]
+    assert forged.data["error"]["message"] == "from_address is on acme.example, a sending identity of another tenant"
     assert reply.status_code == 409 and reply.data["error"]["field"] == "email_reply_domain"
     assert b_admin.get(SETTINGS).data == before  # nothing was saved
+
+
+def test_a_parent_domain_does_not_cover_a_subdomain_another_tenant_registered(a_admin, b_admin):
+    """The most specific registered identity decides: B holding the parent domain (it proved the DNS) does not make
+    A's registered subdomain B's to send as, nor its reply domain."""
+    assert a_admin.post(IDENTITIES, {"identity": "news.parent.example"}).status_code == 201
+    assert b_admin.post(IDENTITIES, {"identity": "parent.example"}).status_code == 201
+
+    forged = b_admin.call("PUT", SETTINGS, {"from_address": "hub@news.parent.example"})
+    reply = b_admin.call("PUT", SETTINGS, {"email_reply_domain": "in.news.parent.example"})
+    own = b_admin.call("PUT", SETTINGS, {"from_address": "hub@shop.parent.example"})
+
+    assert forged.status_code == 409 and forged.data["error"] == {
+        "code": "conflict", "field": "from_address",
+        "message": "from_address is on news.parent.example, a sending identity of another tenant"}
+    assert reply.status_code == 409 and reply.data["error"]["field"] == "email_reply_domain"
+    assert own.status_code == 200 and own.data["from_address"] == "hub@shop.parent.example"
+    assert a_admin.call("PUT", SETTINGS, {"from_address": "hub@news.parent.example"}).status_code == 200
 
 
 def test_a_tenant_may_send_from_its_own_verified_domain_and_subdomains_and_use_the_shared_reply_domain(b_admin):
