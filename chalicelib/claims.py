@@ -38,6 +38,7 @@ from pynamodb.models import Model
 
 from chalicelib import clock, ids
 from chalicelib.db import cancellation_codes, refused_by_condition, table_meta, transaction
+from chalicelib.tables import Table
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def _key_names(model: type[Model]) -> list[str]:
 # ---------------------------------------------------------------- work whose outcome is unknown
 
 
-class UncertainSend(Model):
+class UncertainSend(Table):
     """Work lost while calling what cannot be undone nor asked about: listed for the tenant's admins until one of
     them resends or dismisses it (`GET /api/tenant/sending/uncertain`)."""
     Meta = table_meta("uncertain-sends")

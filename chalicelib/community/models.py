@@ -24,9 +24,9 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 ACCESS_LEVELS = ("Public", "Restricted", "Private")
 
@@ -58,7 +58,7 @@ class ThreadsByGroup(GlobalSecondaryIndex):
     activity_key = UnicodeAttribute(range_key=True)
 
 
-class CommunityThread(Model):
+class CommunityThread(Table):
     Meta = table_meta("community-threads")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -109,7 +109,7 @@ class RepliesByThread(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
-class CommunityMessage(Model):
+class CommunityMessage(Table):
     """A reply posted on a thread (the seed's `communitymessages`)."""
     Meta = table_meta("community-messages")
 
@@ -132,7 +132,7 @@ class CommunityMessage(Model):
     by_thread = RepliesByThread()
 
 
-class CommunityGroup(Model):
+class CommunityGroup(Table):
     Meta = table_meta("community-groups")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -157,7 +157,7 @@ class GroupsByUser(GlobalSecondaryIndex):
     group_id = NumberAttribute(range_key=True)
 
 
-class CommunityGroupMember(Model):
+class CommunityGroupMember(Table):
     Meta = table_meta("community-group-members")
 
     group_key = UnicodeAttribute(hash_key=True)        # tenant#group
@@ -169,7 +169,7 @@ class CommunityGroupMember(Model):
     by_user = GroupsByUser()
 
 
-class CommunityReaction(Model):
+class CommunityReaction(Table):
     """One like or follow: target_key is tenant#thread#<id> or tenant#message#<id>."""
     Meta = table_meta("community-reactions")
 
@@ -188,7 +188,7 @@ class ThreadTagsByActivity(GlobalSecondaryIndex):
     activity_key = UnicodeAttribute(range_key=True)
 
 
-class CommunityThreadTag(Model):
+class CommunityThreadTag(Table):
     """One tag of a thread, with what a `?Tag=` page needs to choose threads before reading them."""
     Meta = table_meta("community-thread-tags")
 

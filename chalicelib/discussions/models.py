@@ -23,9 +23,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 DISCUSSION_TYPES = (
     "quote", "invoice", "document", "freelancer", "project", "general",
@@ -84,7 +84,7 @@ class ByContextIndex(GlobalSecondaryIndex):
     activity_key = UnicodeAttribute(range_key=True)
 
 
-class Discussion(Model):
+class Discussion(Table):
     Meta = table_meta("discussions")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -133,7 +133,7 @@ class OutboxIndex(GlobalSecondaryIndex):
     message_id = UnicodeAttribute(range_key=True)
 
 
-class Message(Model):
+class Message(Table):
     Meta = table_meta("messages")
 
     discussion_key = UnicodeAttribute(hash_key=True)
@@ -163,7 +163,7 @@ class ByParticipantActivityIndex(GlobalSecondaryIndex):
     activity_key = UnicodeAttribute(range_key=True)
 
 
-class Membership(Model):
+class Membership(Table):
     Meta = table_meta("memberships")
 
     participant_key = UnicodeAttribute(hash_key=True)   # tenant#u:<user_id> or tenant#e:<email>
@@ -174,7 +174,7 @@ class Membership(Model):
     by_participant_activity = ByParticipantActivityIndex()
 
 
-class Counter(Model):
+class Counter(Table):
     Meta = table_meta("counters")
 
     tenant_id = UnicodeAttribute(hash_key=True)
@@ -182,7 +182,7 @@ class Counter(Model):
     value = NumberAttribute(default=0)
 
 
-class Attachment(Model):
+class Attachment(Table):
     Meta = table_meta("attachments")
 
     discussion_key = UnicodeAttribute(hash_key=True)

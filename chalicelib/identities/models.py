@@ -5,9 +5,9 @@ from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 
 class ByTenantIndex(GlobalSecondaryIndex):
@@ -19,7 +19,7 @@ class ByTenantIndex(GlobalSecondaryIndex):
     identity = UnicodeAttribute(range_key=True)
 
 
-class SendingIdentity(Model):
+class SendingIdentity(Table):
     """A domain or address one tenant sends as. Keyed by the identity alone, so the service holds at most one owner
     for it: the owner is written with a condition (absent, or already this tenant)."""
     Meta = table_meta("sending-identities")
@@ -36,7 +36,7 @@ class SendingIdentity(Model):
     by_tenant = ByTenantIndex()
 
 
-class TenantReputation(Model):
+class TenantReputation(Table):
     """Per tenant: one item per day of SES outcomes (`day#YYYY-MM-DD`: delivered, bounced, complained, ADDed once per
     processed SES event) and one `status` item saying whether its sending is paused, and why."""
     Meta = table_meta("tenant-reputation")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 
-class JobRecord(Model):
+class JobRecord(Table):
     """One job not yet finished: written with the change that needs it, deleted when the job is done."""
     Meta = table_meta("jobs")
 

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 
-class CommunicationSettings(Model):
+class CommunicationSettings(Table):
     """One item per tenant: the seed's communication settings."""
     Meta = table_meta("communication-settings")
 
@@ -26,7 +26,7 @@ class CommunicationSettings(Model):
     updated_by = UnicodeAttribute(null=True)
 
 
-class MessageIdIndex(Model):
+class MessageIdIndex(Table):
     """Every Message-ID we emit or receive → its discussion, so a reply's References finds its way home."""
     Meta = table_meta("message-ids")
 
@@ -45,7 +45,7 @@ class MessageIdIndex(Model):
     attachments_stored = BooleanAttribute(null=True)
 
 
-class ReplyKey(Model):
+class ReplyKey(Table):
     """reply+KEY@reply-domain → the tenant, discussion and recipient the key was made for."""
     Meta = table_meta("reply-keys")
 
@@ -64,7 +64,7 @@ class InboundByOutcome(GlobalSecondaryIndex):
     inbound_id = UnicodeAttribute(range_key=True)
 
 
-class InboundRecord(Model):
+class InboundRecord(Table):
     """Every inbound mail and what became of it (posted, quarantined, automatic, bounce, duplicate, unmatched),
     with its raw original's S3 key; kept `receive.RETENTION_DAYS` (DynamoDB TTL on expires_at)."""
     Meta = table_meta("inbound-mail")

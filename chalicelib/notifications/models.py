@@ -5,10 +5,10 @@ from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 
@@ -22,7 +22,7 @@ class PendingDigestIndex(GlobalSecondaryIndex):
     notification_id = UnicodeAttribute(range_key=True)
 
 
-class Notification(Model):
+class Notification(Table):
     Meta = table_meta("notifications")
 
     user_key = UnicodeAttribute(hash_key=True)          # tenant#user
@@ -58,7 +58,7 @@ class Notification(Model):
     pending_digest = PendingDigestIndex()
 
 
-class DigestRun(Model):
+class DigestRun(Table):
     """One digest per user and period (e.g. daily:2026-11-23): claimed before sending, so never sent twice."""
     Meta = table_meta("digest-runs")
 
@@ -75,7 +75,7 @@ class DigestRun(Model):
     expires_at = NumberAttribute(null=True)              # TTL: runs are kept 400 days
 
 
-class NotificationTemplate(Model):
+class NotificationTemplate(Table):
     """A tenant's own wording for one notification type (Jinja2, rendered sandboxed); the repo's files otherwise."""
     Meta = table_meta("notification-templates")
 
@@ -88,7 +88,7 @@ class NotificationTemplate(Model):
     updated_by = UnicodeAttribute(null=True)
 
 
-class NotificationCounter(Model):
+class NotificationCounter(Table):
     Meta = table_meta("notification-counters")
 
     user_key = UnicodeAttribute(hash_key=True)

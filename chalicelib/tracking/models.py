@@ -11,10 +11,10 @@ from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.claims import ClaimMap
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 
 class ByDiscussionIndex(GlobalSecondaryIndex):
@@ -46,7 +46,7 @@ class FailedCopiesIndex(GlobalSecondaryIndex):
     message_recipient = UnicodeAttribute(range_key=True)
 
 
-class EmailTracking(Model):
+class EmailTracking(Table):
     Meta = table_meta("email-tracking")
 
     tracking_pixel_id = UnicodeAttribute(hash_key=True)
@@ -89,7 +89,7 @@ class EmailTracking(Model):
     RETRY_SHARDS = 8
 
 
-class Suppression(Model):
+class Suppression(Table):
     """The tenant's suppression list: one item per address that bounced or complained (or is counting soft bounces)."""
     Meta = table_meta("suppressions")
 
@@ -101,7 +101,7 @@ class Suppression(Model):
     soft_bounces_in_a_row = NumberAttribute(default=0)
 
 
-class ProcessedEvent(Model):
+class ProcessedEvent(Table):
     """One item per (SES event type, event, recipient), claimed while it is applied and `applied` after; DynamoDB's
     TTL removes it after DEDUP_DAYS. The one claim that needs an item of its own: an SES event has no other."""
     Meta = table_meta("processed-events")
@@ -112,7 +112,7 @@ class ProcessedEvent(Model):
     claim = ClaimMap(null=True)
 
 
-class TrackingCounter(Model):
+class TrackingCounter(Table):
     """Statistics of one message's copies, moved by the events that change them (chalicelib/tracking/counters.py):
     the tracking route reads a discussion's statistics with one Query, whatever the number of copies."""
     Meta = table_meta("tracking-counters")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.tables import Table
 
 DIGEST_SHARDS = 16
 
@@ -23,7 +23,7 @@ class DigestDueIndex(GlobalSecondaryIndex):
     digest_due_at = UnicodeAttribute(range_key=True)
 
 
-class UserProfile(Model):
+class UserProfile(Table):
     Meta = table_meta("users")
 
     tenant_id = UnicodeAttribute(hash_key=True)
