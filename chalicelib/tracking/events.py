@@ -70,14 +70,15 @@ def _record_for(event: SesEvent) -> EmailTracking | None:
 
 def _deliver(event: SesEvent, record: EmailTracking) -> bool:
     """A delivery in one transaction: the event's dedupe item, the copy's first delivery and its counter (only while
-    the copy has none), the tenant's reputation count. False when the event was applied before. A refused item
-    makes it commit again without it: the copy delivered (or gone) since it was read, a watched tenant (then judged
-    after the commit, identities/reputation.py)."""
+    the copy has none), the tenant's reputation count, and the end of the recipient's run of soft bounces when the
+    copy was written during one. False when the event was applied before. A refused item makes it commit again
+    without it: the copy delivered (or gone) since it was read, a watched tenant (then judged after the commit,
+    identities/reputation.py), a run already ended or an address suppressed."""
     from chalicelib.identities import reputation
 
     when = _first_time(event)
     expires = int((clock.now() + timedelta(days=DEDUP_DAYS)).timestamp())
-    first, watched = record.delivered_at is None, False
+    first, watched, soft_run = record.delivered_at is None, False, bool(record.soft_bounce_run)
     while True:
         tx = Tx()
         tx.save("event", ProcessedEvent(dedupe_key(event), expires_at=expires, status="applied"),
@@ -87,6 +88,8 @@ def _deliver(event: SesEvent, record: EmailTracking) -> bool:
                       condition=EmailTracking.tracking_pixel_id.exists() & EmailTracking.delivered_at.does_not_exist())
             counters.count_in(tx, record.discussion_key, record.message_id, delivered=1)
         reputation.count_delivery_in(tx, record.tenant_id, watched=watched)
+        if soft_run:
+            suppression.end_soft_bounce_run_in(tx, record.tenant_id, record.recipient_email)
         refused = tx.commit().refused
         if "event" in refused:
             return False
@@ -94,10 +97,9 @@ def _deliver(event: SesEvent, record: EmailTracking) -> bool:
             break
         first = first and "copy" not in refused  # count the event, not a second first delivery
         watched = watched or "unwatched" in refused
+        soft_run = soft_run and "soft bounces" not in refused  # no run, or suppressed meanwhile
     if watched:
         reputation.judge(record.tenant_id, watched=True)
-    if record.soft_bounce_run:
-        suppression.reset_soft_bounces(record.tenant_id, record.recipient_email)
     return True
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.exceptions import DeleteError
 
 from chalicelib import clock
 from chalicelib.db import decode_cursor, encode_cursor, set_or_remove
 from chalicelib.errors import NotFound
 from chalicelib.tracking.models import Suppression
+from chalicelib.transactions import Tx
 
 
 def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
@@ -39,18 +40,14 @@ def count_soft_bounce(tenant_id: str, email: str, detail: str | None, limit: int
     return False
 
 
-def reset_soft_bounces(tenant_id: str, email: str) -> None:
-    """A delivery breaks a run of soft bounces (only where a run was being counted). Called only for a copy whose
-    recipient was in a run when the copy was written (EmailTracking.soft_bounce_run): most deliveries write nothing
-    here. A run that began after the copy was written is not broken by its delivery: the address may then be
-    suppressed for SOFT_BOUNCE_LIMIT soft bounces with that one delivery among them."""
-    try:
-        Suppression(tenant_id, email.lower()).update(
-            actions=[Suppression.soft_bounces_in_a_row.set(0)],
-            condition=Suppression.email.exists() & Suppression.suppressed_at.does_not_exist())
-    except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
+def end_soft_bounce_run_in(tx: Tx, tenant_id: str, email: str) -> None:
+    """Into the delivery's transaction: a delivery breaks a run of soft bounces (refused, as "soft bounces", where no
+    run is counted or the address is suppressed). Only for a copy whose recipient was in a run when the copy was
+    written (EmailTracking.soft_bounce_run): most deliveries write nothing here. A run that began after the copy was
+    written is not broken by its delivery: the address may then be suppressed for SOFT_BOUNCE_LIMIT soft bounces
+    with that one delivery among them."""
+    tx.update("soft bounces", Suppression(tenant_id, email.lower()), [Suppression.soft_bounces_in_a_row.set(0)],
+              condition=Suppression.email.exists() & Suppression.suppressed_at.does_not_exist())
 
 
 def as_json(item: Suppression) -> dict[str, Any]:

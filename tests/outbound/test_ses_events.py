@@ -327,3 +327,24 @@ def test_a_delivery_ends_a_run_of_soft_bounces_begun_before_its_copy_was_written
 
     assert Suppression.get("tenant-a", CLEO).soft_bounces_in_a_row == 0
     assert make_api(roles=["admin"]).get("/api/tenant/suppressions").data["items"] == []
+
+
+def test_a_delivery_is_applied_even_when_the_run_it_would_end_was_suppressed_meanwhile(api, client, enabled, send):
+    from chalicelib.tracking import suppression
+    from chalicelib.tracking.models import Suppression
+
+    first = _discussion(api)
+    send(first["id"])
+    soft = _aim(_example("event_bounce"), _ses_ids(api, first)[CLEO], CLEO)
+    soft["bounce"]["bounceType"], soft["bounce"]["feedbackId"] = "Transient", "soft-1"
+    _deliver(client, soft)
+    second = _discussion(api)  # written during Cleo's run: its delivery would end it
+    send(second["id"])
+    suppression.suppress("tenant-a", CLEO, "complaint", "suppressed by another event meanwhile")
+
+    applied = _deliver(client, _aim(_example("event_delivery"), _ses_ids(api, second)[CLEO], CLEO), "sns-2").payload
+
+    assert applied[0]["applied"] == 1
+    assert api.get(f"{THREADS}/{second['id']}/tracking").data["delivered"] == 1
+    kept = Suppression.get("tenant-a", CLEO)
+    assert kept.suppressed_at and kept.soft_bounces_in_a_row == 1  # a suppressed address's run is left as it was
