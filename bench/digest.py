@@ -47,7 +47,9 @@ def measure(users_count: int, notifications: int, fan_out_users: int | None = No
     from chalicelib import clock
     from scripts.bootstrap import bootstrap
 
-    with mock_aws():
+    world = mock_aws()
+    with world:
+        world.reset()  # a fresh AWS, also inside a test session's moto world (tests/conftest.py)
         bootstrap("local")
         from chalicelib.mail.models import CommunicationSettings
         from chalicelib.notifications import delivery, digest

@@ -64,7 +64,9 @@ def measure(size: int, throughput: int = 0, sending: int = 2) -> dict[str, Any]:
     from bench import sending as sending_costs
     from scripts.bootstrap import bootstrap
 
-    with mock_aws():
+    world = mock_aws()
+    with world:
+        world.reset()  # a fresh AWS, also inside a test session's moto world (tests/conftest.py)
         bootstrap("local")
         from app import app
         from chalicelib import cache
