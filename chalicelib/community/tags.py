@@ -64,25 +64,3 @@ def write(tx: Tx, tenant_id: str, thread_id: int, before: Mirror | None, after: 
             thread_id=thread_id, business_id=after.business_id, group_id=after.group_id, private=after.private,
             readers=set(after.readers) or None, subject=after.subject))
 
-
-BACKFILL_PAGE = 50  # threads one backfill step reads (one Scan page) and indexes, one transaction each
-
-
-def backfill_page(after: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Index the tags of one page of existing threads (scripts/backfill_tag_index.py); where the next page starts,
-    or None at the end.
-
-    For a stack deployed before the index existed. Safe to repeat and to run beside the live board: each thread's
-    items are put in a transaction conditioned on the thread being as read, and a thread that changed meanwhile
-    was indexed by that change itself. A Scan, so an operator's tool with the operator's credentials: the
-    functions' roles may not Scan (tests/test_packaging.py)."""
-    threads = CommunityThread.scan(limit=BACKFILL_PAGE, last_evaluated_key=after)
-    page = list(threads)
-    for thread in page:
-        if not thread.tag_set:
-            continue
-        tx = Tx()
-        tx.check("thread", CommunityThread, thread.tenant_id, int(thread.thread_id), guard(thread, activity=True))
-        write(tx, thread.tenant_id, int(thread.thread_id), None, Mirror.of(thread))
-        tx.commit()
-    return threads.last_evaluated_key if page else None

@@ -13,6 +13,7 @@ from chalicelib.community import keys, replies, tags, threads
 from chalicelib.community.access import Viewer
 from chalicelib.community.models import CommunityThread, CommunityThreadTag
 from chalicelib.community.schemas import CommunityMessageCreate, CommunityThreadUpdate
+from scripts import backfill_tag_index as backfill
 from tests.community.conftest import GROUPS, THREADS
 
 TENANT = "tenant-a"
@@ -250,7 +251,7 @@ def test_an_edit_that_read_the_thread_before_a_reply_reads_it_again(member, monk
 
 @pytest.mark.parametrize("page_size", [1, 50])
 def test_the_backfill_indexes_threads_written_before_the_index_and_can_run_again(member, monkeypatch, page_size):
-    monkeypatch.setattr(tags, "BACKFILL_PAGE", page_size)
+    monkeypatch.setattr(backfill, "BACKFILL_PAGE", page_size)
     alice = member(101)
     moments = [f"2020-01-0{n + 1}T00:00:00.000000+00:00" for n in range(3)]
     with CommunityThread.batch_write() as batch:
@@ -265,9 +266,9 @@ def test_the_backfill_indexes_threads_written_before_the_index_and_can_run_again
     assert _listed(alice, "?Tag=legacy") == []
 
     for _ in range(2):
-        after, pages = tags.backfill_page(None), 1
+        after, pages = backfill.backfill_page(None), 1
         while after is not None:
-            after, pages = tags.backfill_page(after), pages + 1
+            after, pages = backfill.backfill_page(after), pages + 1
         assert pages >= 4 // page_size  # a page at a time
         _index_agrees_with_the_threads()
 
