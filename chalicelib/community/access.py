@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from chalicelib import db
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import forbidden
 from chalicelib.community.keys import group_key
 from chalicelib.community.models import CommunityGroup, CommunityGroupMember, CommunityThread, CommunityThreadTag
+
+GROUPS_PER_READ = 50  # a group and the caller's membership of it: two keys of the 100 a BatchGetItem takes
 
 Shown = CommunityThread | CommunityThreadTag  # a thread, or a tag item standing for it in a tag's list
 
@@ -63,21 +66,18 @@ class Viewer:
         return self.is_admin or business_ids is None or business_id in business_ids
 
     def load(self, group_ids: Iterable[int]) -> None:
-        """Fetch the groups and this user's memberships not yet known: at most two BatchGets."""
+        """Fetch the groups and this user's memberships not yet known: one BatchGetItem across both tables for up
+        to 50 groups (a BatchGetItem takes at most 100 keys)."""
         wanted = sorted({int(g) for g in group_ids} - set(self._groups))
-        if not wanted:
-            return
-        for start in range(0, len(wanted), 100):
-            chunk = wanted[start:start + 100]
-            found = {int(g.group_id): g for g in CommunityGroup.batch_get([(self.tenant_id, g) for g in chunk])}
-            for group_id in chunk:
-                self._groups[group_id] = found.get(group_id)
-            members: set[int] = set()
+        for start in range(0, len(wanted), GROUPS_PER_READ):
+            chunk = wanted[start:start + GROUPS_PER_READ]
+            asked: list[CommunityGroup | CommunityGroupMember] = [CommunityGroup(self.tenant_id, g) for g in chunk]
             if self.member_id is not None:
-                keys = [(group_key(self.tenant_id, g), self.member_id) for g in chunk]
-                members = {int(m.group_id) for m in CommunityGroupMember.batch_get(keys)}
-            for group_id in chunk:
-                self._memberships[group_id] = group_id in members
+                asked += [CommunityGroupMember(group_key(self.tenant_id, g), self.member_id) for g in chunk]
+            found = db.get_many(*asked)
+            for index, group_id in enumerate(chunk):
+                self._groups[group_id] = found[index]
+                self._memberships[group_id] = self.member_id is not None and found[len(chunk) + index] is not None
 
     def group(self, group_id: int | None) -> CommunityGroup | None:
         if group_id is None:
