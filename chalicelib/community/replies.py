@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import clock, ids, jobs
+from chalicelib import clock, db, ids, jobs
 from chalicelib.community import cleanup, keys, tags
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, conflict, forbidden, not_found
 from chalicelib.community.mentions import mentioned_ids
 from chalicelib.community.models import CommunityMessage, CommunityThread
-from chalicelib.community.threads import keep, remember
+from chalicelib.community.threads import keep, reaction_keys, reaction_state, remember
 from chalicelib.community.threads import load as load_thread
 from chalicelib.db import VersionConflict, decode_cursor, encode_cursor, retry_on_conflict
 from chalicelib.transactions import Tx
@@ -76,20 +76,27 @@ def load(viewer: Viewer, message_id: int) -> tuple[CommunityMessage, CommunityTh
         reply = CommunityMessage.get(viewer.tenant_id, message_id)
     except CommunityMessage.DoesNotExist:
         raise not_found(ENTITY, attempted=message_id) from None
+    return reply, _thread_of(viewer, reply)
+
+
+def _thread_of(viewer: Viewer, reply: CommunityMessage) -> CommunityThread:
+    """The reply's thread, if the viewer may see it; 404 naming the reply otherwise."""
     try:
-        thread = load_thread(viewer, int(reply.thread_id))
+        return load_thread(viewer, int(reply.thread_id))
     except CommunityError as error:
         if error.status == 404:
-            raise not_found(ENTITY, attempted=message_id) from None
+            raise not_found(ENTITY, attempted=int(reply.message_id)) from None
         raise
-    return reply, thread
 
 
 def get(viewer: Viewer, message_id: int) -> dict[str, Any]:
-    from chalicelib.community.threads import reactions_of
-
-    reply, _ = load(viewer, message_id)
-    return {**as_json(reply), **reactions_of(viewer, "message", message_id)}
+    """The reply and whether the viewer likes it, read in one BatchGetItem; then its thread (and group)."""
+    wanted = reaction_keys(viewer, "message", message_id)
+    reply, *reactions = db.get_many(CommunityMessage(viewer.tenant_id, message_id), *wanted)
+    if reply is None:
+        raise not_found(ENTITY, attempted=message_id)
+    _thread_of(viewer, reply)
+    return {**as_json(reply), **reaction_state("message", reactions)}
 
 
 def _only_author(viewer: Viewer, reply: CommunityMessage, action: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import clock, ids, jobs
+from chalicelib import clock, db, ids, jobs
 from chalicelib.community import cleanup, keys, tags
 from chalicelib.community.access import Viewer
 from chalicelib.community.envelope import CommunityError, FieldError, conflict, forbidden, invalid, not_found
@@ -105,30 +105,37 @@ def load(viewer: Viewer, thread_id: int, action: str = "Read") -> CommunityThrea
         thread = CommunityThread.get(viewer.tenant_id, thread_id)
     except CommunityThread.DoesNotExist:
         raise not_found(ENTITY, attempted=thread_id) from None
-    if not viewer.sees(thread):
+    return visible(viewer, thread, thread_id)
+
+
+def visible(viewer: Viewer, thread: CommunityThread | None, thread_id: int) -> CommunityThread:
+    """The thread as read, if the viewer may see it; 404 otherwise."""
+    if thread is None or not viewer.sees(thread):
         raise not_found(ENTITY, attempted=thread_id)
     return thread
 
 
 def get(viewer: Viewer, thread_id: int) -> dict[str, Any]:
-    thread = load(viewer, thread_id)
-    result = as_json(thread)
-    result.update(reactions_of(viewer, "thread", thread_id))
-    return result
+    """The thread and whether the viewer likes and follows it, read in one BatchGetItem (then its group)."""
+    wanted = reaction_keys(viewer, "thread", thread_id)
+    thread, *reactions = db.get_many(CommunityThread(viewer.tenant_id, thread_id), *wanted)
+    return {**as_json(visible(viewer, thread, thread_id)), **reaction_state("thread", reactions)}
 
 
-def reactions_of(viewer: Viewer, kind: str, target_id: int) -> dict[str, bool]:
-    """Whether the viewer likes / follows the target: one BatchGet."""
+def reaction_keys(viewer: Viewer, kind: str, target_id: int) -> list[CommunityReaction]:
+    """The viewer's like (and, on a thread, follow) of the target, by key: to read with the target in one call."""
     if viewer.member_id is None:
-        return {"Liked": False, "Following": False} if kind == "thread" else {"Liked": False}
+        return []
     target = keys.target_key(viewer.tenant_id, kind, target_id)
-    wanted = [(target, f"like#{viewer.member_id}")]
+    names = ("like", "follow") if kind == "thread" else ("like",)
+    return [CommunityReaction(target, f"{name}#{viewer.member_id}") for name in names]
+
+
+def reaction_state(kind: str, found: list[CommunityReaction | None]) -> dict[str, bool]:
+    """`Liked` (and `Following`) from the items `reaction_keys` named, as read ([] for a caller without an id)."""
+    result = {"Liked": bool(found) and found[0] is not None}
     if kind == "thread":
-        wanted.append((target, f"follow#{viewer.member_id}"))
-    found = {item.reaction_key.split("#")[0] for item in CommunityReaction.batch_get(wanted)}
-    result = {"Liked": "like" in found}
-    if kind == "thread":
-        result["Following"] = "follow" in found
+        result["Following"] = len(found) > 1 and found[1] is not None
     return result
 
 

@@ -265,3 +265,35 @@ def test_a_page_spanning_more_groups_than_one_read_takes_shows_exactly_the_visib
     assert response.status_code == 200, response.data
     assert {thread["Id"] for thread in response.data["Records"]} == expected
     assert counter.by_operation()["dynamodb.BatchGetItem"] == 2
+
+
+def test_opening_a_thread_or_reply_reads_it_with_the_callers_reactions_in_one_call(admin, member):
+    """Issue 22: a thread is read with the caller's like and follow in one BatchGetItem (then its group with the
+    caller's membership, one more); a reply with the caller's like, then its thread (and group)."""
+    alice, bob = member(101), member(102)
+    group_id = admin.post(GROUPS, {"BusinessId": 1, "Name": "G", "AccessLevel": "Public"}).data["Value"]["Id"]
+    loose, grouped = alice.new_thread(), alice.new_thread(CommunityGroupId=group_id)
+    loose_reply, grouped_reply = alice.reply(loose), alice.reply(grouped)
+    assert bob.post(f"{THREADS}/{grouped}/follow").status_code == 200
+    assert bob.post(f"{MESSAGES}/{loose_reply}/like").status_code == 200
+
+    def opened(path: str) -> tuple[dict, dict[str, int]]:
+        with counting() as counter:
+            response = bob.get(path)
+        assert response.status_code == 200, response.data
+        return response.data, {name: count for name, count in counter.by_operation().items()
+                                        if name.startswith("dynamodb.")}
+
+    thread, calls = opened(f"{THREADS}/{loose}")
+    assert (thread["Liked"], thread["Following"], calls) == (False, False, {"dynamodb.BatchGetItem": 1})
+    thread, calls = opened(f"{THREADS}/{grouped}")
+    assert (thread["Liked"], thread["Following"], calls) == (False, True, {"dynamodb.BatchGetItem": 2})
+    reply, calls = opened(f"{MESSAGES}/{loose_reply}")
+    assert (reply["Liked"], calls) == (True, {"dynamodb.BatchGetItem": 1, "dynamodb.GetItem": 1})
+    reply, calls = opened(f"{MESSAGES}/{grouped_reply}")
+    assert (reply["Liked"], calls) == (False, {"dynamodb.BatchGetItem": 2, "dynamodb.GetItem": 1})
+    # Someone who may not see the thread learns nothing, reactions read or not.
+    private_group = admin.post(GROUPS, {"BusinessId": 1, "Name": "P", "AccessLevel": "Private"}).data["Value"]["Id"]
+    hidden = admin.new_thread(UserId=101, CommunityGroupId=private_group)
+    assert bob.get(f"{THREADS}/{hidden}").status_code == 404
+    assert bob.get(f"{MESSAGES}/{admin.reply(hidden, UserId=101)}").status_code == 404
