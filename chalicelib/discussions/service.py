@@ -154,14 +154,18 @@ def _commit(before: Discussion | None, after: Discussion, extra: _Extra | None =
 
 def _mutate(tenant_id: str, discussion_id: str, change: Callable[[Discussion], _Extra | None],
             loaded: Discussion | None = None) -> Discussion:
-    """Load, change and commit a discussion, again (db.retry_on_conflict) when a concurrent writer got there first.
-    `loaded`: the discussion as the caller just read it, used for the first attempt (one read less)."""
+    """Load, change and commit a discussion, again (db.retry_on_conflict) when a concurrent writer got there first;
+    a change that changes nothing writes nothing. `loaded`: the discussion as the caller just read it, used for the
+    first attempt (one read less)."""
     first = [loaded]
 
     def attempt() -> Discussion:
         before = (first.pop() if first else None) or load(tenant_id, discussion_id)
         after = _copy(before)
-        _commit(before, after, change(after))
+        extra = change(after)
+        if (extra is None or not extra.saves) and after.serialize() == before.serialize():
+            return before  # nothing changed (read already, say): nothing to write, no version moved
+        _commit(before, after, extra)
         return after
 
     try:

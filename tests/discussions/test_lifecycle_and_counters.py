@@ -117,3 +117,33 @@ def test_counters_match_the_data_after_a_mixed_history(api, make_api):
     unread_recount = sum(1 for item in colleague.get(f"{THREADS}?limit=100").data["items"]
                          if item["read_state"]["unread"])
     assert _unread(colleague) == unread_recount == 2
+
+
+def test_marking_read_writes_only_when_something_was_unread(api, make_api):
+    """Issue 22: marking an unread discussion read is its read and one transaction (the read position with the
+    caller's unread counter); marking one already read — what a client does on every open — is the read alone, moves
+    no version and answers the same discussion."""
+    from bench.calls import counting
+
+    colleague = make_api(user_id="user-2")
+    discussion = api.post(THREADS, {"subject": "s", "initial_message": "hi",
+                                    "participants": [{"user_id": "user-2"}]}).data["id"]
+
+    def mark() -> tuple[dict, dict[str, int]]:
+        with counting() as counter:
+            response = colleague.post(f"{THREADS}/{discussion}/read")
+        assert response.status_code == 200, response.data
+        return response.data, {name: count for name, count in counter.by_operation().items()
+                               if name.startswith("dynamodb.")}
+
+    first, calls = mark()
+    assert calls == {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1}
+    assert first["read_state"] == {"is_participant": True, "unread": False, "unread_messages": 0}
+    assert _unread(colleague) == 0
+    again, calls = mark()
+    assert calls == {"dynamodb.GetItem": 1}
+    assert again == first
+    api.post(f"{THREADS}/{discussion}/messages", {"body": "news"})
+    assert _unread(colleague) == 1
+    _, calls = mark()
+    assert calls == {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1} and _unread(colleague) == 0
