@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import db
 from chalicelib.config import settings
 from chalicelib.discussions.models import Discussion, Message
 from chalicelib.discussions.service import discussion_key, preview_of
@@ -31,10 +32,9 @@ def run(payload: dict[str, Any]) -> None:
     from chalicelib.notifications.service import NewNotification
 
     tenant_id, discussion_id = payload["tenant_id"], payload["discussion_id"]
-    try:
-        discussion = Discussion.get(tenant_id, discussion_id)
-        message = Message.get(discussion_key(tenant_id, discussion_id), payload["message_id"])
-    except (Discussion.DoesNotExist, Message.DoesNotExist):
+    discussion, message = db.get_many(Discussion(tenant_id, discussion_id),  # one BatchGetItem for both
+                                      Message(discussion_key(tenant_id, discussion_id), payload["message_id"]))
+    if discussion is None or message is None:
         return None
     author = payload.get("author_user_id")
     # Everyone with an account hears of a message; an internal note only the staff (it never leaves the business).
