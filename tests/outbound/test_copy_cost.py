@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bench.calls import counting
+from tests.outbound.conftest import copies
 from tests.outbound.test_send import THREADS, _discussion
 
 # One BatchGetItem (the copy's record, the tenant's status and settings, the discussion, the message, the recipient's
@@ -131,3 +132,39 @@ def test_a_role_changed_after_the_fan_out_costs_one_read_more_and_quotes_what_th
     # Cleo's and Carl's copies read Betty's message; Betty's own plan quoted her words already.
     assert sorted(per_copy, key=lambda calls: calls["dynamodb.BatchGetItem"]) == [PLANNED] + [
         {**PLANNED, "dynamodb.BatchGetItem": 2}] * 2
+
+
+def test_the_copy_that_writes_the_messages_ses_id_meeting_another_writer_there_ends_without_it(
+        api, enabled, outbox, send, monkeypatch):
+    """Only the copy the fan-out chose has the message in its end transaction, so copies never collide there; but a
+    send of the same message by name, queued at that moment, has it in its own transaction, and DynamoDB cancels
+    one of the two (TransactionConflict: moto never does, so it is made here, as AWS answers it,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html). The copy ends
+    again without the message: sent once and recorded, one call more, the message without an SES id."""
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    real = BaseClient._make_api_call
+    conflicts: list[str] = []
+
+    def call(self, operation_name, kwargs):
+        items = kwargs.get("TransactItems", []) if operation_name == "TransactWriteItems" else []
+        tables = [body["TableName"] for item in items for body in item.values()]
+        copy_end = any(t.endswith("-email-tracking") for t in tables) and any(t.endswith("-messages") for t in tables)
+        if copy_end and not conflicts:
+            conflicts.append(operation_name)
+            reasons = [{"Code": "TransactionConflict" if table.endswith("-messages") else "None"} for table in tables]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                               "CancellationReasons": reasons}, operation_name)
+        return real(self, operation_name, kwargs)
+
+    discussion = _discussion(api)
+    monkeypatch.setattr(BaseClient, "_make_api_call", call)
+    with counting() as counter:
+        per_copy = _measured(monkeypatch, counter, "run_copy")
+        send(discussion["id"])
+
+    assert conflicts == ["TransactWriteItems"] and len(outbox()) == 3
+    assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
+    assert per_copy == [{**PLANNED, "dynamodb.TransactWriteItems": 2}] + [PLANNED] * 2
+    assert api.get(f"{THREADS}/{discussion['id']}").data["messages"][0]["email_message_id"] is None
