@@ -5,13 +5,14 @@ The journey of a send (docs/sending.md):
    named) and writes one `mail.fanout` job per message in one transaction that also takes them out of the outbox;
    it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
 2. `run_fanout` (a job per message) writes the reply keys and the message's ids for inbound matching, a tracking
-   record per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy, so the copies go out in
-   parallel Lambdas.
-3. `run_copy` (a job per copy), within the account's SES send rate: claim the copy (chalicelib/claims.py) → render
-   it → record the CALLING step → SES SendRawEmail, once → record the Message-ID SES put on the mail and index it
-   for inbound matching, in one transaction. SES throttled or unavailable: the copy goes back on the queue with a
-   delay. A copy whose worker died is taken over once its lease ran out, or, if it died at the CALLING step,
-   listed for an operator (`uncertain`): never sent twice, never silently dropped.
+   record per copy (`queued`) in one transaction, reads the history once, and queues one `mail.copy` job per copy
+   carrying its plan (copies.Plan), so the copies go out in parallel Lambdas.
+3. `run_copy` (a job per copy), within the account's SES send rate: read all it needs in one BatchGetItem → render
+   → claim the copy at the CALLING step (chalicelib/claims.py) → SES SendRawEmail, once → record the Message-ID SES
+   put on the mail and index it for inbound matching, in one transaction → count: 4 DynamoDB calls. SES throttled
+   or unavailable: the copy goes back on the queue with a delay. A worker that died before its claim is replaced by
+   the job's redelivery; one that died after it leaves the copy listed for an operator (`uncertain`): never sent
+   twice, never silently dropped.
 4. `sweep` (every 15 minutes) queues again every copy left unfinished (a queue message lost, a job given up on).
 
 States of a copy (its tracking record): queued → sending → sent | failed | uncertain. `failed` with a
