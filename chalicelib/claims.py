@@ -136,7 +136,10 @@ class Claim(Generic[M]):
                 also(tx)
                 tx.update(item, actions=actions, condition=mine)
         except (UpdateError, TransactWriteError) as error:
-            if refused_by_condition(error) or "ConditionalCheckFailed" in cancellation_codes(error):
+            # The item is the transaction's last (DynamoDB gets puts before updates, and it is added last): only its
+            # own refusal means the claim was lost; another item's is the caller's to handle.
+            codes = cancellation_codes(error)
+            if refused_by_condition(error) or (codes and codes[-1] == "ConditionalCheckFailed"):
                 raise LostClaim(f"{self.work.kind}: the claim was taken over") from error
             raise
 
@@ -177,6 +180,22 @@ def take(item: M, work: Work, actions: list[Action] | None = None, step: str | N
     return _not_taken(item, work, now)
 
 
+def look(current: M | None, work: Work) -> Claim[M] | None:
+    """What `take` would answer, from the item as just read with a consistent read (with other items, in one call),
+    without writing: None when it may be taken (ready, or its holder was lost before CALLING); else GONE, DONE, BUSY
+    (see `retry_in`), or UNCERTAIN (its holder was lost while CALLING: marked and listed now, as `take` would). A
+    worker that prepares before it claims (a copy renders, then claims at CALLING) spares that work when refused."""
+    if current is None:
+        return Claim(None, work, GONE)
+    now = _epoch()
+    status = getattr(current, work.status.attr_name)
+    held: ClaimMap | None = getattr(current, work.claim.attr_name)
+    if status in work.ready or (status == work.working and held is not None and int(held.until) < now
+                                and held.step != CALLING):
+        return None
+    return _refusal(current, work, now)
+
+
 def _not_taken(item: M, work: Work, now: int) -> Claim[M]:
     model = type(item)
     keys = [getattr(item, name) for name in _key_names(model)]
@@ -184,6 +203,10 @@ def _not_taken(item: M, work: Work, now: int) -> Claim[M]:
         current = model.get(keys[0], keys[1] if len(keys) > 1 else None, consistent_read=True)
     except model.DoesNotExist:
         return Claim(None, work, GONE)
+    return _refusal(current, work, now)
+
+
+def _refusal(current: M, work: Work, now: int) -> Claim[M]:
     status = getattr(current, work.status.attr_name)
     held: ClaimMap | None = getattr(current, work.claim.attr_name)
     if status != work.working:

@@ -78,6 +78,46 @@ def test_a_holder_lost_at_the_calling_step_makes_the_work_uncertain_and_listed_o
     assert EmailTracking.get("a" * 32).state == "sent"
 
 
+def test_look_answers_as_take_would_from_the_item_as_read(at):
+    """A worker that reads the item with others (one BatchGetItem) and prepares before it claims learns, without a
+    write, what `take` would refuse: done, busy, gone, or a holder lost while calling (marked uncertain now)."""
+    from chalicelib.mail.send import COPY
+
+    def read(pixel: str) -> EmailTracking | None:
+        return EmailTracking.get(pixel, consistent_read=True) if EmailTracking.count(pixel) else None
+
+    _queued_copy("a" * 32)
+    _queued_copy("c" * 32)
+    ready = claims.look(read("a" * 32), COPY)
+    claims.take(EmailTracking("a" * 32), COPY)  # a holder lost before CALLING
+    calling = claims.take(EmailTracking("c" * 32), COPY, step=claims.CALLING)  # and one lost at CALLING
+    busy = claims.look(read("c" * 32), COPY)
+    at(COPY.lease_seconds + 1)
+    taken_over, lost = claims.look(read("a" * 32), COPY), claims.look(read("c" * 32), COPY)
+
+    assert ready is None and calling.held and busy is not None and busy.state == claims.BUSY
+    assert taken_over is None  # `take` takes it over
+    assert lost is not None and lost.state == claims.UNCERTAIN and read("c" * 32).state == "uncertain"
+    assert claims.look(read("c" * 32), COPY).state == claims.DONE
+    assert claims.look(read("b" * 32), COPY).state == claims.GONE
+
+
+def test_another_items_refusal_in_the_holders_transaction_is_not_a_lost_claim(at):
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.discussions.models import Message
+    from chalicelib.mail.send import COPY
+
+    _queued_copy()
+    claim = claims.take(EmailTracking("a" * 32), COPY, step=claims.CALLING)
+    with pytest.raises(TransactWriteError):
+        claim.finish("sent", also=lambda tx: tx.update(Message("tenant-a#d1", "m1"), actions=[
+            Message.email_message_id.set("<x@y>")], condition=Message.message_id.exists()))  # no such message
+    claim.finish("sent")  # still its holder
+
+    assert EmailTracking.get("a" * 32).state == "sent"
+
+
 def test_work_that_does_not_exist_is_not_created_by_a_claim(at):
     from chalicelib.mail.send import COPY
 

@@ -6,7 +6,7 @@ mailbox) and the history *they* may see.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,10 +77,74 @@ class Outgoing:
         return compose.human_date(datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(self.zone))
 
 
-def history(discussion: Discussion, before: str) -> list[Message]:
+def history(tenant_id: str, discussion_id: str, before: str) -> list[Message]:
     """Earlier non-internal messages, oldest first (internal notes are never quoted): one Query per message and
-    container a minute, not one per copy (earlier messages do not change)."""
-    return list(_earlier(discussion.tenant_id, discussion.discussion_id, before))
+    container a minute (earlier messages do not change)."""
+    return list(_earlier(tenant_id, discussion_id, before))
+
+
+@dataclass
+class Plan:
+    """What one copy's job knows before it reads anything: which copy, and what its rendering needs of the history.
+
+    The fan-out writes it once per message into each copy's job (`as_payload`), so that a copy reads all it needs in
+    one BatchGetItem: the earlier messages as ids and authors (their bodies only for those it quotes), this
+    recipient's own Message-IDs, which to quote, the staff names of the users directory, and whether this copy puts
+    its SES id on the message. A job without it (queued by the sweep, an admin's resend, or older code) is planned
+    from its tracking record and the history Query (`send.py`)."""
+    pixel: str
+    tenant_id: str
+    discussion_id: str
+    message_id: str
+    recipient: str
+    earlier: list[Message]                  # oldest first; a body only where `full`
+    full: set[str] = field(default_factory=set)
+    quote: list[str] = field(default_factory=list)
+    staff: dict[str, str | None] | None = None
+    marks_message: bool = False             # this copy writes the message's first SES id, in its end transaction
+    from_fanout: bool = False
+
+    @property
+    def discussion_key(self) -> str:
+        return discussions.discussion_key(self.tenant_id, self.discussion_id)
+
+    def as_payload(self) -> dict[str, Any]:
+        """The copy job's payload (SQS: at most 256 KiB for a batch of 10; this is ≤ 50 ids and authors, the
+        recipient's own Message-IDs, ≤ 3 ids and the staff names: a few KiB)."""
+        return {"tracking_id": self.pixel, "tenant_id": self.tenant_id, "discussion_id": self.discussion_id,
+                "message_id": self.message_id, "recipient": self.recipient,
+                "earlier": [[m.message_id, m.author_type, m.author] for m in self.earlier],
+                "own": {m.message_id: m.email_message_id for m in self.earlier
+                        if m.author.lower() == self.recipient.lower() and m.email_message_id},
+                "quote": self.quote, "staff": self.staff or {}, "marks_message": self.marks_message}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Plan:
+        key = discussions.discussion_key(payload["tenant_id"], payload["discussion_id"])
+        own = payload["own"]
+        earlier = [Message(key, mid, author_type=kind, author=author, email_message_id=own.get(mid))
+                   for mid, kind, author in payload["earlier"]]
+        return cls(str(payload["tracking_id"]), payload["tenant_id"], payload["discussion_id"],
+                   payload["message_id"], payload["recipient"], earlier, quote=list(payload["quote"]),
+                   staff=dict(payload["staff"]), marks_message=bool(payload["marks_message"]), from_fanout=True)
+
+
+def plans(discussion: Discussion, message: Message, recipients: list[str], pixels: dict[str, str]) -> list[Plan]:
+    """The plan of each recipient's copy (`pixels`: recipient → tracking id), computed once for the message: one
+    history Query and, for staff authors no participant names, one BatchGet of the users directory (both kept a
+    minute per container). The first copy, when the message has no SES id yet, is the one to write it."""
+    earlier = history(discussion.tenant_id, discussion.discussion_id, message.message_id)
+    roles = {p.email.lower(): p.role for p in external_recipients(discussion)}
+    staff = _staff_names(discussion.tenant_id, frozenset(_unnamed_staff(discussion, [*earlier, message])))
+    return [Plan(pixels[recipient], discussion.tenant_id, discussion.discussion_id, message.message_id, recipient,
+                 earlier, quote=[m.message_id for m in quoted(earlier, recipient, roles)], staff=dict(staff),
+                 marks_message=number == 0 and not message.email_message_id, from_fanout=True)
+            for number, recipient in enumerate(recipients)]
+
+
+def quoted(earlier: list[Message], recipient: str, roles_by_email: dict[str, str]) -> list[Message]:
+    """The earlier messages a recipient's copy quotes: the last HISTORY_MESSAGES they may see."""
+    return [m for m in earlier if may_see(m, recipient, roles_by_email)][-HISTORY_MESSAGES:]
 
 
 @cache.for_a_minute
@@ -92,38 +156,55 @@ def _earlier(tenant_id: str, discussion_id: str, before: str) -> tuple[Message, 
 
 @cache.for_a_minute
 def _staff_names(tenant_id: str, user_ids: frozenset[str]) -> dict[str, str | None]:
-    """Staff user id → their name in the users directory: one BatchGet per set and container a minute."""
+    """Staff user id → their name in the users directory: one BatchGet per set and container a minute (none for no
+    one)."""
     from chalicelib.users import service as users
 
+    if not user_ids:
+        return {}
     profiles = users.get_many(tenant_id, user_ids)
     return {user_id: (profiles[user_id].name if user_id in profiles else None) for user_id in user_ids}
 
 
-def _display_names(tenant_id: str, discussion: Discussion, messages: list[Message], fallback: str) -> dict[str, str]:
-    """author → the name a person reads: participant name, else the users directory (one BatchGet for all staff
-    authors), else for staff the tenant's sender name. Never an internal user id; an external author without a
-    name shows as their address, which the recipient already sees in the mail anyway."""
+def _participant_names(discussion: Discussion) -> dict[str, str]:
     names: dict[str, str] = {}
     for participant in discussion.participants:
         if participant.name:
             for key in (participant.user_id, (participant.email or "").lower()):
                 if key:
                     names[key] = participant.name
+    return names
+
+
+def _unnamed_staff(discussion: Discussion, messages: list[Message]) -> set[str]:
+    names = _participant_names(discussion)
+    return {m.author for m in messages if m.author_type == "user" and m.author not in names}
+
+
+def _display_names(tenant_id: str, discussion: Discussion, messages: list[Message], fallback: str,
+                   directory: dict[str, str | None] | None) -> dict[str, str]:
+    """author → the name a person reads: participant name, else the users directory (`directory`, as the fan-out
+    read it; one BatchGet for staff authors it lacks), else for staff the tenant's sender name. Never an internal
+    user id; an external author without a name shows as their address, which the recipient already sees in the mail
+    anyway."""
+    names = _participant_names(discussion)
     staff = {m.author for m in messages if m.author_type == "user" and m.author not in names}
-    directory = _staff_names(tenant_id, frozenset(staff)) if staff else {}
+    known = dict(directory or {})
+    known.update(_staff_names(tenant_id, frozenset(staff - set(known))))
     for user_id in staff:
-        names[user_id] = directory.get(user_id) or fallback
+        names[user_id] = known.get(user_id) or fallback
     for message in messages:
         if message.author_type != "user":
             names.setdefault(message.author, names.get(message.author.lower(), message.author))
     return names
 
 
-def prepare(tenant_id: str, discussion: Discussion, message: Message, config: Any) -> Outgoing:
-    """Everything the copies of one message share: one history Query, at most one BatchGet of staff names."""
-    earlier = history(discussion, message.message_id)
+def prepare(discussion: Discussion, message: Message, config: Any, earlier: list[Message],
+            staff: dict[str, str | None] | None) -> Outgoing:
+    """What a copy shares with the other copies of its message, from its plan's history and staff names (a staff
+    author the plan lacks: one BatchGet of the users directory, kept a minute)."""
     brand = config.from_name or config.from_address
-    names = _display_names(tenant_id, discussion, [*earlier[-50:], message], brand)
+    names = _display_names(discussion.tenant_id, discussion, [*earlier[-50:], message], brand, staff)
     author = names.get(message.author) if message.author_type == "user" else None
     shown = f"{author} via {brand}" if author and author != brand else brand
     attachments, links = attachments_for_mail(message.attachments)
@@ -155,16 +236,22 @@ def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], li
     return inline, links
 
 
-def previous_id_for(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> str | None:
-    """The Message-ID of the latest message of the conversation this recipient has in their mailbox: one BatchGet
-    of this recipient's copies of the earlier messages (a recipient who joined late has few or none)."""
-    pixels = {m.message_id: tracking_id(tenant_id, discussion_id, m.message_id, recipient) for m in earlier
-              if not (m.author.lower() == recipient and m.email_message_id)}
-    copies = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(pixels.values()))} if pixels else {}
+def previous_keys(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> dict[str, str]:
+    """Earlier message → the tracking id of this recipient's copy of it, where that copy may hold the Message-ID of
+    the latest mail of the conversation in their mailbox (a message they wrote holds their own)."""
+    return {m.message_id: tracking_id(tenant_id, discussion_id, m.message_id, recipient) for m in earlier
+            if not (m.author.lower() == recipient.lower() and m.email_message_id)}
+
+
+def previous_id(recipient: str, earlier: list[Message], keys: dict[str, str],
+                copies: dict[str, EmailTracking]) -> str | None:
+    """The Message-ID of the latest message of the conversation this recipient has in their mailbox, from their
+    copies of the earlier messages (`copies`, by tracking id, read at `previous_keys`; a late joiner has few or
+    none)."""
     for message in reversed(earlier):
-        if message.author.lower() == recipient and message.email_message_id:
+        if message.author.lower() == recipient.lower() and message.email_message_id:
             return message.email_message_id
-        copy = copies.get(pixels[message.message_id])
+        copy = copies.get(keys[message.message_id])
         if copy is not None and copy.email_message_id:
             return copy.email_message_id
     return None
@@ -191,14 +278,15 @@ class Rendered:
 
 
 def render(discussion: Discussion, outgoing: Outgoing, participant: ParticipantMap, domain: str,
-           signature: str | None) -> Rendered:
-    """The raw bytes of one recipient's copy, with the links its click ids stand for and its reply key."""
+           signature: str | None, previous: str | None) -> Rendered:
+    """The raw bytes of one recipient's copy (`previous`: the Message-ID it answers, from `previous_id`), with the
+    links its click ids stand for and its reply key."""
     tenant_id, message, earlier = discussion.tenant_id, outgoing.message, outgoing.earlier
     recipient = participant.email
     pixel = tracking_id(tenant_id, discussion.discussion_id, message.message_id, recipient)
     recipients = external_recipients(discussion)
     roles_by_email = {p.email.lower(): p.role for p in recipients}
-    in_reply_to = compose.message_id_or_none(previous_id_for(recipient, earlier, tenant_id, discussion.discussion_id))
+    in_reply_to = compose.message_id_or_none(previous)
     key = anchors.reply_key(tenant_id, discussion.discussion_id, recipient)
     public = settings().public_base_url
     ours = settings().our_tracker

@@ -5,13 +5,14 @@ The journey of a send (docs/sending.md):
    named) and writes one `mail.fanout` job per message in one transaction that also takes them out of the outbox;
    it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
 2. `run_fanout` (a job per message) writes the reply keys and the message's ids for inbound matching, a tracking
-   record per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy, so the copies go out in
-   parallel Lambdas.
-3. `run_copy` (a job per copy), within the account's SES send rate: claim the copy (chalicelib/claims.py) → render
-   it → record the CALLING step → SES SendRawEmail, once → record the Message-ID SES put on the mail and index it
-   for inbound matching, in one transaction. SES throttled or unavailable: the copy goes back on the queue with a
-   delay. A copy whose worker died is taken over once its lease ran out, or, if it died at the CALLING step,
-   listed for an operator (`uncertain`): never sent twice, never silently dropped.
+   record per copy (`queued`) in one transaction, reads the history once, and queues one `mail.copy` job per copy
+   carrying its plan (copies.Plan), so the copies go out in parallel Lambdas.
+3. `run_copy` (a job per copy), within the account's SES send rate: read all it needs in one BatchGetItem → render
+   → claim the copy at the CALLING step (chalicelib/claims.py) → SES SendRawEmail, once → record the Message-ID SES
+   put on the mail and index it for inbound matching, in one transaction → count: 4 DynamoDB calls. SES throttled
+   or unavailable: the copy goes back on the queue with a delay. A worker that died before its claim is replaced by
+   the job's redelivery; one that died after it leaves the copy listed for an operator (`uncertain`): never sent
+   twice, never silently dropped.
 4. `sweep` (every 15 minutes) queues again every copy left unfinished (a queue message lost, a job given up on).
 
 States of a copy (its tracking record): queued → sending → sent | failed | uncertain. `failed` with a
@@ -39,7 +40,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.identities import reputation
 from chalicelib.mail import anchors, communication, copies, ses
 from chalicelib.mail.copies import external_recipients
-from chalicelib.mail.models import MessageIdIndex, ReplyKey
+from chalicelib.mail.models import CommunicationSettings, MessageIdIndex, ReplyKey
 from chalicelib.tracking import counters, suppression
 from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking
@@ -166,7 +167,7 @@ def run_fanout(payload: dict[str, Any]) -> None:
     tenant_id, discussion_id, message_id = payload["tenant_id"], payload["discussion_id"], payload["message_id"]
     try:
         discussion = discussions.load(tenant_id, discussion_id)
-        Message.get(discussions.discussion_key(tenant_id, discussion_id), message_id)
+        message = Message.get(discussions.discussion_key(tenant_id, discussion_id), message_id)
     except (NotFound, Message.DoesNotExist):
         logger.info("send of %s/%s dropped: the discussion or message is gone", discussion_id, message_id)
         return None
@@ -179,7 +180,11 @@ def run_fanout(payload: dict[str, Any]) -> None:
     _anchors(discussion, message_id, wanted)
     pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
                                                      soft_bouncing))
-    jobs.send_direct("mail.copy", [{"tracking_id": pixel} for pixel in pixels])
+    # What each copy needs of the history, read here once for the message rather than by each copy.
+    by_recipient = {tracking_id(tenant_id, discussion_id, message_id, p.email): p.email for p in wanted}
+    plans = copies.plans(discussion, message, [by_recipient[pixel] for pixel in pixels],
+                         {recipient: pixel for pixel, recipient in by_recipient.items()})
+    jobs.send_direct("mail.copy", [plan.as_payload() for plan in plans])
     return None
 
 
@@ -246,63 +251,142 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
 
 
 def run_copy(payload: dict[str, Any]) -> None:
-    """Job: send one copy, once."""
+    """Job: send one copy, once. A payload from the fan-out carries the copy's plan; one from the sweep, an admin's
+    resend or older code names the copy only."""
+    plan = copies.Plan.from_payload(payload) if "earlier" in payload else None
     pixel = str(payload["tracking_id"])
-    logger.info("copy %s: %s", pixel, send_copy(pixel))
+    logger.info("copy %s: %s", pixel, send_copy(pixel, plan))
 
 
-def send_copy(pixel: str) -> str:
+def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
     """Send the copy whose tracking record is `pixel`; returns what became of it (sent, failed, done, busy,
-    uncertain, gone). Raises jobs.RetryLater when SES is to be asked again later."""
+    uncertain, gone). Raises jobs.RetryLater when SES is to be asked again later.
+
+    Read everything in one BatchGetItem, render, then claim the copy straight at the CALLING step (the claim is the
+    step: a worker lost before it is replaced by the redelivery, one lost after it leaves the copy uncertain), call
+    SES, end in one transaction, count: 4 DynamoDB calls (docs/sending.md)."""
     wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
     if wait > 0:
         raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
-    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)])
-    if claim.state == claims.BUSY:
-        # Another run holds it (or held it and died): look again when its lease is over. Cheap, and safe even when
-        # this message is a duplicate of the holder's own.
-        raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
-    if not claim.held or claim.item is None:
-        return claim.state  # done, uncertain (now listed), or gone
-    record = claim.item
-    target = _target(record)
+    plan = plan or _plan_from_record(pixel)
+    if plan is None:
+        return claims.GONE
+    read = _read(plan)
+    refused = claims.look(read.record, COPY)
+    if refused is not None:
+        return _not_claimed(refused, pixel)
+    target = _target(plan, read)
     if isinstance(target, str):
-        had_failed = bool(record.failure_reason)
-        claim.finish("failed", [EmailTracking.failure_reason.set(target), EmailTracking.retry_shard.remove()])
-        _count_failure(record, had_failed)
-        return "failed"
+        return _fail_unsent(pixel, target)
     discussion, participant, outgoing, config = target
     domain = config.email_reply_domain or settings().default_reply_domain
-    rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature)
-    claim.reach(claims.CALLING)
+    previous = copies.previous_id(plan.recipient, outgoing.earlier, read.previous_keys, read.previous)
+    rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature, previous)
+    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)], step=claims.CALLING)
+    if not claim.held or claim.item is None:
+        return _not_claimed(claim, pixel)
+    record = claim.item
     try:
         ses_id = ses.send_raw(outgoing.sender.email, record.recipient_email, rendered.raw,
                               settings().ses_configuration_set)
     except ses.SendFailed as error:
         return _refused(claim, record, error)
-    _record_sent(claim, record, ses_id, rendered, first=not outgoing.message.email_message_id)
+    _record_sent(claim, record, ses_id, rendered, plan, read.message)
     return "sent"
 
 
-def _target(record: EmailTracking) -> tuple[Discussion, ParticipantMap, copies.Outgoing, Any] | str:
-    """What the copy needs, read now; or why it can no longer be sent."""
-    config = communication.recent(record.tenant_id)  # background work: read once a minute per container
+def _not_claimed(claim: claims.Claim[EmailTracking], pixel: str) -> str:
+    if claim.state == claims.BUSY:
+        # Another run holds it (or held it and died): look again when its lease is over. Cheap, and safe even when
+        # this message is a duplicate of the holder's own.
+        raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
+    return claim.state  # done, uncertain (now listed), or gone
+
+
+def _plan_from_record(pixel: str) -> copies.Plan | None:
+    """The plan of a copy whose job names it only: its record (GetItem) and the history (Query, kept a minute per
+    container). Its bodies are all read, so nothing is left to quote; the message's first SES id is written after
+    the end, as it was before plans (such copies may run in parallel: the sweep queues many)."""
+    try:
+        record = EmailTracking.get(pixel, consistent_read=True)
+    except EmailTracking.DoesNotExist:
+        return None
+    earlier = copies.history(record.tenant_id, record.discussion_id, record.message_id)
+    return copies.Plan(pixel, record.tenant_id, record.discussion_id, record.message_id, record.recipient_email,
+                       earlier, full={m.message_id for m in earlier})
+
+
+@dataclass
+class _Read:
+    """What one BatchGetItem brought for a copy."""
+    record: EmailTracking | None
+    status: Any
+    config: CommunicationSettings
+    discussion: Discussion | None
+    message: Message | None
+    previous_keys: dict[str, str]           # earlier message → the tracking id of this recipient's copy of it
+    previous: dict[str, EmailTracking]      # those copies, by tracking id
+    quoted: dict[str, Message]              # the earlier messages the plan quotes, in full
+
+
+def _read(plan: copies.Plan) -> _Read:
+    """The copy's record, the tenant's status and settings, the discussion, the message, the recipient's copies of
+    the earlier messages and the messages the copy quotes: one BatchGetItem (at most 5 + 50 + 3 keys of its 100)."""
+    tenant_id, key = plan.tenant_id, plan.discussion_key
+    previous_keys = copies.previous_keys(plan.recipient, plan.earlier, tenant_id, plan.discussion_id)
+    wanted = [EmailTracking(pixel) for pixel in previous_keys.values()]
+    quoted = [Message(key, mid) for mid in plan.quote if mid not in plan.full]
+    record, status, config, discussion, message, *rest = db.get_many(
+        EmailTracking(plan.pixel), reputation.status_key(tenant_id), CommunicationSettings(tenant_id),
+        Discussion(tenant_id, plan.discussion_id), Message(key, plan.message_id), *wanted, *quoted)
+    copies_read, messages = rest[:len(wanted)], rest[len(wanted):]
+    return _Read(record, status, config or CommunicationSettings(tenant_id, email_integration_enabled=False),
+                 discussion, message, previous_keys,
+                 {item.tracking_pixel_id: item for item in copies_read if item is not None},
+                 {item.message_id: item for item in messages if item is not None})
+
+
+def _target(plan: copies.Plan, read: _Read) -> tuple[Discussion, ParticipantMap, copies.Outgoing, Any] | str:
+    """What the copy needs, as read; or why it can no longer be sent (the tenant paused after the send was queued,
+    email turned off, the discussion or message gone, the recipient no longer a participant)."""
+    config = read.config
     if not config.email_integration_enabled or not config.from_address:
         return "email integration is disabled for this tenant"
-    # The tenant's status (paused after the send was queued: not sent now), the discussion and the message: one call.
-    status, discussion, message = db.get_many(
-        reputation.status_key(record.tenant_id), Discussion(record.tenant_id, record.discussion_id),
-        Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id))
-    paused = reputation.reason_of(status)
+    paused = reputation.reason_of(read.status)
     if paused:
         return f"sending is paused for this tenant: {paused}"
+    discussion, message = read.discussion, read.message
     if discussion is None or message is None:
         return "the discussion or message no longer exists"
     participant = next((p for p in external_recipients(discussion)
-                        if p.email.lower() == record.recipient_email.lower()), None)
+                        if p.email.lower() == plan.recipient.lower()), None)
     if participant is None:
         return "no longer a participant of the discussion"
-    return discussion, participant, copies.prepare(record.tenant_id, discussion, message, config), config
+    return discussion, participant, copies.prepare(discussion, message, config, _with_bodies(plan, read, discussion),
+                                                   plan.staff), config
+
+
+def _with_bodies(plan: copies.Plan, read: _Read, discussion: Discussion) -> list[Message]:
+    """The earlier messages, in full where the copy quotes them. The fan-out chose the quoted ones by the roles it
+    read; a role changed since (a bcc made a participant…) needs other bodies: one more read, then."""
+    full = {m.message_id: m for m in plan.earlier if m.message_id in plan.full} | read.quoted
+    roles = {p.email.lower(): p.role for p in external_recipients(discussion)}
+    missing = [m.message_id for m in copies.quoted(plan.earlier, plan.recipient, roles) if m.message_id not in full]
+    if missing:
+        full |= {item.message_id: item for item in db.get_many(*[Message(plan.discussion_key, mid) for mid in missing])
+                 if item is not None}
+    return [full.get(m.message_id, m) for m in plan.earlier]
+
+
+def _fail_unsent(pixel: str, reason: str) -> str:
+    """A copy that can no longer be sent: failed with the reason, counted once (claimed and ended: two writes)."""
+    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)])
+    if not claim.held or claim.item is None:
+        return _not_claimed(claim, pixel)
+    had_failed = bool(claim.item.failure_reason)
+    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()])
+    _count_failure(claim.item, had_failed)
+    return "failed"
 
 
 def _count_failure(record: EmailTracking, had_failed: bool) -> None:
@@ -327,10 +411,11 @@ def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: s
 
 
 def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_id: str,
-                 rendered: copies.Rendered, first: bool) -> None:
+                 rendered: copies.Rendered, plan: copies.Plan, message: Message | None) -> None:
     """The copy is sent: the Message-ID SES put on it, on the record and in the inbound index, in one transaction
-    with the claim's end (items of this copy only, so parallel copies never collide); then, unless the message read
-    for this copy had one already, the message shows the id of its first copy SES took."""
+    with the claim's end. The message shows the SES id of one copy: the copy its fan-out chose writes it in the
+    same transaction (no other copy of the message has it in a transaction, so parallel copies never collide); a
+    copy planned from its record writes it after, while the message read has none."""
     header = anchors.ses_message_id_header(ses_id)
     index = MessageIdIndex(anchors.index_key(header), tenant_id=record.tenant_id, discussion_id=record.discussion_id,
                            message_id=record.message_id, recipient=record.recipient_email, origin="ses")
@@ -339,20 +424,37 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
         EmailTracking.email_message_id.set(header), EmailTracking.links.set(rendered.links),
         EmailTracking.failure_reason.remove(), EmailTracking.retry_shard.remove()]
     had_failed = bool(record.failure_reason)  # read before: ending the claim refreshes the record
+    first_id = message is not None and not message.email_message_id
+    on_message = Message(plan.discussion_key, record.message_id)
+
+    def end(with_message: bool) -> None:
+        def also(tx: Any) -> None:
+            tx.save(index)
+            if with_message:
+                tx.update(on_message, actions=[Message.email_message_id.set(Message.email_message_id | header)],
+                          condition=Message.message_id.exists())
+        claim.finish("sent", actions, also=also)
+
     try:
-        claim.finish("sent", actions, also=lambda tx: tx.save(index))
+        try:
+            end(with_message=plan.marks_message and first_id)
+        except TransactWriteError:
+            if not (plan.marks_message and first_id):
+                raise
+            # The message met another writer at that moment (a send of it by name being queued) or is gone: the
+            # copy's own end again, without it. One more call, in a race only.
+            end(with_message=False)
     except claims.LostClaim:
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
         raise
     # A copy that had failed before is failed no more.
     counters.count(record.discussion_key, record.message_id, sent=1, failed=-1 if had_failed else 0)
-    if not first:
+    if plan.from_fanout or not first_id:
         return
-    message = Message(discussions.discussion_key(record.tenant_id, record.discussion_id), record.message_id)
     try:
-        message.update(actions=[Message.email_message_id.set(header)],
-                       condition=Message.message_id.exists() & Message.email_message_id.does_not_exist())
+        on_message.update(actions=[Message.email_message_id.set(header)],
+                          condition=Message.message_id.exists() & Message.email_message_id.does_not_exist())
     except UpdateError as error:  # another copy was first (or a transaction holds the item): nothing is lost
         if not refused_by_condition(error):
             logger.info("message %s keeps no first SES id: %s", record.message_id, error)

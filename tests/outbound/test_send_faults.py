@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import claims, clock
-from chalicelib.mail import send as sending
+from chalicelib.mail import copies as copies_module
 from chalicelib.mail import ses
 from tests.outbound.conftest import copies
 from tests.outbound.test_send import THREADS, _discussion
@@ -24,12 +24,11 @@ class LambdaDied(BaseException):
     """The Lambda was killed here (timeout, out of memory, host lost)."""
 
 
-def _cleos(claim_or_pixel, *rest) -> bool:
+def _cleos(claim, *rest) -> bool:
     """Whether this step is about Cleo's copy (the one killed)."""
     from chalicelib.tracking.models import EmailTracking
 
-    item = getattr(claim_or_pixel, "item", claim_or_pixel)
-    return isinstance(item, EmailTracking) and item.recipient_email == CLEO
+    return isinstance(claim.item, EmailTracking) and claim.item.recipient_email == CLEO
 
 
 def _kill_once(monkeypatch, target, name, before: bool, only=lambda *args: True):
@@ -54,15 +53,20 @@ def _is_copy(claim: claims.Claim, *rest) -> bool:
     return claim.work.kind == "copy" and _cleos(claim)
 
 
+def _cleos_take(item, work, *rest) -> bool:
+    return work.kind == "copy" and item.tracking_pixel_id == _pixel_of(CLEO)
+
+
 STEPS = {
     # step: (patch, what Cleo's copy ends as, how many mails SES got for Cleo)
-    "before the claim": (lambda mp: _kill_once(mp, claims, "take", before=True,
-                                               only=lambda item, work, *a: work.kind == "copy"
-                                               and item.tracking_pixel_id == _pixel_of(CLEO)),
-                         "sent", 1),
-    "after the claim": (lambda mp: _kill_once(mp, sending, "_target", before=True, only=_cleos), "sent", 1),
-    "before SES (the CALLING step recorded)": (
-        lambda mp: _kill_once(mp, claims.Claim, "reach", before=False, only=_is_copy), "uncertain", 0),
+    "while reading and rendering (before the claim)": (
+        lambda mp: _kill_once(mp, copies_module, "render", before=True,
+                              only=lambda discussion, outgoing, participant, *a: participant.email == CLEO),
+        "sent", 1),
+    "rendered, before the claim": (lambda mp: _kill_once(mp, claims, "take", before=True, only=_cleos_take),
+                                   "sent", 1),
+    "before SES (claimed at the CALLING step)": (
+        lambda mp: _kill_once(mp, claims, "take", before=False, only=_cleos_take), "uncertain", 0),
     "after SES answered, before the record": (
         lambda mp: _kill_once(mp, ses, "send_raw", before=False, only=lambda source, to, *a: to == CLEO),
         "uncertain", 1),
@@ -120,22 +124,30 @@ def test_a_copy_killed_at_any_step_ends_sent_once_or_listed(step, api, make_api,
         assert listed == []
 
 
-def test_a_message_shown_again_while_the_lease_runs_waits_and_sends_nothing_twice(api, enabled, outbox, run_jobs,
-                                                                                 monkeypatch):
+def test_a_message_shown_again_while_the_lease_runs_waits_and_sends_nothing(api, make_api, enabled, outbox,
+                                                                            run_jobs, monkeypatch):
+    """The copy's holder died once claimed (at the CALLING step): the message shown again while the lease runs (as a
+    duplicate would be) waits; after the lease, the copy is listed as uncertain, never sent by a second worker."""
     discussion = _discussion(api)
-    _kill_once(monkeypatch, sending, "_target", before=True, only=_cleos)
+    message_id = discussion["messages"][0]["id"]
+    from chalicelib.tracking.ids import tracking_id
+
+    _PIXELS[CLEO] = tracking_id("tenant-a", discussion["id"], message_id, CLEO)
+    _kill_once(monkeypatch, claims, "take", before=False, only=_cleos_take)
     api.post(f"{THREADS}/{discussion['id']}/send")
     with pytest.raises(LambdaDied):
         run_jobs()
     monkeypatch.undo()
 
-    run_jobs.time_passes()  # shown again before the lease is over (as a duplicate would be)
+    run_jobs.time_passes()  # shown again before the lease is over
     run_jobs()  # Cleo's claim is still held: the message goes back on the queue until the lease is over
 
     assert copies(api, discussion["id"])[CLEO]["state"] == "sending" and _sent_to(outbox, CLEO) == 0
     _later(6)
     run_jobs(skip_delays=True)
-    assert copies(api, discussion["id"])[CLEO]["state"] == "sent" and _sent_to(outbox, CLEO) == 1
+    assert copies(api, discussion["id"])[CLEO]["state"] == "uncertain" and _sent_to(outbox, CLEO) == 0
+    assert [item["recipient"] for item in make_api(roles=["admin"]).get("/api/tenant/sending/uncertain").data[
+        "items"]] == [CLEO]
 
 
 @pytest.mark.parametrize(("action", "mails", "state"), [("resend", 2, "sent"), ("dismiss", 1, "uncertain")])
