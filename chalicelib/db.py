@@ -134,6 +134,27 @@ def retry_on_conflict(attempt: Callable[[], T], attempts: int = MAX_CONFLICT_ATT
     raise AssertionError("unreachable")
 
 
+# A transaction holds its items for milliseconds: a few jittered tries (at most 0.07 s of sleep) outlast one.
+PLAIN_WRITE_CONFLICT_ATTEMPTS = 4
+
+
+def outlasting_transactions(write: Callable[[], T], attempts: int = PLAIN_WRITE_CONFLICT_ATTEMPTS) -> T:
+    """A plain write (UpdateItem, PutItem, DeleteItem) made again, a few times, while DynamoDB rejects it with
+    TransactionConflictException because a transaction holds its item ("Transaction conflict handling in DynamoDB",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling).
+    No SDK retry mode retries that error (botocore/retries/standard.py lists it nowhere). A rejected write changed
+    nothing, so an ADD made again still counts once. Through `retry_on_conflict`: the one retry of our own."""
+    def attempt() -> T:
+        try:
+            return write()
+        except Exception as error:  # PynamoDB's UpdateError, PutError, DeleteError carry DynamoDB's code
+            if getattr(error, "cause_response_code", None) == "TransactionConflictException":
+                raise VersionConflict("a transaction holds the item") from error
+            raise
+
+    return retry_on_conflict(attempt, attempts)
+
+
 CURSOR_NONCE_BYTES = 12
 MAX_CURSOR_LENGTH = 4096
 

@@ -37,12 +37,13 @@ class SendingIdentity(Table):
 
 
 class TenantReputation(Table):
-    """Per tenant: one item per day of SES outcomes (`day#YYYY-MM-DD`: delivered, bounced, complained, ADDed once per
-    processed SES event) and one `status` item saying whether its sending is paused, and why."""
+    """Per tenant: the day's SES outcomes (delivered, bounced, complained, ADDed once per processed SES event) spread
+    over shards, `day#YYYY-MM-DD#NN` with NN the shard of the copy the event is about (`day#YYYY-MM-DD` alone:
+    written before the shards), and one `status` item saying whether its sending is paused, and why."""
     Meta = table_meta("tenant-reputation")
 
     tenant_id = UnicodeAttribute(hash_key=True)
-    bucket = UnicodeAttribute(range_key=True)      # day#YYYY-MM-DD | status
+    bucket = UnicodeAttribute(range_key=True)      # day#YYYY-MM-DD#NN | day#YYYY-MM-DD | status
     delivered = NumberAttribute(null=True)
     bounced = NumberAttribute(null=True)           # permanent (hard) bounces: what SES's bounce rate counts
     complained = NumberAttribute(null=True)

@@ -10,6 +10,12 @@ other tenant keeps sending. Lifting a pause is an operator's decision (`resume`)
 
 The rates: hard (Permanent) bounces ÷ (deliveries + hard bounces), complaints ÷ the same: what SES counts, over
 mail whose outcome is known. Nothing is judged below MIN_VOLUME outcomes in the window: 1 bounce in 10 is noise.
+
+Every delivery of a tenant is counted, in its own transaction, by concurrent Lambdas: a day's counts are spread over
+the copies' shards (`day#DATE#NN`, tracking/ids.py), and no delivery's transaction holds an item of the whole tenant
+(docs/email.md, "Hot items"). Whether the tenant is `watched` a delivery learns from its container's reading of the
+status item, at most a minute old (`is_watched`): a tenant marked watched by another container is judged by this
+container's deliveries within that minute, and by its own next bounce or complaint at once.
 """
 from __future__ import annotations
 
@@ -22,8 +28,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
-from chalicelib import clock
+from chalicelib import cache, clock
 from chalicelib.auth import Principal
+from chalicelib.db import outlasting_transactions
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.identities.models import TenantReputation
 from chalicelib.transactions import Tx
@@ -69,6 +76,11 @@ def _day(offset: int = 0) -> str:
     return "day#" + (clock.now() - timedelta(days=offset)).strftime("%Y-%m-%d")
 
 
+def _today(tenant_id: str, shard: str | None) -> TenantReputation:
+    """Today's count item of the copy's shard (the day's own item for an outcome of no known copy)."""
+    return TenantReputation(tenant_id, f"{_day()}#{shard}" if shard else _day())
+
+
 def _count_actions(kind: str, bounce_type: str | None) -> list[Any]:
     """Today's count of this outcome moved by one: deliveries, hard bounces and complaints count; soft bounces,
     opens and clicks do not ([] then)."""
@@ -81,41 +93,49 @@ def _count_actions(kind: str, bounce_type: str | None) -> list[Any]:
     return [counter.add(1), TenantReputation.expires_at.set(expires)]
 
 
-def count_delivery_in(tx: Tx, tenant_id: str, *, watched: bool = False) -> None:
-    """A delivery, counted in the transaction that applies it (tracking/events.py). A delivery only lowers the
-    rates, so it judges a tenant only while the tenant is `watched`: over a level on fewer outcomes than the minimum
-    volume, where later deliveries bring the volume that makes the rate count. Unless `watched` is known, the
-    transaction checks that the tenant is not: a refused "unwatched" means commit again with `watched=True`, then
-    `judge` — most deliveries cost no read of the window."""
-    tx.update("reputation", TenantReputation(tenant_id, _day()), _count_actions("delivery", None))
-    if not watched:
-        tx.check("unwatched", TenantReputation, tenant_id, "status", TenantReputation.watched.does_not_exist())
+def count_delivery_in(tx: Tx, tenant_id: str, shard: str) -> None:
+    """A delivery, counted in the transaction that applies it (tracking/events.py), in today's item of the copy's
+    shard: never an item of the whole tenant, which every concurrent delivery would hold."""
+    tx.update("reputation", _today(tenant_id, shard), _count_actions("delivery", None))
+
+
+@cache.for_a_minute
+def is_watched(tenant_id: str) -> bool:
+    """Whether the tenant is `watched` — over a level on fewer outcomes than the minimum volume, where later
+    deliveries bring the volume that makes the rate count — as this container read its status at most a minute ago
+    (a GetItem, which no transaction conflicts with). A delivery only lowers the rates, so it judges the tenant only
+    then: most deliveries cost no read of the window and, once a minute, one read of the status."""
+    status = _status(tenant_id)
+    return bool(status is not None and status.watched)
 
 
 def judge(tenant_id: str, *, watched: bool = False) -> None:
     """Pause the tenant if it is over a level now (one Query of the window, and a write when the verdict changes);
     a failure is logged, not raised: the outcome was counted already, and the next one judges again. `watched`: the
-    caller knows the tenant is watched (a delivery), so the mark is lifted once the tenant no longer needs it."""
+    caller read the tenant as watched (a delivery, `is_watched`), so the mark is lifted once it is no longer needed."""
     try:
         _pause_if_over(tenant_id, watched)
     except (ClientError, PynamoDBException):
         logger.exception("could not judge the reputation of tenant %s", tenant_id)
 
 
-def record_outcome(tenant_id: str, kind: str, bounce_type: str | None) -> None:
-    """Count one applied bounce or complaint (called once per event by tracking/events.py) and pause the tenant if it
-    is over a level now (deliveries: `count_delivery_in`)."""
+def record_outcome(tenant_id: str, kind: str, bounce_type: str | None, shard: str | None = None) -> None:
+    """Count one applied bounce or complaint (called once per event by tracking/events.py), in today's item of the
+    copy's shard, and pause the tenant if it is over a level now (deliveries: `count_delivery_in`)."""
     actions = _count_actions(kind, bounce_type)
     if not actions:
         return
-    TenantReputation(tenant_id, _day()).update(actions=actions)
+    item = _today(tenant_id, shard)
+    outlasting_transactions(lambda: item.update(actions=actions))  # a delivery's transaction may hold the shard
     judge(tenant_id)
 
 
 def _counts(tenant_id: str) -> tuple[int, int, int]:
-    """(delivered, bounced, complained) over the window: one Query of at most `window_days()` items."""
+    """(delivered, bounced, complained) over the window: one Query of at most `window_days()` × (1 + 16 shards) items,
+    from the first day's own item to the last shard of today ("#~" sorts after "#15"; "status" after every day)."""
     delivered = bounced = complained = 0
-    for day in TenantReputation.query(tenant_id, TenantReputation.bucket.between(_day(window_days() - 1), _day())):
+    window = TenantReputation.bucket.between(_day(window_days() - 1), _day() + "#~")
+    for day in TenantReputation.query(tenant_id, window):
         delivered += int(day.delivered or 0)
         bounced += int(day.bounced or 0)
         complained += int(day.complained or 0)
@@ -151,6 +171,7 @@ def _pause_if_over(tenant_id: str, watched: bool) -> None:
     if watch != watched:
         TenantReputation(tenant_id, "status").update(
             actions=[TenantReputation.watched.set(True) if watch else TenantReputation.watched.remove()])
+        is_watched.forget(tenant_id)  # this container's deliveries see the change at once
     if below_volume or not reasons:
         return
     reason = (" and ".join(reasons) + f" over the last {window_days()} days; sending is paused until an operator "

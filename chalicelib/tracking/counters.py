@@ -6,15 +6,24 @@ failed (first failure, until it is sent), delivered, opened, opened by a person,
 and, for SES events, from the record as read before, so an event applied again after a crash never counts twice.
 The counter's own UpdateItem comes after the change it counts: a Lambda dying between the two leaves that one
 change uncounted (the per-recipient detail stays exact); nothing is ever counted twice.
+
+A message's counts are spread over shards, `MESSAGE#NN` with NN the copy's shard (ids.copy_shard): deliveries of
+one message run as concurrent Lambdas, each in a transaction, and DynamoDB cancels a transaction whose item is in
+another one (docs/email.md, "Hot items"). A move of no one copy (the fan-out's `total`) and every counter item
+written before the shards goes to `MESSAGE` itself; the readers sum them all in one Query.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.db import outlasting_transactions
+from chalicelib.tracking.ids import copy_shard
 from chalicelib.tracking.models import TrackingCounter
 from chalicelib.transactions import Tx
 
 FIELDS = ("total", "sent", "failed", "delivered", "opened", "human_opened", "clicked", "bounced", "complained")
+# Above every shard's suffix ("#00" to "#15"): MESSAGE to MESSAGE#~ holds the message's own item and its shards.
+_LAST_SHARD = "#~"
 
 
 def _actions(deltas: dict[str, int]) -> list[Any]:
@@ -25,18 +34,26 @@ def _actions(deltas: dict[str, int]) -> list[Any]:
     return [getattr(TrackingCounter, name).add(amount) for name, amount in moves.items()]
 
 
-def count(discussion_key: str, message_id: str, **deltas: int) -> None:
-    """Move this message's counters (one UpdateItem; nothing when every delta is 0)."""
-    actions = _actions(deltas)
-    if actions:
-        TrackingCounter(discussion_key, message_id).update(actions=actions)
+def _item(discussion_key: str, message_id: str, copy_id: str | None) -> TrackingCounter:
+    return TrackingCounter(discussion_key, f"{message_id}#{copy_shard(copy_id)}" if copy_id else message_id)
 
 
-def count_in(tx: Tx, discussion_key: str, message_id: str, **deltas: int) -> None:
-    """The same move as one item of `tx`: counted exactly when the change it counts is committed."""
+def count(discussion_key: str, message_id: str, copy_id: str | None = None, **deltas: int) -> None:
+    """Move this message's counters (one UpdateItem; nothing when every delta is 0): in the shard of the copy whose
+    change it counts (its tracking pixel id), or the message's own item for a move of no one copy. Made again while a
+    delivery's transaction holds the shard (db.outlasting_transactions)."""
     actions = _actions(deltas)
     if actions:
-        tx.update("counter", TrackingCounter(discussion_key, message_id), actions)
+        item = _item(discussion_key, message_id, copy_id)
+        outlasting_transactions(lambda: item.update(actions=actions))
+
+
+def count_in(tx: Tx, discussion_key: str, message_id: str, copy_id: str, **deltas: int) -> None:
+    """The same move as one item of `tx`, in the copy's shard: counted exactly when the change it counts is
+    committed."""
+    actions = _actions(deltas)
+    if actions:
+        tx.update("counter", _item(discussion_key, message_id, copy_id), actions)
 
 
 def firsts(before: object, after: object, fields: dict[str, str], when: str) -> dict[str, int]:
@@ -47,7 +64,15 @@ def firsts(before: object, after: object, fields: dict[str, str], when: str) -> 
 
 
 def by_message(discussion_key: str, message_id: str | None = None) -> dict[str, dict[str, int]]:
-    """message id → its counters: one Query (one GetItem's worth for a single message)."""
-    condition = TrackingCounter.message_id == message_id if message_id else None
-    return {item.message_id: {name: int(getattr(item, name) or 0) for name in FIELDS}
-            for item in TrackingCounter.query(discussion_key, condition)}
+    """message id → its counters, the sum of its shards and of its own item: one Query (of at most 1 + 16 items for
+    a single message; a message with fewer copies than shards has at most one item per copy and one of its own)."""
+    condition = TrackingCounter.message_shard.between(message_id, message_id + _LAST_SHARD) if message_id else None
+    totals: dict[str, dict[str, int]] = {}
+    for item in TrackingCounter.query(discussion_key, condition):
+        owner = item.message_shard.partition("#")[0]
+        if message_id and owner != message_id:
+            continue
+        sums = totals.setdefault(owner, dict.fromkeys(FIELDS, 0))
+        for name in FIELDS:
+            sums[name] += int(getattr(item, name) or 0)
+    return totals

@@ -3,12 +3,12 @@
 SNS delivers at least once and in any order (NOTES.md), so each (event type, SES event, recipient) is
 applied once, recorded on an item kept DEDUP_DAYS. A delivery, by far the most frequent event, is applied in one
 transaction with that item, its counters and the tenant's reputation count: all or nothing, so it needs no claim
-(2 DynamoDB calls with the Query that finds its copy). Every other event is applied under a claim with a lease
-(chalicelib/claims.py) on that item: a run that fails releases it for SNS's retry, one that dies is taken over
-once its lease ran out. First timestamps
-are only ever set if absent; a bounce after a delivery wins and a delivery after a bounce erases nothing.
-The type is part of the key because a feedbackId is not unique across types: AWS's own samples give a
-bounce and a complaint the same one.
+(2 DynamoDB calls with the Query that finds its copy). Its counts go to the copy's shards, never to an item of the
+whole message or tenant: concurrent deliveries would cancel each other's transactions there (docs/email.md). Every
+other event is applied under a claim with a lease (chalicelib/claims.py) on that item: a run that fails releases it
+for SNS's retry, one that dies is taken over once its lease ran out. First timestamps are only ever set if absent;
+a bounce after a delivery wins and a delivery after a bounce erases nothing. The type is part of the key because a
+feedbackId is not unique across types: AWS's own samples give a bounce and a complaint the same one.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from chalicelib import claims, clock
 from chalicelib.config import settings
 from chalicelib.db import set_or_remove
 from chalicelib.tracking import counters, suppression
+from chalicelib.tracking.ids import copy_shard
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 from chalicelib.transactions import Tx
@@ -70,15 +71,16 @@ def _record_for(event: SesEvent) -> EmailTracking | None:
 
 def _deliver(event: SesEvent, record: EmailTracking) -> bool:
     """A delivery in one transaction: the event's dedupe item, the copy's first delivery and its counter (only while
-    the copy has none), the tenant's reputation count, and the end of the recipient's run of soft bounces when the
-    copy was written during one. False when the event was applied before. A refused item makes it commit again
-    without it: the copy delivered (or gone) since it was read, a watched tenant (then judged after the commit,
-    identities/reputation.py), a run already ended or an address suppressed."""
+    the copy has none), the tenant's reputation count (both in the copy's shard), and the end of the recipient's run
+    of soft bounces when the copy was written during one. False when the event was applied before. A refused item
+    makes it commit again without it: the copy delivered (or gone) since it was read, a run already ended or an
+    address suppressed. A tenant watched (as this container last read it) is judged after the commit."""
     from chalicelib.identities import reputation
 
     when = _first_time(event)
     expires = int((clock.now() + timedelta(days=DEDUP_DAYS)).timestamp())
-    first, watched, soft_run = record.delivered_at is None, False, bool(record.soft_bounce_run)
+    shard = copy_shard(record.tracking_pixel_id)
+    first, soft_run = record.delivered_at is None, bool(record.soft_bounce_run)
     while True:
         tx = Tx()
         tx.save("event", ProcessedEvent(dedupe_key(event), expires_at=expires, status="applied"),
@@ -86,8 +88,8 @@ def _deliver(event: SesEvent, record: EmailTracking) -> bool:
         if first:
             tx.update("copy", EmailTracking(record.tracking_pixel_id), [EmailTracking.delivered_at.set(when)],
                       condition=EmailTracking.tracking_pixel_id.exists() & EmailTracking.delivered_at.does_not_exist())
-            counters.count_in(tx, record.discussion_key, record.message_id, delivered=1)
-        reputation.count_delivery_in(tx, record.tenant_id, watched=watched)
+            counters.count_in(tx, record.discussion_key, record.message_id, record.tracking_pixel_id, delivered=1)
+        reputation.count_delivery_in(tx, record.tenant_id, shard)
         if soft_run:
             suppression.end_soft_bounce_run_in(tx, record.tenant_id, record.recipient_email)
         refused = tx.commit().refused
@@ -96,9 +98,8 @@ def _deliver(event: SesEvent, record: EmailTracking) -> bool:
         if not refused:
             break
         first = first and "copy" not in refused  # count the event, not a second first delivery
-        watched = watched or "unwatched" in refused
         soft_run = soft_run and "soft bounces" not in refused  # no run, or suppressed meanwhile
-    if watched:
+    if reputation.is_watched(record.tenant_id):
         reputation.judge(record.tenant_id, watched=True)
     return True
 
@@ -131,12 +132,13 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
         on.update(actions=[EmailTracking.state.set("failed"),
                            set_or_remove(EmailTracking.failure_reason, event.reason)])
         if record.state == "sent":  # SES took it, then refused it
-            counters.count(record.discussion_key, record.message_id, sent=-1,
+            counters.count(record.discussion_key, record.message_id, record.tracking_pixel_id, sent=-1,
                            failed=0 if record.failure_reason else 1)
 
 
 def _count(before: EmailTracking, after: EmailTracking, fields: dict[str, str], when: str) -> None:
-    counters.count(before.discussion_key, before.message_id, **counters.firsts(before, after, fields, when))
+    counters.count(before.discussion_key, before.message_id, before.tracking_pixel_id,
+                   **counters.firsts(before, after, fields, when))
 
 
 def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:
@@ -218,7 +220,8 @@ def handle(message: str, sns_message_id: str | None = None) -> dict[str, int]:
             _apply(event, record)
             from chalicelib.identities import reputation  # the tenant's own bounce and complaint rates
 
-            reputation.record_outcome(record.tenant_id, event.kind, event.bounce_type)
+            reputation.record_outcome(record.tenant_id, event.kind, event.bounce_type,
+                                      copy_shard(record.tracking_pixel_id))
         except Exception:
             claim.release()  # let the SNS retry apply it; every change above is safe to repeat
             raise

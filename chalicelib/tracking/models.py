@@ -114,11 +114,13 @@ class ProcessedEvent(Table):
 
 class TrackingCounter(Table):
     """Statistics of one message's copies, moved by the events that change them (chalicelib/tracking/counters.py):
-    the tracking route reads a discussion's statistics with one Query, whatever the number of copies."""
+    the tracking route reads a discussion's statistics with one Query, whatever the number of copies. A message's
+    counts are spread over shards (`MESSAGE#NN`, a copy's shard) beside its own item (`MESSAGE`: moves of no one
+    copy, and every item written before the shards); a reader sums them."""
     Meta = table_meta("tracking-counters")
 
     discussion_key = UnicodeAttribute(hash_key=True)   # tenant#discussion
-    message_id = UnicodeAttribute(range_key=True)
+    message_shard = UnicodeAttribute(range_key=True, attr_name="message_id")  # MESSAGE#NN, or MESSAGE
     total = NumberAttribute(default=0)
     sent = NumberAttribute(default=0)
     failed = NumberAttribute(default=0)

@@ -6,7 +6,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock
-from chalicelib.db import set_or_remove
+from chalicelib.db import outlasting_transactions, set_or_remove
 from chalicelib.tracking import counters
 from chalicelib.tracking.ids import TRACKING_ID
 from chalicelib.tracking.models import EmailTracking
@@ -25,7 +25,9 @@ def is_machine_open(user_agent: str | None, method: str = "GET") -> bool:
 
 def _conditional(record: EmailTracking, actions: list) -> bool:
     try:
-        record.update(actions=actions, condition=EmailTracking.tracking_pixel_id.exists())
+        # Made again while the copy's delivery transaction holds the record (db.outlasting_transactions).
+        outlasting_transactions(lambda: record.update(actions=actions,
+                                                      condition=EmailTracking.tracking_pixel_id.exists()))
         return True
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
@@ -61,7 +63,7 @@ def _count_firsts(record: EmailTracking, now: str) -> None:
         firsts.pop("opened", None)
     if int(record.click_count) > 1:
         firsts.pop("clicked", None)
-    counters.count(record.discussion_key, record.message_id, **firsts)
+    counters.count(record.discussion_key, record.message_id, record.tracking_pixel_id, **firsts)
 
 
 def record_open_from_request(pixel_id: str, request: Any) -> bool:
@@ -80,12 +82,12 @@ def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_addr
     opened = [EmailTracking.opened_at.set(EmailTracking.opened_at | now)]
     if not is_machine_open(user_agent):
         opened.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
+    actions = [EmailTracking.click_count.add(1), EmailTracking.clicked_at.set(EmailTracking.clicked_at | now), *opened,
+               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
+               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])]
+    known = EmailTracking.tracking_pixel_id.exists() & EmailTracking.links[link_index].exists()
     try:
-        record.update(actions=[EmailTracking.click_count.add(1),
-                               EmailTracking.clicked_at.set(EmailTracking.clicked_at | now), *opened,
-                               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
-                               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])],
-                      condition=EmailTracking.tracking_pixel_id.exists() & (EmailTracking.links[link_index].exists()))
+        outlasting_transactions(lambda: record.update(actions=actions, condition=known))
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             return None

@@ -200,8 +200,35 @@ def test_deliveries_judge_a_tenant_only_while_early_bounces_put_it_over_a_level(
     status = TenantReputation.get("tenant-a", "status")
     assert status.watched is None and status.state is None
     assert a.admin.get("/api/tenant/reputation").data["sending"] == "active"
-    b.send(b.discussion(1))
-    recipient, ses_id = next(iter(_sent_copies(b).items()))
-    with counting() as counter:  # a tenant never watched: its delivery judges nothing
-        _publish(client, _aimed("event_delivery", ses_id, recipient), "sns-other")
+    b.send(b.discussion(2))
+    (first, first_id), (second, second_id) = sorted(_sent_copies(b).items())
+    _publish(client, _aimed("event_delivery", first_id, first), "sns-other-1")  # reads its status: not watched
+    with counting() as counter:  # a tenant never watched: its delivery judges nothing, and reads nothing more
+        _publish(client, _aimed("event_delivery", second_id, second), "sns-other-2")
     assert counter.total() == 2
+
+
+def test_a_tenant_marked_watched_elsewhere_is_judged_by_this_containers_deliveries_within_a_minute(client, tenants,
+                                                                                                 monkeypatch):
+    """A delivery learns whether its tenant is watched from its container's reading of the status item, at most a
+    minute old (a GetItem, which no transaction conflicts with): a mark set by another container meanwhile is
+    seen once that reading is a minute old."""
+    import time
+    import types
+
+    from chalicelib import cache
+    from chalicelib.identities.models import TenantReputation
+
+    a, _ = tenants
+    a.send(a.discussion(3))
+    copies = sorted(_sent_copies(a).items())
+    _publish(client, _aimed("event_delivery", copies[0][1], copies[0][0]), "sns-1")  # reads the status: unwatched
+    TenantReputation("tenant-a", "status").update(actions=[TenantReputation.watched.set(True)])  # another container
+
+    _publish(client, _aimed("event_delivery", copies[1][1], copies[1][0]), "sns-2")
+    assert TenantReputation.get("tenant-a", "status").watched  # not judged: this container read it unwatched
+
+    a_minute_later = time.monotonic() + cache.SECONDS + 1
+    monkeypatch.setattr(cache, "time", types.SimpleNamespace(monotonic=lambda: a_minute_later))
+    _publish(client, _aimed("event_delivery", copies[2][1], copies[2][0]), "sns-3")
+    assert TenantReputation.get("tenant-a", "status").watched is None  # judged: 3 deliveries, no bounce, unwatched
