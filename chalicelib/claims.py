@@ -37,7 +37,15 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from chalicelib import clock, ids
-from chalicelib.db import cancellation_codes, refused_by_condition, table_meta, transaction
+from chalicelib.db import (
+    VersionConflict,
+    cancellation_codes,
+    conflicted,
+    refused_by_condition,
+    retry_on_conflict,
+    table_meta,
+    transaction,
+)
 from chalicelib.tables import Table
 
 logger = logging.getLogger(__name__)
@@ -126,22 +134,30 @@ class Claim(Generic[M]):
         return self.item
 
     def _write(self, actions: list[Action], also: Callable[[Any], None] | None) -> None:
+        """One write of the claim's item (with `also`, one transaction), made again while it loses to a concurrent
+        transaction on one of its items (TransactionConflict: nothing was written; db.retry_on_conflict)."""
         item = self._held()
         mine = self.work.claim.token == self.token
-        try:
-            if also is None:
-                item.update(actions=actions, condition=mine)
-                return
-            with transaction() as tx:
-                also(tx)
-                tx.update(item, actions=actions, condition=mine)
-        except (UpdateError, TransactWriteError) as error:
-            # The item is the transaction's last (DynamoDB gets puts before updates, and it is added last): only its
-            # own refusal means the claim was lost; another item's is the caller's to handle.
-            codes = cancellation_codes(error)
-            if refused_by_condition(error) or (codes and codes[-1] == "ConditionalCheckFailed"):
-                raise LostClaim(f"{self.work.kind}: the claim was taken over") from error
-            raise
+
+        def attempt() -> None:
+            try:
+                if also is None:
+                    item.update(actions=actions, condition=mine)
+                    return
+                with transaction() as tx:
+                    also(tx)
+                    tx.update(item, actions=actions, condition=mine)
+            except (UpdateError, TransactWriteError) as error:
+                # The item is the transaction's last (DynamoDB gets puts before updates, and it is added last): only
+                # its own refusal means the claim was lost; another item's is the caller's to handle.
+                codes = cancellation_codes(error)
+                if refused_by_condition(error) or (codes and codes[-1] == "ConditionalCheckFailed"):
+                    raise LostClaim(f"{self.work.kind}: the claim was taken over") from error
+                if "ConditionalCheckFailed" not in codes and conflicted(error):
+                    raise VersionConflict(f"{self.work.kind}: a concurrent transaction") from error
+                raise
+
+        retry_on_conflict(attempt)
 
 
 def _epoch() -> int:

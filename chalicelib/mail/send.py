@@ -426,10 +426,16 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
     had_failed = bool(record.failure_reason)  # read before: ending the claim refreshes the record
     first_id = message is not None and not message.email_message_id
     on_message = Message(plan.discussion_key, record.message_id)
+    # Counted in the same transaction, in the copy's shard of the message's counters (a copy that had failed before
+    # is failed no more): parallel copies of one message meet in a shard rarely, and a conflict is written again.
+    counted = counters.move(record.discussion_key, record.message_id, record.tracking_pixel_id,
+                            sent=1, failed=-1 if had_failed else 0)
 
     def end(with_message: bool) -> None:
         def also(tx: Any) -> None:
             tx.save(index)
+            if counted is not None:
+                tx.update(counted[0], actions=counted[1])
             if with_message:
                 tx.update(on_message, actions=[Message.email_message_id.set(Message.email_message_id | header)],
                           condition=Message.message_id.exists())
@@ -448,8 +454,6 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
         raise
-    # A copy that had failed before is failed no more.
-    counters.count(record.discussion_key, record.message_id, sent=1, failed=-1 if had_failed else 0)
     if plan.from_fanout or not first_id:
         return
     try:

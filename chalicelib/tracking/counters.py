@@ -4,8 +4,9 @@ Each counter moves once, where the state it counts changes for the first time: a
 failed (first failure, until it is sent), delivered, opened, opened by a person, clicked, bounced, complained.
 "First time" is read from the update that made the change (the timestamp it wrote is the one the item now holds)
 and, for SES events, from the record as read before, so an event applied again after a crash never counts twice.
-The counter's own UpdateItem comes after the change it counts: a Lambda dying between the two leaves that one
-change uncounted (the per-recipient detail stays exact); nothing is ever counted twice.
+A copy sent and a delivery are counted in the transaction that records them; elsewhere the counter's own UpdateItem
+comes after the change it counts: a Lambda dying between the two leaves that one change uncounted (the
+per-recipient detail stays exact); nothing is ever counted twice.
 
 A message's counts are spread over shards, `MESSAGE#NN` with NN the copy's shard (ids.copy_shard): deliveries of
 one message run as concurrent Lambdas, each in a transaction, and DynamoDB cancels a transaction whose item is in
@@ -46,6 +47,13 @@ def count(discussion_key: str, message_id: str, copy_id: str | None = None, **de
     if actions:
         item = _item(discussion_key, message_id, copy_id)
         outlasting_transactions(lambda: item.update(actions=actions))
+
+
+def move(discussion_key: str, message_id: str, copy_id: str, **deltas: int) -> tuple[TrackingCounter, list[Any]] | None:
+    """The counter item of the copy's shard and the actions of this move, for a transaction of PynamoDB's own
+    (a claim's end); None when every delta is 0."""
+    actions = _actions(deltas)
+    return (_item(discussion_key, message_id, copy_id), actions) if actions else None
 
 
 def count_in(tx: Tx, discussion_key: str, message_id: str, copy_id: str, **deltas: int) -> None:
