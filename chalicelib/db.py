@@ -45,42 +45,73 @@ def connection() -> Connection:
     return Connection(region=settings().region, **aws.pynamodb_settings())
 
 
-MAX_UNPROCESSED_ROUNDS = 5  # BatchGetItem's unprocessed keys (a throttled table) asked again, at most this often
+MAX_UNPROCESSED_ROUNDS = 5  # unprocessed keys or items (a throttled table) asked again, at most this often
+GET_KEYS_PER_CALL = 100  # BatchGetItem takes at most 100 keys, BatchWriteItem 25 items
+PUT_ITEMS_PER_CALL = 25
+
+
+def _key_of(item: Model) -> dict[str, Any]:
+    hash_value, range_value = item._get_serialized_keys()
+    key = {item._hash_key_attribute().attr_name: {item._hash_key_attribute().attr_type: hash_value}}
+    range_attribute = item._range_key_attribute()
+    if range_attribute is not None:
+        key[range_attribute.attr_name] = {range_attribute.attr_type: range_value}
+    return key
+
+
+def _until_processed(operation: str, pending: dict[str, Any], left_key: str,
+                     answered: Callable[[dict[str, Any]], None]) -> None:
+    """One Batch*Item call, then its unprocessed part again after a short jittered backoff, as AWS advises
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/programming-with-python.html#programming-with-python-batch)."""
+    for round_number in range(MAX_UNPROCESSED_ROUNDS):
+        if round_number:
+            time.sleep(random.uniform(0, 0.05 * 2 ** round_number))
+        answer = connection()._make_api_call(operation, {"RequestItems": pending})
+        answered(answer)
+        pending = answer.get(left_key) or {}
+        if not pending:
+            return
+    raise RuntimeError(f"DynamoDB left {operation} work unprocessed after every retry")
 
 
 def get_many(*wanted: Model) -> list[Any]:
-    """The items of these keys (models holding their keys only), from any of our tables, in one strongly consistent
-    BatchGetItem: in the order asked, None where there is no item. PynamoDB's batch_get reads one table a call; a
-    job that needs a discussion, its message and the tenant's status pays one call instead of three."""
-    def key_of(item: Model) -> dict[str, Any]:
-        hash_value, range_value = item._get_serialized_keys()
-        key = {item._hash_key_attribute().attr_name: {item._hash_key_attribute().attr_type: hash_value}}
-        range_attribute = item._range_key_attribute()
-        if range_attribute is not None:
-            key[range_attribute.attr_name] = {range_attribute.attr_type: range_value}
-        return key
-
+    """The items of these keys (models holding their keys only), from any of our tables, in strongly consistent
+    BatchGetItem calls of up to 100 keys: in the order asked, None where there is no item. PynamoDB's batch_get
+    reads one table a call; a job that needs a discussion, its message and the tenant's status pays one call
+    instead of three."""
     def identity(table: str, key: dict[str, Any]) -> str:
         return table + json.dumps(key, sort_keys=True)
 
-    asked = [(item.Meta.table_name, key_of(item)) for item in wanted]
+    asked = [(item.Meta.table_name, _key_of(item)) for item in wanted]
+    key_names = {table: list(key) for table, key in asked}
     found: dict[str, Any] = {}
-    pending: dict[str, Any] = {}
-    for table, key in asked:
-        pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-    for _ in range(MAX_UNPROCESSED_ROUNDS):
-        answer = connection()._make_api_call("BatchGetItem", {"RequestItems": pending})
+
+    def answered(answer: dict[str, Any]) -> None:
         for table, items in answer.get("Responses", {}).items():
-            key_names = [name for name, _ in next(k for t, k in asked if t == table).items()]
             for raw in items:
-                found[identity(table, {name: raw[name] for name in key_names})] = raw
-        pending = answer.get("UnprocessedKeys") or {}
-        if not pending:
-            break
-    else:
-        raise RuntimeError("DynamoDB left keys unprocessed after every retry")
+                found[identity(table, {name: raw[name] for name in key_names[table]})] = raw
+
+    unique = list(dict.fromkeys(identity(table, key) for table, key in asked))
+    by_identity = {identity(table, key): (table, key) for table, key in asked}
+    for start in range(0, len(unique), GET_KEYS_PER_CALL):
+        pending: dict[str, Any] = {}
+        for name in unique[start:start + GET_KEYS_PER_CALL]:
+            table, key = by_identity[name]
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        _until_processed("BatchGetItem", pending, "UnprocessedKeys", answered)
     return [type(item).from_raw_data(found[identity(table, key)]) if identity(table, key) in found else None
             for item, (table, key) in zip(wanted, asked, strict=True)]
+
+
+def put_many(*items: Model) -> None:
+    """Save these items, of any of our tables, in BatchWriteItem calls of up to 25 (plain, unconditional puts: for
+    idempotent writes only). PynamoDB's batch_write writes one table a call."""
+    requests = [(item.Meta.table_name, {"PutRequest": {"Item": item.serialize()}}) for item in items]
+    for start in range(0, len(requests), PUT_ITEMS_PER_CALL):
+        pending: dict[str, Any] = {}
+        for table, request in requests[start:start + PUT_ITEMS_PER_CALL]:
+            pending.setdefault(table, []).append(request)
+        _until_processed("BatchWriteItem", pending, "UnprocessedItems", lambda answer: None)
 
 
 def set_or_remove(attribute: Attribute, value: Any) -> Action:

@@ -1,4 +1,4 @@
-"""db.get_many: items of several tables in one BatchGetItem, in the order asked, None where absent."""
+"""db.get_many and db.put_many: items of several tables a call, in the order asked, None where absent."""
 from __future__ import annotations
 
 from chalicelib import db
@@ -35,3 +35,36 @@ def test_keys_dynamodb_leaves_unprocessed_are_asked_again(aws, monkeypatch):
     (status,) = db.get_many(TenantReputation("tenant-a", "status"))
 
     assert status is not None and status.reason == "bounces" and len(requests) == 2
+
+
+def test_more_keys_than_one_call_takes_are_read_in_calls_of_a_hundred_and_duplicates_once(aws):
+    """BatchGetItem takes at most 100 keys and refuses a key named twice (ValidationException): 150 keys, one of
+    them asked twice, are two calls, and every position of the answer is filled."""
+    from bench.calls import counting
+
+    db.put_many(*[TenantReputation(f"tenant-{n}", "status", state="active") for n in range(0, 150, 2)])
+    asked = [TenantReputation(f"tenant-{n}", "status") for n in range(150)] + [TenantReputation("tenant-0", "status")]
+    with counting() as counter:
+        got = db.get_many(*asked)
+
+    assert counter.by_operation()["dynamodb.BatchGetItem"] == 2
+    assert [item is not None for item in got] == [n % 2 == 0 for n in range(150)] + [True]
+    assert all(item.tenant_id == key.tenant_id for item, key in zip(got, asked, strict=True) if item is not None)
+
+
+def test_items_of_several_tables_are_put_25_to_a_call(aws):
+    from bench.calls import counting
+    from chalicelib.mail.models import MessageIdIndex, ReplyKey
+
+    items = ([ReplyKey(f"key-{n}", tenant_id="tenant-a", discussion_id="d", recipient=f"r{n}@x.example")
+              for n in range(20)]
+             + [MessageIdIndex(f"id-{n}@x.example", tenant_id="tenant-a", discussion_id="d", origin="ours")
+                for n in range(10)])
+    with counting() as counter:
+        db.put_many(*items)
+
+    assert counter.by_operation()["dynamodb.BatchWriteItem"] == 2
+    stored = db.get_many(*[ReplyKey(f"key-{n}") for n in range(20)],
+                         *[MessageIdIndex(f"id-{n}@x.example") for n in range(10)])
+    assert [getattr(item, "recipient", None) for item in stored[:20]] == [f"r{n}@x.example" for n in range(20)]
+    assert all(item.origin == "ours" for item in stored[20:])

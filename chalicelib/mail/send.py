@@ -33,7 +33,14 @@ from pynamodb.expressions.update import Action
 from chalicelib import claims, clock, db, jobs
 from chalicelib.auth import Principal
 from chalicelib.config import settings
-from chalicelib.db import VersionConflict, cancellation_codes, refused_by_condition, retry_on_conflict, transaction
+from chalicelib.db import (
+    VersionConflict,
+    cancellation_codes,
+    conflicted,
+    refused_by_condition,
+    retry_on_conflict,
+    transaction,
+)
 from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
@@ -43,7 +50,7 @@ from chalicelib.mail.copies import external_recipients
 from chalicelib.mail.models import CommunicationSettings, MessageIdIndex, ReplyKey
 from chalicelib.tracking import counters, suppression
 from chalicelib.tracking.ids import tracking_id
-from chalicelib.tracking.models import EmailTracking
+from chalicelib.tracking.models import EmailTracking, Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -163,60 +170,72 @@ def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[
 
 
 def run_fanout(payload: dict[str, Any]) -> None:
-    """Job: write the tracking record of each copy of one message and queue a job per copy."""
+    """Job: write the tracking record of each copy of one message and queue a job per copy.
+
+    DynamoDB calls, whatever the number of recipients (≤ 39): the discussion, the message and the tenant's settings
+    (one BatchGetItem); the recipients' suppression states with their copies written by an earlier run (one
+    BatchGetItem); the reply keys and the message's Message-IDs (BatchWriteItem, 25 a call); the copies with the
+    message's `total` (one transaction); the history (one Query, kept a minute)."""
     tenant_id, discussion_id, message_id = payload["tenant_id"], payload["discussion_id"], payload["message_id"]
-    try:
-        discussion = discussions.load(tenant_id, discussion_id)
-        message = Message.get(discussions.discussion_key(tenant_id, discussion_id), message_id)
-    except (NotFound, Message.DoesNotExist):
+    discussion, message, config = db.get_many(
+        Discussion(tenant_id, discussion_id), Message(discussions.discussion_key(tenant_id, discussion_id), message_id),
+        CommunicationSettings(tenant_id))
+    if discussion is None or message is None:
         logger.info("send of %s/%s dropped: the discussion or message is gone", discussion_id, message_id)
         return None
     current = {p.email.lower(): p for p in external_recipients(discussion)}
-    # Still participants and not suppressed since the request (one BatchGet).
-    wanted = [current[r.lower()] for r in payload["recipients"] if r.lower() in current]
-    states = suppression.states(tenant_id, [p.email for p in wanted])
+    # Still participants and not suppressed since the request; and their copies, if an earlier run wrote them.
+    wanted = list({r.lower(): current[r.lower()] for r in payload["recipients"] if r.lower() in current}.values())
+    pixels = [tracking_id(tenant_id, discussion_id, message_id, p.email) for p in wanted]
+    found = db.get_many(*[Suppression(tenant_id, p.email.lower()) for p in wanted],
+                        *[EmailTracking(pixel) for pixel in pixels])
+    states = {p.email.lower(): item for p, item in zip(wanted, found[:len(wanted)], strict=True) if item is not None}
+    existing = {item.tracking_pixel_id: item for item in found[len(wanted):] if item is not None}
     wanted = [p for p in wanted if not (p.email.lower() in states and states[p.email.lower()].suppressed_at)]
     soft_bouncing = {email for email, item in states.items() if item.soft_bounces_in_a_row}
-    _anchors(discussion, message_id, wanted)
-    pixels = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
-                                                     soft_bouncing))
+    domain = (config.email_reply_domain if config else None) or settings().default_reply_domain
+    _anchors(discussion, message_id, wanted, domain)
+    first = [existing]
+    queued = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
+                                                     soft_bouncing, first.pop() if first else None))
     # What each copy needs of the history, read here once for the message rather than by each copy.
     by_recipient = {tracking_id(tenant_id, discussion_id, message_id, p.email): p.email for p in wanted}
-    plans = copies.plans(discussion, message, [by_recipient[pixel] for pixel in pixels],
+    plans = copies.plans(discussion, message, [by_recipient[pixel] for pixel in queued],
                          {recipient: pixel for pixel, recipient in by_recipient.items()})
     jobs.send_direct("mail.copy", [plan.as_payload() for plan in plans])
     return None
 
 
-def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMap]) -> None:
+def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMap], domain: str) -> None:
     """What every copy of the message shares, written once here rather than by each copy: the reply key of each
     recipient, and the thread's and the message's own Message-IDs in the index inbound mail is matched by. Plain
-    idempotent writes: parallel copies would otherwise collide on these items in their transactions (DynamoDB
-    cancels one of two transactions touching one item: TransactionConflict)."""
+    idempotent writes, of both tables together (db.put_many): parallel copies would otherwise collide on these items
+    in their transactions (DynamoDB cancels one of two transactions touching one item: TransactionConflict)."""
     tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
-    domain = communication.get(tenant_id).email_reply_domain or settings().default_reply_domain
-    with ReplyKey.batch_write() as keys:
-        for person in people:
-            keys.save(ReplyKey(anchors.reply_key(tenant_id, discussion_id, person.email), tenant_id=tenant_id,
-                               discussion_id=discussion_id, recipient=person.email))
-    with MessageIdIndex.batch_write() as index:
-        for origin, value in {"ours": anchors.our_message_id(message_id, domain),
-                              "thread": discussion.email_thread_id}.items():
-            index.save(MessageIdIndex(anchors.index_key(value), tenant_id=tenant_id, discussion_id=discussion_id,
-                                      message_id=message_id, origin=origin))
+    keys = [ReplyKey(anchors.reply_key(tenant_id, discussion_id, person.email), tenant_id=tenant_id,
+                     discussion_id=discussion_id, recipient=person.email) for person in people]
+    index = [MessageIdIndex(anchors.index_key(value), tenant_id=tenant_id, discussion_id=discussion_id,
+                            message_id=message_id, origin=origin)
+             for origin, value in {"ours": anchors.our_message_id(message_id, domain),
+                                   "thread": discussion.email_thread_id}.items()]
+    db.put_many(*keys, *index)
 
 
 def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool,
-                  soft_bouncing: set[str]) -> list[str]:
-    """New copies as `queued`; copies waiting (or, when sent again by name, failed) queued again. Returns the copies
-    to queue jobs for. A concurrent fan-out of the same message makes it read again (VersionConflict). A copy to an
-    address counting soft bounces is marked, so that its delivery alone ends the run (tracking/events.py)."""
+                  soft_bouncing: set[str], existing: dict[str, EmailTracking] | None) -> list[str]:
+    """New copies as `queued`; copies waiting (or, when sent again by name, failed) queued again; the message's
+    `total` moved by the new ones, in the same transaction. Returns the copies to queue jobs for. `existing`: the
+    copies as the caller just read them (None: read them now). A concurrent fan-out of the same message makes it read
+    again (VersionConflict). A copy to an address counting soft bounces is marked, so that its delivery alone ends
+    the run (tracking/events.py)."""
     tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
+    key = discussions.discussion_key(tenant_id, discussion_id)
     by_pixel = {tracking_id(tenant_id, discussion_id, message_id, p.email): p for p in people}
-    existing = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(by_pixel))}
+    if existing is None:
+        existing = {r.tracking_pixel_id: r for r in EmailTracking.batch_get(list(by_pixel))}
     now = clock.now_iso()
     queue: list[str] = []
-    created = 0
+    new = [pixel for pixel in by_pixel if pixel not in existing]
     try:
         with transaction() as tx:
             for pixel, person in by_pixel.items():
@@ -224,14 +243,12 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
                 if record is None:
                     tx.save(EmailTracking(
                         pixel, tenant_id=tenant_id, discussion_id=discussion_id, message_id=message_id,
-                        recipient_email=person.email, recipient_type=person.recipient_type,
-                        discussion_key=discussions.discussion_key(tenant_id, discussion_id),
+                        recipient_email=person.email, recipient_type=person.recipient_type, discussion_key=key,
                         message_recipient=f"{message_id}#{person.email}", state="queued", attempts=0,
                         retry_shard=_shard(pixel), queued_at=now,
                         soft_bounce_run=person.email.lower() in soft_bouncing or None),
                         condition=EmailTracking.tracking_pixel_id.does_not_exist())
                     queue.append(pixel)
-                    created += 1
                 elif record.state == "failed" and (again or record.retry_shard):
                     tx.update(record, actions=[EmailTracking.state.set("queued"), EmailTracking.queued_at.set(now),
                                                EmailTracking.retry_shard.set(_shard(pixel))],
@@ -239,11 +256,13 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
                     queue.append(pixel)
                 elif record.state == "queued":
                     queue.append(pixel)  # its job may have been lost with an earlier run of this fan-out
+            total = counters.move(key, message_id, None, total=len(new))
+            if total is not None:
+                tx.update(total[0], actions=total[1])
     except TransactWriteError as error:
-        if "ConditionalCheckFailed" in cancellation_codes(error):
+        if "ConditionalCheckFailed" in cancellation_codes(error) or conflicted(error):
             raise VersionConflict(message_id) from error
         raise
-    counters.count(discussions.discussion_key(tenant_id, discussion_id), message_id, total=created)
     return queue
 
 

@@ -49,9 +49,10 @@ def count(discussion_key: str, message_id: str, copy_id: str | None = None, **de
         outlasting_transactions(lambda: item.update(actions=actions))
 
 
-def move(discussion_key: str, message_id: str, copy_id: str, **deltas: int) -> tuple[TrackingCounter, list[Any]] | None:
-    """The counter item of the copy's shard and the actions of this move, for a transaction of PynamoDB's own
-    (a claim's end); None when every delta is 0."""
+def move(discussion_key: str, message_id: str, copy_id: str | None,
+         **deltas: int) -> tuple[TrackingCounter, list[Any]] | None:
+    """The counter item of the copy's shard (None: the message's own item) and the actions of this move, for a
+    transaction of PynamoDB's own (a claim's end, the fan-out's copies); None when every delta is 0."""
     actions = _actions(deltas)
     return (_item(discussion_key, message_id, copy_id), actions) if actions else None
 
