@@ -178,10 +178,17 @@ def _mutate(tenant_id: str, discussion_id: str, change: Callable[[Discussion], _
 # ---------------------------------------------------------------- reads
 
 
-def load(tenant_id: str, discussion_id: str) -> Discussion:
-    """The discussion of this tenant; NotFound for an unknown id or another tenant's id alike."""
+def key_of(tenant_id: str, discussion_id: str) -> Discussion:
+    """The key of this tenant's discussion, to read it with other items (db.get_many); NotFound for an id no
+    discussion can have."""
     if not discussion_id or len(discussion_id) > 64:
         raise NotFound("discussion not found")
+    return Discussion(tenant_id, discussion_id)
+
+
+def load(tenant_id: str, discussion_id: str) -> Discussion:
+    """The discussion of this tenant; NotFound for an unknown id or another tenant's id alike."""
+    key_of(tenant_id, discussion_id)
     try:
         return Discussion.get(tenant_id, discussion_id, consistent_read=True)
     except DoesNotExist:

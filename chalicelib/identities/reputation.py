@@ -214,9 +214,10 @@ def reason_of(status: TenantReputation | None) -> str | None:
     return status.reason if status is not None and status.state == "paused" else None
 
 
-def ensure_sending_allowed(tenant_id: str) -> None:
-    """409 naming `sending` while the tenant is paused: the one check before any email of the tenant goes out."""
-    reason = pause_reason(tenant_id)
+def refuse_if_paused(status: TenantReputation | None) -> None:
+    """409 naming `sending` while the tenant whose status item this is (`status_key`, read with other items) is
+    paused: the one check before a send is queued."""
+    reason = reason_of(status)
     if reason:
         raise Conflict(f"sending is paused for this tenant: {reason}", field="sending")
 

@@ -45,10 +45,10 @@ from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.identities import reputation
-from chalicelib.mail import anchors, communication, copies, ses
+from chalicelib.mail import anchors, copies, ses
 from chalicelib.mail.copies import external_recipients
 from chalicelib.mail.models import CommunicationSettings, MessageIdIndex, ReplyKey
-from chalicelib.tracking import counters, suppression
+from chalicelib.tracking import counters
 from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking, Suppression
 
@@ -89,25 +89,29 @@ class Queued:
 
 
 def queue_send(principal: Principal, discussion_id: str, message_id: str | None = None) -> Queued:
-    """Record what is to be sent and queue it: 4 DynamoDB reads (5 for a named message), 1 transaction, and an SQS
-    call per 10 messages, whatever the number of recipients."""
+    """Record what is to be sent and queue it: 3 DynamoDB reads (the settings, the discussion and the tenant's
+    status, and a named message, in one BatchGetItem; the outbox; the recipients' suppressions, with a named
+    message's copies), 1 transaction, and an SQS call per 10 messages, whatever the number of recipients."""
     tenant_id = principal.tenant_id
-    config = communication.get(tenant_id)
-    discussion = discussions.load(tenant_id, discussion_id)
-    if not config.email_integration_enabled:
+    key = discussions.discussion_key(tenant_id, discussion_id)
+    config, discussion, status, *named = db.get_many(
+        CommunicationSettings(tenant_id), discussions.key_of(tenant_id, discussion_id),
+        reputation.status_key(tenant_id), *([Message(key, message_id)] if message_id else []))
+    if discussion is None:
+        raise NotFound("discussion not found")
+    if config is None or not config.email_integration_enabled:
         raise Conflict("email integration is disabled for this tenant; enable it in the communication settings",
                        field="email_integration_enabled")
     if discussion.status == "closed":
         raise Conflict("the discussion is closed; reopen it to send", field="status")
-    reputation.ensure_sending_allowed(tenant_id)  # a tenant over SES's bounce/complaint levels is paused
+    reputation.refuse_if_paused(status)  # a tenant over SES's bounce/complaint levels is paused
     tracking = f"/api/tenant/threads/{discussion.discussion_id}/tracking"
     answer = Queued(tracking_url=tracking)
     recipients = [p.email for p in external_recipients(discussion)]
-    message_ids = _messages_to_send(discussion, message_id)
+    message_ids = _messages_to_send(discussion, message_id, named[0] if named else None)
     if not recipients or not message_ids:
         return answer
-    suppressed = suppression.suppressed_among(tenant_id, recipients)
-    busy = _already_handled(discussion, message_id, recipients) if message_id else {}
+    suppressed, busy = _skipped(discussion, message_id, recipients)
     records = []
     for mid in message_ids:
         to = []
@@ -123,31 +127,39 @@ def queue_send(principal: Principal, discussion_id: str, message_id: str | None 
                                                         "requested_by": principal.user_id,
                                                         "again": bool(message_id)}))
             answer.queued.append({"message_id": mid, "recipients": to, "tracking_url": f"{tracking}?message_id={mid}"})
-    _commit_queue(discussion, message_ids, records)
-    jobs.dispatch_all(records)
+    if records or not named or named[0].outbox_key:  # else: nothing to queue, and no outbox to leave
+        _commit_queue(discussion, message_ids, records)
+        jobs.dispatch_all(records)
     return answer
 
 
-def _messages_to_send(discussion: Discussion, message_id: str | None) -> list[str]:
-    """The named message (checked), or the oldest messages waiting in the outbox: one read either way."""
-    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
+def _messages_to_send(discussion: Discussion, message_id: str | None, named: Message | None) -> list[str]:
+    """The named message (as read with the discussion, checked), or the oldest messages waiting in the outbox (one
+    Query)."""
     if message_id:
-        try:
-            message = Message.get(key, message_id)
-        except Message.DoesNotExist:
-            raise NotFound("message not found in this discussion", field="message_id") from None
-        if message.is_internal:
+        if named is None:
+            raise NotFound("message not found in this discussion", field="message_id")
+        if named.is_internal:
             raise Conflict("internal notes are never emailed", field="message_id")
-        return [message.message_id]
+        return [named.message_id]
+    key = discussions.discussion_key(discussion.tenant_id, discussion.discussion_id)
     return [m.message_id for m in Message.outbox.query(key, limit=MAX_MESSAGES_PER_SEND)]
 
 
-def _already_handled(discussion: Discussion, message_id: str, recipients: list[str]) -> dict[str, str]:
-    """For a message sent again by name: its copies already sent or on their way (one BatchGet of at most 40)."""
-    pixels = {tracking_id(discussion.tenant_id, discussion.discussion_id, message_id, r): r for r in recipients}
+def _skipped(discussion: Discussion, message_id: str | None, recipients: list[str]) -> tuple[set[str], dict[str, str]]:
+    """The recipients suppressed, and for a message sent again by name those whose copy is already sent or on its
+    way (recipient → reason): one BatchGetItem (at most 2 × 39 keys)."""
+    tenant_id = discussion.tenant_id
+    pixels = ({tracking_id(tenant_id, discussion.discussion_id, message_id, r): r for r in recipients}
+              if message_id else {})
+    found = db.get_many(*[Suppression(tenant_id, r.lower()) for r in recipients],
+                        *[EmailTracking(pixel) for pixel in pixels])
+    suppressed = {r.lower() for r, item in zip(recipients, found, strict=False) if item is not None
+                  and item.suppressed_at}
     reasons = {"sent": "already sent", "queued": "in progress", "sending": "in progress", "uncertain": "uncertain"}
-    return {pixels[record.tracking_pixel_id]: reasons[record.state]
-            for record in EmailTracking.batch_get(list(pixels)) if record.state in reasons}
+    busy = {pixels[record.tracking_pixel_id]: reasons[record.state] for record in found[len(recipients):]
+            if record is not None and record.state in reasons}
+    return suppressed, busy
 
 
 def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[Any]) -> None:

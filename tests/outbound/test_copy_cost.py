@@ -176,3 +176,28 @@ def test_the_copy_that_writes_the_messages_ses_id_meeting_another_writer_there_w
     assert api.get(f"{THREADS}/{discussion['id']}").data["messages"][0]["email_message_id"]
     statistics = api.get(f"{THREADS}/{discussion['id']}/tracking").data
     assert (statistics["total"], statistics["sent"], statistics["failed"]) == (3, 3, 0)  # counted once, in the end
+
+
+def test_the_send_request_is_four_dynamodb_calls_and_three_for_a_named_message(api, enabled, send, run_jobs):
+    """The settings, the discussion, the tenant's status (and a named message) in one BatchGetItem; the outbox (one
+    Query) unless a message is named; the recipients' suppressions (with a named message's copies) in one
+    BatchGetItem; the jobs and the outbox's change in one transaction — whatever the number of recipients."""
+    discussion = _discussion(api)
+
+    def request(body: dict) -> tuple[dict, dict[str, int]]:
+        with counting() as counter:
+            response = api.post(f"{THREADS}/{discussion['id']}/send", body)
+        assert response.status_code == 202, response.data
+        return response.data, {name: count for name, count in counter.by_operation().items()
+                               if name.startswith("dynamodb.")}
+
+    answer, calls = request({})
+    assert len(answer["queued"]) == 1 and len(answer["queued"][0]["recipients"]) == 3
+    assert calls == {"dynamodb.BatchGetItem": 2, "dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1}
+    run_jobs()
+    message_id = answer["queued"][0]["message_id"]
+    again, calls = request({"message_id": message_id})  # every copy sent already: nothing queued, nothing written
+    assert again["queued"] == [] and {skip["reason"] for skip in again["skipped"]} == {"already sent"}
+    assert calls == {"dynamodb.BatchGetItem": 2}
+    missing = api.post(f"{THREADS}/{discussion['id']}/send", {"message_id": "no-such-message"})
+    assert missing.status_code == 404 and "message_id" in str(missing.data)
