@@ -2,6 +2,7 @@
 
 Route modules name their services through `lazy_module`: importing the app registers every route without
 loading PynamoDB, botocore or the mail machinery; the first request that needs them loads them.
+`collect_after_first_call` (a middleware of every handler) keeps the garbage collector out of that loading.
 """
 from __future__ import annotations
 
