@@ -12,6 +12,7 @@ from chalicelib.discussions.routes import blueprint as discussions
 from chalicelib.docs_page import blueprint as docs_page
 from chalicelib.http import framework_errors
 from chalicelib.identities.routes import blueprint as identities
+from chalicelib.lazy import collect_after_first_call
 from chalicelib.mail.routes import blueprint as mail
 from chalicelib.notifications.routes import blueprint as notifications
 from chalicelib.openapi import blueprint as openapi
@@ -34,6 +35,8 @@ app.register_blueprint(users)
 app.register_blueprint(identities)
 app.register_blueprint(openapi)
 app.register_blueprint(docs_page)
+# Every handler: no garbage collection while a cold container's first call loads the code (chalicelib/lazy.py).
+app.register_middleware(collect_after_first_call, "all")
 # Chalice's own 415/405/500 answers in each API family's error shape.
 app.register_middleware(framework_errors, "http")
 # Browser origins allowed per stage (CORS_ALLOWED_ORIGINS, none by default); preflights on every path.

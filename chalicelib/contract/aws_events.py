@@ -29,7 +29,7 @@ Objects = Annotated[list[dict[str, Any]], _only(dict)]
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class SnsEnvelope(Payload):

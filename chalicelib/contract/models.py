@@ -13,7 +13,7 @@ BoardKey = Annotated[int, Field(ge=1, le=MAX_BOARD_ID)]
 class Request(BaseModel):
     """A request body: unknown fields refused, every field checked by its type (chalicelib/contract/types.py)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     def given(self) -> dict[str, Any]:
         """The fields the client sent, validated (an update changes only these)."""
@@ -23,20 +23,20 @@ class Request(BaseModel):
 class Query(BaseModel):
     """Query parameters: every value arrives as a string; parameters the operation does not take are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Path(BaseModel):
     """Path parameters (always present: API Gateway routes only requests that have them)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Answer(BaseModel):
     """A response: what the view returns is checked against it and serialised from it; a field the model does not
     name is an error in our code (500), so the document cannot fall behind the answers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ErrorDetail(Answer):
