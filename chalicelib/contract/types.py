@@ -10,7 +10,8 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
@@ -80,50 +81,6 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
     return schema
 
 
-_T = TypeVar("_T")
-
-
-@dataclass_transform(frozen_default=True)
-def parameters(cls: type[_T]) -> type[_T]:
-    """`@dataclass(frozen=True)` for the field types, without its code generation: the class's annotated names, in
-    order, are its parameters (positional or by name; a class attribute is the default), set once and compared as a
-    tuple. Generating the methods of the 16 types with `dataclasses` cost a cold first request 5 ms of CPU
-    (bench/coldstart.py); type checkers read this decorator as a dataclass (PEP 681)."""
-    names = tuple(cls.__dict__.get("__annotations__", {}))
-    defaults = {name: cls.__dict__[name] for name in names if name in cls.__dict__}
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
-            raise TypeError(f"{cls.__name__}() takes at most {len(names)} positional arguments")
-        given = {**defaults, **dict(zip(names, args, strict=False))}
-        for name, value in kwargs.items():
-            if name not in names or name in names[:len(args)]:
-                raise TypeError(f"{cls.__name__}() got an unexpected or repeated argument {name!r}")
-            given[name] = value
-        for name in names:
-            if name not in given:
-                raise TypeError(f"{cls.__name__}() missing argument {name!r}")
-            object.__setattr__(self, name, given[name])
-
-    def values(self: Any) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in names)
-
-    def __eq__(self: Any, other: object) -> bool:
-        return values(self) == values(other) if other.__class__ is self.__class__ else NotImplemented
-
-    def __repr__(self: Any) -> str:
-        return f"{cls.__qualname__}({', '.join(f'{name}={getattr(self, name)!r}' for name in names)})"
-
-    def frozen(self: Any, name: str, *value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    methods = {"__init__": __init__, "__eq__": __eq__, "__hash__": lambda self: hash(values(self)),
-               "__repr__": __repr__, "__setattr__": frozen, "__delattr__": frozen}
-    for name, method in methods.items():
-        setattr(cls, name, method)
-    return cls
-
-
 class _Type:
     """Base of the field types: a plain validator (our check) and the JSON Schema written from the same fields."""
 
@@ -140,7 +97,7 @@ class _Type:
         return self.schema()
 
 
-@parameters
+@dataclass(frozen=True)
 class Text(_Type):
     """A string: trimmed (unless strip=False), bounded, without control characters (nor line breaks when single_line).
 
@@ -187,7 +144,7 @@ class Text(_Type):
         return _nullable(schema, not self.required)
 
 
-@parameters
+@dataclass(frozen=True)
 class Checked(_Type):
     """A Text whose value must also pass `test`; `code` names the failure (an IANA zone, an E.164 number)."""
 
@@ -214,7 +171,7 @@ class Checked(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class Choice(_Type):
     """One of `values` (case-insensitive when asked, then answered in the listed spelling); None reads as `default`."""
 
@@ -244,7 +201,7 @@ class Choice(_Type):
         return _nullable(schema, not self.required)
 
 
-@parameters
+@dataclass(frozen=True)
 class Flag(_Type):
     """true or false (never "true" or 1); None reads as `default`."""
 
@@ -274,7 +231,7 @@ def _integral(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-@parameters
+@dataclass(frozen=True)
 class Integer(_Type):
     """An integer from `minimum` to `maximum` (a tenant field: one message for type and range)."""
 
@@ -297,7 +254,7 @@ class Integer(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class BoardId(_Type):
     """A board id in a body: an integer from 1 to 2^53-1; null (or 0) on a required field is "required"."""
 
@@ -323,7 +280,7 @@ class BoardId(_Type):
         return _nullable(schema, not self.required)
 
 
-@parameters
+@dataclass(frozen=True)
 class BoardIdList(_Type):
     """A list of board ids; duplicates collapse (first kept), at most `max_items` distinct."""
 
@@ -349,7 +306,7 @@ class BoardIdList(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class JsonText(_Type):
     """A string that holds JSON text (the Zoom meeting's details)."""
 
@@ -374,7 +331,7 @@ class JsonText(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class Email(_Type):
     """A bare addr-spec (no display name), lower-cased; parsed by the standard library, not a regex."""
 
@@ -406,7 +363,7 @@ class Email(_Type):
 DOMAIN_PATTERN = r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 
 
-@parameters
+@dataclass(frozen=True)
 class Domain(_Type):
     """A DNS domain name (letters, digits, hyphens; at least two labels), lower-cased."""
 
@@ -434,7 +391,7 @@ class Domain(_Type):
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
 
 
-@parameters
+@dataclass(frozen=True)
 class Base64File(_Type):
     """A file as standard base64 (padding required), decoded to bytes."""
 
@@ -456,7 +413,7 @@ class Base64File(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class IdText(_Type):
     """An opaque id (a path segment or a body field): 1 to max_length characters."""
 
@@ -479,7 +436,7 @@ def _digits(raw: str, most: int) -> bool:
     return raw.isascii() and raw.isdigit() and len(raw) <= most
 
 
-@parameters
+@dataclass(frozen=True)
 class PageLimit(_Type):
     """A page size in a query: 1 to `maximum` (absent: the field's default; present but empty: refused)."""
 
@@ -495,7 +452,7 @@ class PageLimit(_Type):
         return {"type": "integer", "minimum": 1, "maximum": self.maximum, "default": self.default}
 
 
-@parameters
+@dataclass(frozen=True)
 class PositiveId(_Type):
     """A board id in a path or a query: ASCII digits, 1 to 2^53-1. `label` names it in errors (a path's
     `{thread_id}` is the record's `Id`)."""
@@ -516,7 +473,7 @@ class PositiveId(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class PathText(_Type):
     """A tenant path segment: any text is taken; an id that names nothing (too long included) is the service's 404."""
 
@@ -540,7 +497,7 @@ class PathText(_Type):
         return schema
 
 
-@parameters
+@dataclass(frozen=True)
 class Cursor(_Type):
     """A page cursor: opaque, issued by the service (checked where it is opened, chalicelib/db.py)."""
 
