@@ -138,9 +138,9 @@ def installed() -> Iterator[None]:
         yield
         return
     DynamoDBBackend.transact_write_items = _transact_write_items(original)  # type: ignore[method-assign]
-    models.copy = _CopyWithoutTables()  # type: ignore[attr-defined,assignment]
+    models.copy = _CopyWithoutTables()  # type: ignore[assignment]
     try:
         yield
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-        models.copy = copy  # type: ignore[attr-defined]
+        models.copy = copy

@@ -136,7 +136,7 @@ def _print_calls(worlds: list[dict[str, Any]], digests: dict[str, Any]) -> list[
     for world in worlds:
         if world["incomplete"]:
             print(f"\n{world['size']:,} discussions: {world['incomplete']}; the rows after it are not measured "
-                  "(moto's transact_write_items deep-copies the whole table to roll back, for each transaction)")
+                  "(the process's address space is capped by --memory-limit-gb)")
     print()
     return rows
 
