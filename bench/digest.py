@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import os
 import pathlib
@@ -35,20 +36,23 @@ SECONDS_PER_CALL = 0.010  # the latency budget of one DynamoDB, SES or SQS call
 SECONDS_PER_HOP = 1.0     # allowance for SQS to hand a shard's continuation to a Lambda (a poll, a cold start)
 
 
-def measure(users_count: int, notifications: int, fan_out_users: int | None = None) -> dict:
+def measure(users_count: int, notifications: int, fan_out_users: int | None = None,
+            fan_out_shards: int | None = None) -> dict:
     """Seed `users_count` users with `notifications` waiting each, send every digest, measure the fan-out of
-    `fan_out_users` due users (default max(users_count, FAN_OUT_USERS)), and report."""
+    `fan_out_users` due users (default max(users_count, FAN_OUT_USERS)), and report. `fan_out_shards`: the due users
+    all in that many shards (the smoke test's few users still make full runs and continuations)."""
     # isort: off
     from tests.conftest import _CONFIG  # noqa: F401 - first: the test environment (stage local, fake credentials)
     # isort: on
     import boto3
     from moto import mock_aws
 
+    from bench import moto_fixes
     from chalicelib import clock
     from scripts.bootstrap import bootstrap
 
     world = mock_aws()
-    with world:
+    with world, moto_fixes.installed():  # moto's transactions copy only the items they name (bench/moto_fixes.py)
         world.reset()  # a fresh AWS, also inside a test session's moto world (tests/conftest.py)
         bootstrap("local")
         from chalicelib.mail.models import CommunicationSettings
@@ -94,7 +98,8 @@ def measure(users_count: int, notifications: int, fan_out_users: int | None = No
             started = time.perf_counter()
             replay(recorded)
             baseline_timings.append(time.perf_counter() - started)
-        fan_out = measure_fan_out(max(users_count, FAN_OUT_USERS) if fan_out_users is None else fan_out_users)
+        fan_out = measure_fan_out(max(users_count, FAN_OUT_USERS) if fan_out_users is None else fan_out_users,
+                                  fan_out_shards)
 
     per_digest = statistics.median(timings)
     baseline_seconds = statistics.median(baseline_timings)
@@ -138,8 +143,9 @@ def measure(users_count: int, notifications: int, fan_out_users: int | None = No
     return results
 
 
-def measure_fan_out(users_count: int) -> dict:
-    """Inside measure()'s moto: make `users_count` users due, tick, run every shard job, collect the user jobs."""
+def measure_fan_out(users_count: int, shards: int | None = None) -> dict:
+    """Inside measure()'s moto: make `users_count` users due, tick, run every shard job, collect the user jobs.
+    With `shards`, every due user is in one of the first `shards` shards (the others are started and find nobody)."""
     import boto3
 
     from bench.calls import CallCounter, counting_inside
@@ -150,12 +156,15 @@ def measure_fan_out(users_count: int) -> dict:
 
     tenant = "fanout"
     due_at = clock.iso(clock.now().replace(minute=0, second=0, microsecond=0))
-    users = [str(500_000 + n) for n in range(users_count)]
+    candidates = (str(500_000 + n) for n in itertools.count())
+    users = list(itertools.islice((user for user in candidates
+                                   if shards is None or int(digest_shard(tenant, user)) < shards), users_count))
     with UserProfile.batch_write() as batch:  # what schedule_digest_in leaves on a user with a digest waiting
         for user in users:
             batch.save(UserProfile(tenant, user, email=f"f{user}@bench.example", digest_due_at=due_at,
                                    digest_shard=digest_shard(tenant, user), digest_pending_version=1))
-    per_shard = collections.Counter(digest_shard(tenant, user) for user in users)
+    per_shard = collections.Counter({str(shard): 0 for shard in range(DIGEST_SHARDS)})
+    per_shard.update(digest_shard(tenant, user) for user in users)
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.get_queue_url(QueueName=jobs.QUEUE_NAME)["QueueUrl"]

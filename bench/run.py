@@ -38,6 +38,10 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     parser.add_argument("--memory-limit-gb", type=float, default=12.0,
                         help="address space for this process: moto's MemoryError, not the machine's OOM killer")
+    parser.add_argument("--calls-only", action="store_true",
+                        help="only the calls per request and the sending costs of each size (no timing beside "
+                             "boto3, digest or cold start): a partial run, e.g. --sizes 100000 --calls-only is the "
+                             "100,000 column as the full run measures it")
     arguments = parser.parse_args()
     sizes = arguments.sizes or (QUICK_SIZES if arguments.quick else FULL_SIZES)
     limit = int(arguments.memory_limit_gb * 2**30)
@@ -52,25 +56,36 @@ def main() -> None:
     for index, size in enumerate(sizes):
         print(f"seeding and measuring a tenant of {size:,} discussions …", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        world = routes.measure(size, throughput=(20 if arguments.quick else 200) if index == 0 else 0,
-                               sending=1 if arguments.quick else 2)
+        throughput = 0 if arguments.calls_only or index else 20 if arguments.quick else 200
+        world = routes.measure(size, throughput=throughput, sending=1 if arguments.quick else 2)
         world["seconds"] = round(time.perf_counter() - started, 1)
+        print(f"{size:,} discussions: {world['seconds']:g} s (seeding {world['seeding_seconds']:g} s)",
+              file=sys.stderr, flush=True)
         worlds.append(world)
-    digests = digest.measure(20 if arguments.quick else 200, 5)
-    cold = coldstart.measure(runs=3 if arguments.quick else 7, package=not arguments.quick)
+    if arguments.calls_only:
+        digests: dict[str, Any] = {}
+        cold: dict[str, Any] = {}
+    else:
+        digests = digest.measure(20 if arguments.quick else 200, 5)
+        cold = coldstart.measure(runs=3 if arguments.quick else 7, package=not arguments.quick)
 
     command = "make bench QUICK=1" if arguments.quick else "make bench"
+    if arguments.sizes or arguments.calls_only:
+        command = " ".join(["bench/run.py", *sys.argv[1:]])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     when = datetime.now(UTC)
     print(f"`{command}`, {when:%Y-%m-%d %H:%M} UTC, {machine}\n")
     rows = _print_calls(worlds, digests)
-    _print_sending(worlds[0]["sending"])
-    _print_time(worlds[0]["throughput"], digests)
-    _print_cold_start(cold)
+    if "sending" in worlds[0]:
+        _print_sending(worlds[0]["sending"])
+    if digests:
+        _print_time(worlds[0]["throughput"], digests)
+        _print_cold_start(cold)
     results = {"when": when.isoformat(timespec="seconds"), "command": command, "machine": machine,
-               "sizes": list(sizes), "requests": rows, "sending": worlds[0]["sending"],
-               "throughput": worlds[0]["throughput"], "digest": digests, "cold_start": cold,
+               "sizes": list(sizes), "requests": rows, "sending": worlds[0].get("sending"),
+               "throughput": worlds[0].get("throughput"), "digest": digests, "cold_start": cold,
                "seconds_per_size": {str(w["size"]): w["seconds"] for w in worlds},
+               "row_seconds_per_size": {str(w["size"]): w["row_seconds"] for w in worlds},
                "incomplete": {str(w["size"]): w["incomplete"] for w in worlds if w["incomplete"]},
                "seeding_seconds_per_size": {str(w["size"]): w["seeding_seconds"] for w in worlds}}
     out = pathlib.Path(arguments.out)
@@ -111,15 +126,17 @@ def _print_calls(worlds: list[dict[str, Any]], digests: dict[str, Any]) -> list[
                                                for size, cell in zip(sizes, cells, strict=True) if cell},
                      "flat": flat, "runs": first["runs"], "entry_points": first["entry_points"],
                      "operations": first["operations"], "worst_operations": first["worst_operations"]})
-    print(f"| one user's digest (job body) | {digests['users']} | {_number(digests['dynamodb_calls_per_digest'])} / "
-          f"{digests['worst_dynamodb_calls_per_digest']} (any number of users) |" + " |" * (len(sizes) - 1)
-          + f" | digest.user job: digest.send_digest | {_operations(digests['calls_by_operation'])}; worst (the "
-          f"first in a container, settings and template not cached yet): "
-          f"{_operations(digests['worst_calls_by_operation'])} |")
+    if digests:
+        print(f"| one user's digest (job body) | {digests['users']} | "
+              f"{_number(digests['dynamodb_calls_per_digest'])} / {digests['worst_dynamodb_calls_per_digest']} "
+              "(any number of users) |" + " |" * (len(sizes) - 1)
+              + f" | digest.user job: digest.send_digest | {_operations(digests['calls_by_operation'])}; worst (the "
+              f"first in a container, settings and template not cached yet): "
+              f"{_operations(digests['worst_calls_by_operation'])} |")
     for world in worlds:
         if world["incomplete"]:
             print(f"\n{world['size']:,} discussions: {world['incomplete']}; the rows after it are not measured "
-                  "(moto's transact_write_items deep-copies the whole table to roll back, for each transaction)")
+                  "(the process's address space is capped by --memory-limit-gb)")
     print()
     return rows
 

@@ -5,22 +5,25 @@ varied data and must not grow from a tenant of 20 discussions to one of 200. Tim
 """
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.conftest import ROOT  # noqa: F401 - first: the test environment (stage local, fake credentials)
-
-pytestmark = pytest.mark.slow  # about 40 s: two tenants, 150 copies sent, 20 digests, 2,000 users fanned out
 
 HARNESS_CALLS = {"sqs.ReceiveMessage", "sqs.DeleteMessage", "sqs.GetQueueUrl", "sqs.PurgeQueue", "s3.PutObject"}
 
 
 @pytest.fixture(scope="module")
-def measured():
+def measured():  # the slow part (marked on each test using it): two tenants, 150 copies, 20 digests, a fan-out
     from bench import digest, routes
 
-    return routes.measure(20, sending=1), routes.measure(200, sending=0), digest.measure(20, 5)
+    # The fan-out's 250 due users all in one shard: two full runs of 100 and a continuation, every shard started.
+    return (routes.measure(20, sending=1), routes.measure(200, sending=0),
+            digest.measure(20, 5, fan_out_users=250, fan_out_shards=1))
 
 
+@pytest.mark.slow
 def test_no_request_event_or_job_costs_more_on_a_larger_tenant_in_any_run(measured):
     small, large, _ = measured
 
@@ -31,6 +34,7 @@ def test_no_request_event_or_job_costs_more_on_a_larger_tenant_in_any_run(measur
     assert grows == []
 
 
+@pytest.mark.slow
 def test_only_the_applications_own_calls_are_counted(measured):
     small, _, _ = measured
     figures = small["figures"]
@@ -44,6 +48,7 @@ def test_only_the_applications_own_calls_are_counted(measured):
     assert figures["pixel open"]["entry_points"] == ["HTTP GET /t/o/{pixel_file}"]
 
 
+@pytest.mark.slow
 def test_the_key_rows_cost_what_they_cost_today_median_and_worst(measured):
     figures = measured[0]["figures"]
     costs = {name: (figure["median"], figure["worst"]) for name, figure in figures.items()}
@@ -61,6 +66,7 @@ def test_the_key_rows_cost_what_they_cost_today_median_and_worst(measured):
     assert costs["job discussion.notify"] == (5, 5)
 
 
+@pytest.mark.slow
 def test_a_send_request_costs_the_same_whatever_it_queues(measured):
     sending = measured[0]["sending"]
 
@@ -70,6 +76,7 @@ def test_a_send_request_costs_the_same_whatever_it_queues(measured):
     assert "ses.SendRawEmail" not in sending["send request"]["worst_operations"]
 
 
+@pytest.mark.slow
 def test_the_jobs_of_a_send_cost_a_constant_plus_a_constant_per_recipient(measured):
     sending = measured[0]["sending"]
     jobs = {int(r): figure["worst"] for r, figure in sending["jobs of a send"].items()}
@@ -85,11 +92,148 @@ def test_the_jobs_of_a_send_cost_a_constant_plus_a_constant_per_recipient(measur
     assert backlog["dynamodb"] / 25 <= rest["dynamodb"] / 5  # per message, 25 at once cost no more than 5
 
 
+@pytest.mark.slow
 def test_one_users_digest_costs_seven_calls_eight_the_first_in_a_container(measured):
     digests = measured[2]
 
     assert digests["dynamodb_calls_per_digest"] == 7 and digests["worst_dynamodb_calls_per_digest"] == 8
     assert digests["rerun_outcomes"] == ["not due"]
     fan_out = digests["fan_out"]  # the bench itself fails if a due user is missed or queued twice
-    assert fan_out["user_jobs_queued"] == fan_out["users"] and fan_out["full_shard_runs"] > 0
+    assert fan_out["user_jobs_queued"] == fan_out["users"] == 250
+    assert fan_out["full_shard_runs"] == 2 and fan_out["longest_shard_chain_runs"] == 3  # 100, 100, then 50
     assert fan_out["per_full_shard_run"]["dynamodb_calls"] == 1 and fan_out["tick"]["dynamodb_calls"] == 0
+
+
+# The harness fix (bench/moto_fixes.py): the same transactions through moto as shipped and through moto with the
+# fix must end the same — the same error, the same cancellation reasons, the same items, partitions and streams.
+
+def _tables(client, suffix: str) -> tuple[str, str]:
+    pairs, flat = f"bench-pairs-{suffix}", f"bench-flat-{suffix}"
+    client.create_table(TableName=pairs, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                              {"AttributeName": "sk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    client.create_table(TableName=flat, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    for n in range(3):
+        client.put_item(TableName=pairs, Item={"pk": {"S": "p"}, "sk": {"S": f"s{n}"}, "count": {"N": str(n)},
+                                               "tags": {"SS": ["a", "b"]}, "doc": {"M": {"n": {"N": "1"}}}})
+        client.put_item(TableName=flat, Item={"id": {"S": f"f{n}"}, "count": {"N": str(n)}})
+    return pairs, flat
+
+
+def _state(client, tables: tuple[str, str]) -> dict:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    state = {}
+    for name, kind in zip(tables, ("pairs", "flat"), strict=True):
+        table = backend.tables[name]
+        state[kind] = {"items": sorted(map(repr, client.scan(TableName=name)["Items"])),
+                       "partitions": sorted(str(key) for key in table.items),
+                       "stream": len(table.stream_shard.items) if table.stream_shard else None}
+    return state
+
+
+def _outcome(client, fixed: bool, suffix: str, transaction) -> tuple[dict, dict | None, dict, bool]:
+    """(state before, the error's code, message and cancellation reasons, state after, table objects kept)."""
+    from botocore.exceptions import ClientError
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from bench import moto_fixes
+
+    tables = _tables(client, f"{suffix}-{'fixed' if fixed else 'moto'}")
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    objects = [backend.tables[name] for name in tables]
+    before = _state(client, tables)
+    error = None
+    with moto_fixes.installed() if fixed else contextlib.nullcontext():
+        try:
+            client.transact_write_items(TransactItems=transaction(*tables))
+        except ClientError as failure:
+            response = failure.response
+            error = {"code": response["Error"]["Code"], "message": response["Error"]["Message"],
+                     "reasons": response.get("CancellationReasons")}
+    kept = all(backend.tables[name] is table for name, table in zip(tables, objects, strict=True))
+    return before, error, _state(client, tables), kept
+
+
+def _half_way(pairs: str, flat: str) -> list[dict]:
+    """Writes of every kind (a new partition, an in-place update, a new item by Update, a delete, an
+    overwrite), then a ConditionCheck that fails: the transaction is cancelled after writing five items."""
+    return [
+        {"Put": {"TableName": pairs, "Item": {"pk": {"S": "new"}, "sk": {"S": "s0"}}}},
+        {"Update": {"TableName": pairs, "Key": {"pk": {"S": "p"}, "sk": {"S": "s1"}},
+                    "UpdateExpression": "SET #c = #c + :one, doc.n = :one ADD tags :t",
+                    "ExpressionAttributeNames": {"#c": "count"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"SS": ["c"]}}}},
+        {"Update": {"TableName": pairs, "Key": {"pk": {"S": "other"}, "sk": {"S": "x"}},
+                    "UpdateExpression": "SET #c = :one", "ExpressionAttributeNames": {"#c": "count"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Delete": {"TableName": pairs, "Key": {"pk": {"S": "p"}, "sk": {"S": "s2"}}}},
+        {"Put": {"TableName": flat, "Item": {"id": {"S": "f0"}, "count": {"N": "9"}}}},
+        {"ConditionCheck": {"TableName": flat, "Key": {"id": {"S": "f1"}},
+                            "ConditionExpression": "attribute_not_exists(id)"}},
+        {"Delete": {"TableName": flat, "Key": {"id": {"S": "f2"}}}},
+    ]
+
+
+TRANSACTIONS = {
+    "cancelled half-way by a ConditionCheck": _half_way,
+    "cancelled by a Put's condition, with the old item returned": lambda pairs, flat: [
+        {"Delete": {"TableName": flat, "Key": {"id": {"S": "f0"}}}},
+        {"Put": {"TableName": pairs, "Item": {"pk": {"S": "p"}, "sk": {"S": "s0"}},
+                 "ConditionExpression": "#c > :n", "ExpressionAttributeNames": {"#c": "count"},
+                 "ExpressionAttributeValues": {":n": {"N": "5"}}, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+        {"Update": {"TableName": flat, "Key": {"id": {"S": "f1"}}, "UpdateExpression": "REMOVE #c",
+                    "ConditionExpression": "attribute_exists(nothing)", "ExpressionAttributeNames": {"#c": "count"}}},
+    ],
+    "cancelled by an update of a missing attribute": lambda pairs, flat: [
+        {"Put": {"TableName": flat, "Item": {"id": {"S": "f9"}}}},
+        {"Update": {"TableName": pairs, "Key": {"pk": {"S": "p"}, "sk": {"S": "s0"}},
+                    "UpdateExpression": "SET #c = #gone + :one",
+                    "ExpressionAttributeNames": {"#c": "count", "#gone": "gone"},
+                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ],
+    "the same item twice": lambda pairs, flat: [
+        {"Put": {"TableName": pairs, "Item": {"pk": {"S": "new"}, "sk": {"S": "a"}}}},
+        {"Delete": {"TableName": flat, "Key": {"id": {"S": "f0"}}}},
+        {"Update": {"TableName": flat, "Key": {"id": {"S": "f0"}}, "UpdateExpression": "SET #c = :one",
+                    "ExpressionAttributeNames": {"#c": "count"}, "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+    ],
+    "a key without its sort key": lambda pairs, flat: [
+        {"Put": {"TableName": flat, "Item": {"id": {"S": "f7"}}}},
+        {"Delete": {"TableName": pairs, "Key": {"pk": {"S": "p"}}}},
+    ],
+    "every write done (ConditionChecks that hold)": lambda pairs, flat: [
+        *_half_way(pairs, flat)[:5],
+        {"ConditionCheck": {"TableName": flat, "Key": {"id": {"S": "f1"}},
+                            "ConditionExpression": "attribute_exists(id)"}},
+        {"ConditionCheck": {"TableName": pairs, "Key": {"pk": {"S": "nobody"}, "sk": {"S": "x"}},
+                            "ConditionExpression": "attribute_not_exists(pk)"}},
+    ],
+}
+
+
+@pytest.mark.parametrize("name", TRANSACTIONS)
+def test_the_harness_fix_ends_a_transaction_as_moto_does(aws, name):
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    suffix = str(list(TRANSACTIONS).index(name))
+    moto_before, moto_error, moto_after, _ = _outcome(client, False, suffix, TRANSACTIONS[name])
+    before, error, after, kept = _outcome(client, True, suffix, TRANSACTIONS[name])
+
+    assert before == moto_before
+    assert error == moto_error  # the same code, message and cancellation reasons (an old item included)
+    assert after == moto_after  # the same items, partitions and stream records
+    assert kept  # and no table was copied and put back: the snapshot was the transaction's items
+    if name.startswith("every write"):
+        assert error is None and after != before
+    else:
+        assert error is not None and after == before  # all or nothing: every item as before
