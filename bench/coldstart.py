@@ -9,6 +9,10 @@ time of the child (`time.process_time`, so moto's work, which runs in this proce
   kind) with plain clients. Ratio = median ÷ median (app ÷ boto3; target ≤ 1.2).
 The AWS behind both is a moto server in this process (AWS_ENDPOINT_URL), prepared by `--prepare` in another
 fresh interpreter. `chalice package` builds the deployment zip whose size is reported.
+
+The app runs as it is packaged: a copy of `app.py` and `chalicelib/` with unchecked hash-based bytecode beside each
+module (scripts/deploy.py `add_bytecode`), as the libraries in the virtualenv have theirs; nothing is compiled at a
+cold start, by either side, and nothing is written (PYTHONDONTWRITEBYTECODE).
 """
 from __future__ import annotations
 
@@ -31,13 +35,16 @@ HANDLERS = {"list page": "app", "pixel open": "app", "SES delivery event": "ses_
 TARGET_RATIO = 1.2
 
 
-def _environment(endpoint: str | None = None) -> dict[str, str]:
+def _environment(endpoint: str | None = None, code: pathlib.Path | None = None) -> dict[str, str]:
+    """The child's environment; `code`: the packaged copy of the app its imports come from (else the source)."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(config["stages"]["local"]["environment_variables"])
     env.update({"STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONPATH": str(ROOT)})
+                "PYTHONPATH": os.pathsep.join([str(code), str(ROOT)] if code else [str(ROOT)])})
+    if code:
+        env["COLDSTART_CODE"] = str(code)
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     return env
@@ -55,7 +62,26 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": round(statistics.median(values), 4), "worst": round(max(values), 4), "runs": len(values)}
 
 
+def _packaged_copy(folder: pathlib.Path) -> pathlib.Path:
+    """`app.py` and `chalicelib/` as the function zip carries them: with unchecked hash-based bytecode."""
+    import compileall
+    import py_compile
+    import shutil
+
+    code = folder / "code"
+    code.mkdir()
+    shutil.copy2(ROOT / "app.py", code / "app.py")
+    shutil.copytree(ROOT / "chalicelib", code / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(str(code), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return code
+
+
 def measure(runs: int = 7, package: bool = True) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        return _measure(runs, package, _packaged_copy(pathlib.Path(folder)))
+
+
+def _measure(runs: int, package: bool, code: pathlib.Path) -> dict[str, Any]:
     import logging
 
     from moto.server import ThreadedMotoServer
@@ -63,7 +89,7 @@ def measure(runs: int = 7, package: bool = True) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request log
 
     imports: dict[str, list[float]] = {"app": [], "boto3": []}
-    plain = _environment()
+    plain = _environment(code=code)
     for module in ("boto3", "app"):  # warm the file cache once
         _child(plain, "import", module)
     for _ in range(runs):
@@ -80,7 +106,7 @@ def measure(runs: int = 7, package: bool = True) -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        env = _environment(f"http://127.0.0.1:{port}")
+        env = _environment(f"http://127.0.0.1:{port}", code)
         with tempfile.TemporaryDirectory() as folder:
             events_file = str(pathlib.Path(folder) / "events.pickle")
             _child(env, "prepare", events_file, str(runs + 2))
@@ -278,7 +304,7 @@ def _child_main(arguments: list[str]) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        sys.path.insert(0, str(ROOT))
+        sys.path[:0] = [os.environ["COLDSTART_CODE"], str(ROOT)] if "COLDSTART_CODE" in os.environ else [str(ROOT)]
         _child_main(sys.argv[2:])
     else:
         figures = measure(runs=int(sys.argv[1]) if len(sys.argv) > 1 else 7, package=False)

@@ -5,8 +5,9 @@
 2. `chalice package --merge-template` it: the function zip (our code only), the layer zip (every library of
    requirements.txt, boto3 and botocore included, at the versions the tests ran with: `automatic_layer` in
    .chalice/config.json) and the SAM template with every function;
-3. drop from the layer what no function reads (libraries' own test suites, bytecode, Swagger UI's source maps
-   and unused bundles: the docs page serves two of its files), and check the template with cfn-lint;
+3. drop from the layer what no function reads (libraries' own test suites, pip's timestamp bytecode, Swagger UI's
+   source maps and unused bundles: the docs page serves two of its files); add to both zips the bytecode of every
+   module, compiled here for the runtime's Python (`add_bytecode`); check the template with cfn-lint;
 4. upload both zips and the template to an artifacts bucket, deploy them with a change set and wait;
 5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
 
@@ -69,6 +70,8 @@ def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
     subprocess.run([str(bin_dir / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                     str(package)], cwd=ROOT, env=environment, check=True)
     slim_layer(package / "layer-deployment.zip")
+    add_bytecode(package / "layer-deployment.zip", "/opt")
+    add_bytecode(package / "deployment.zip", "/var/task")
     template = package / "sam.yaml"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
     return template
@@ -95,6 +98,43 @@ def slim_layer(layer: pathlib.Path) -> None:
             if not dead_weight(entry.filename):
                 target.writestr(entry, source.read(entry))  # the entry keeps its date, mode and compression
     slim.replace(layer)
+
+
+def add_bytecode(archive: pathlib.Path, runtime_root: str) -> None:
+    """Add to the zip the bytecode of each of its modules, hash-based and unchecked (PEP 552), beside its source.
+
+    A Lambda's code (/var/task) and layers (/opt) are read-only: Python cannot keep what it compiles, so a module
+    without usable bytecode is compiled again at every cold start. pip's bytecode is no use there: it is checked
+    against the source's modification time, which a zip keeps only to two seconds. Unchecked hash-based bytecode is
+    used as it is (https://docs.python.org/3/library/compileall.html, `--invalidation-mode unchecked-hash`); it is
+    compiled by the interpreter that packages, the runtime's version (Chalice names the Lambda runtime after it),
+    with the path the module has at run time in its tracebacks. A module that does not compile (a library's
+    template, say) is left as source."""
+    import importlib.util
+    import py_compile
+    import tempfile
+
+    rebuilt = archive.with_suffix(".bytecode.zip")
+    with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(archive) as source, \
+            zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            target.writestr(entry, data)
+            if not entry.filename.endswith(".py"):
+                continue
+            module = pathlib.Path(work) / entry.filename
+            module.parent.mkdir(parents=True, exist_ok=True)
+            module.write_bytes(data)
+            try:
+                compiled = py_compile.compile(str(module), dfile=f"{runtime_root}/{entry.filename}", doraise=True,
+                                              invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+            except py_compile.PyCompileError:
+                continue
+            name = importlib.util.cache_from_source(entry.filename)
+            info = zipfile.ZipInfo(name, date_time=entry.date_time)
+            info.external_attr = entry.external_attr
+            target.writestr(info, pathlib.Path(compiled).read_bytes(), zipfile.ZIP_DEFLATED)
+    rebuilt.replace(archive)
 
 
 def _upload(template: pathlib.Path, bucket: str, stage: str, region: str) -> str:

@@ -162,7 +162,7 @@ def test_the_layer_ships_the_sdk_and_libraries_the_tests_ran_with(packaged):
 
     for package in ("boto3", "botocore", "pynamodb", "jinja2", "markupsafe", "pyjwt", "cryptography"):
         assert shipped.get(package) == version(package), package
-    assert not [name for name in names if "/tests/" in name or name.endswith(".pyc")]
+    assert not [name for name in names if "/tests/" in name]
 
 
 def test_the_function_package_holds_our_code_only_and_every_function_uses_the_layer(packaged, template):
@@ -170,7 +170,7 @@ def test_the_function_package_holds_our_code_only_and_every_function_uses_the_la
     top_level = {name.split("/")[0] for name in zipfile.ZipFile(function_zip).namelist()}
 
     assert function_zip.stat().st_size <= 8 * 1024 * 1024
-    assert top_level == {"app.py", "chalicelib", "chalice"}
+    assert top_level == {"app.py", "__pycache__", "chalicelib", "chalice"}  # app.py's bytecode in __pycache__
     for function in _of_type(template, "AWS::Serverless::Function").values():
         assert function["Properties"]["Layers"] == [{"Ref": "ManagedLayer"}]
 
@@ -187,3 +187,49 @@ def test_the_package_carries_the_docs_page_files_and_not_the_rest_of_swagger_ui(
     assert sorted(info.filename.rsplit("/", 1)[-1] for info in vendored) == sorted(PACKAGED_ASSETS)
     assert sum(info.compress_size for info in vendored) < 600_000
     assert prefix + "swagger_ui_bundle/__init__.py" in archive.namelist()
+
+
+def _bytecode_flags(data: bytes) -> int:
+    """PEP 552: the pyc header's second word, 0b01 for hash-based and unchecked."""
+    return int.from_bytes(data[4:8], "little")
+
+
+@pytest.mark.parametrize("archive", ["deployment.zip", "layer-deployment.zip"])
+def test_every_module_ships_with_bytecode_python_uses_without_checking_its_source(packaged, archive):
+    """Lambda's /var/task and /opt are read-only, so a module without usable bytecode compiles at every cold
+    start: each .py has its unchecked hash-based .pyc for the runtime's Python beside it (scripts/deploy.py)."""
+    import importlib.util
+
+    with zipfile.ZipFile(packaged.parent / archive) as zipped:
+        names = set(zipped.namelist())
+        modules = [name for name in names if name.endswith(".py")]
+        missing = [name for name in modules if importlib.util.cache_from_source(name) not in names]
+        flags = {_bytecode_flags(zipped.read(importlib.util.cache_from_source(name)))
+                 for name in modules if name not in missing}
+
+    assert len(missing) <= len(modules) // 100, missing[:10]  # only sources that are not Python 3 (templates)
+    assert not [name for name in missing if name.startswith(("app.py", "chalicelib/", "python/lib/python3.11/"
+                                                                "site-packages/botocore/", "python/lib/python3.11/"
+                                                                "site-packages/boto3/"))]
+    assert flags == {0b01}
+
+
+def test_the_function_imports_its_modules_from_the_shipped_bytecode_not_by_compiling(packaged, tmp_path):
+    """The function zip as Lambda unpacks it (read-only, every file's time changed): importing the app compiles
+    nothing of ours (`python -v` names each module's source of code)."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    with zipfile.ZipFile(packaged.parent / "deployment.zip") as zipped:
+        zipped.extractall(tmp_path)
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (1, 1))  # no timestamp could vouch for the bytecode
+        if path.is_file():
+            path.chmod(stat.S_IRUSR)
+    run = subprocess.run([sys.executable, "-v", "-c", "import app, chalicelib.mail.send"], cwd=tmp_path,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+                                                              "PYTHONPATH": str(tmp_path)}, check=True)
+    ours = [line for line in run.stderr.splitlines() if "code object from" in line and str(tmp_path) in line]
+    assert len(ours) > 20 and all("__pycache__" in line and ".pyc" in line for line in ours), ours[:5]
