@@ -9,7 +9,7 @@ The journey of a send (docs/sending.md):
    carrying its plan (copies.Plan), so the copies go out in parallel Lambdas.
 3. `run_copy` (a job per copy), within the account's SES send rate: read all it needs in one BatchGetItem → render
    → claim the copy at the CALLING step (chalicelib/claims.py) → SES SendRawEmail, once → record the Message-ID SES
-   put on the mail and index it for inbound matching, in one transaction → count: 4 DynamoDB calls. SES throttled
+   put on the mail, index it for inbound matching and count it, in one transaction: 3 DynamoDB calls. SES throttled
    or unavailable: the copy goes back on the queue with a delay. A worker that died before its claim is replaced by
    the job's redelivery; one that died after it leaves the copy listed for an operator (`uncertain`): never sent
    twice, never silently dropped.
@@ -295,7 +295,7 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
 
     Read everything in one BatchGetItem, render, then claim the copy straight at the CALLING step (the claim is the
     step: a worker lost before it is replaced by the redelivery, one lost after it leaves the copy uncertain), call
-    SES, end in one transaction, count: 4 DynamoDB calls (docs/sending.md)."""
+    SES, end and count in one transaction: 3 DynamoDB calls (docs/sending.md)."""
     wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
     if wait > 0:
         raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
@@ -478,8 +478,8 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
         except TransactWriteError:
             if not (plan.marks_message and first_id):
                 raise
-            # The message met another writer at that moment (a send of it by name being queued) or is gone: the
-            # copy's own end again, without it. One more call, in a race only.
+            # The message is gone (its condition failed; a concurrent writer's conflict is retried by the claim):
+            # the copy's own end again, without it. One more call, in that race only.
             end(with_message=False)
     except claims.LostClaim:
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
