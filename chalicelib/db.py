@@ -120,9 +120,16 @@ def set_or_remove(attribute: Attribute, value: Any) -> Action:
 
 
 def transaction(client_request_token: str | None = None) -> TransactWrite:
+    """One TransactWriteItems, with an idempotency token of its own: when the SDK sends it again after a timeout
+    or a connection error (aws.py's retry policy) and the first attempt had been applied, DynamoDB answers success
+    without applying it twice, instead of cancelling it on its own conditions
+    (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html, ClientRequestToken).
+    A transaction cancelled and computed again (retry_on_conflict) is a new one, with a new token."""
+    import uuid
+
     from pynamodb.transactions import TransactWrite
 
-    return TransactWrite(connection=connection(), client_request_token=client_request_token)
+    return TransactWrite(connection=connection(), client_request_token=client_request_token or str(uuid.uuid4()))
 
 
 def refused_by_condition(error: Exception) -> bool:

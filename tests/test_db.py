@@ -68,3 +68,26 @@ def test_items_of_several_tables_are_put_25_to_a_call(aws):
                          *[MessageIdIndex(f"id-{n}@x.example") for n in range(10)])
     assert [getattr(item, "recipient", None) for item in stored[:20]] == [f"r{n}@x.example" for n in range(20)]
     assert all(item.origin == "ours" for item in stored[20:])
+
+
+def test_every_transaction_carries_an_idempotency_token_of_its_own(aws):
+    """The SDK sends a timed-out TransactWriteItems again as it was: with its ClientRequestToken, DynamoDB applies it
+    once; two transactions never share a token (a token reused with other items is IdempotentParameterMismatch)."""
+    from chalicelib.mail.models import ReplyKey
+
+    tokens: list[str] = []
+
+    def record(params, **_):
+        tokens.append(params.get("ClientRequestToken"))
+
+    client = db.connection().client
+    client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", record)
+    try:
+        for n in range(3):
+            with db.transaction() as tx:
+                tx.save(ReplyKey(f"key-{n}", tenant_id="tenant-a", discussion_id="d", recipient="r@x.example"))
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.TransactWriteItems", record)
+
+    assert len(tokens) == 3 and len(set(tokens)) == 3 and all(token and len(token) <= 36 for token in tokens)
+    assert all(item is not None for item in db.get_many(*[ReplyKey(f"key-{n}") for n in range(3)]))
