@@ -175,20 +175,23 @@ def _ready(item: Model, work: Work) -> Condition:
     return ready if work.creates else key.exists() & ready
 
 
-def take(item: M, work: Work, actions: list[Action] | None = None, step: str | None = None) -> Claim[M]:
+def take(item: M, work: Work, actions: list[Action] | None = None, step: str | None = None,
+         unchanged: Condition | None = None) -> Claim[M]:
     """Take the work on `item` (only its keys need be set): from a ready status, or from a holder whose lease ran
     out before CALLING. The item comes back as stored. `step=CALLING` takes it straight at the calling step, for a
-    holder with nothing left to do but the call (one write less than `take` then `reach`). Not taken: DONE
-    (finished or uncertain), BUSY (held; see `retry_in`), GONE (no such item), or UNCERTAIN (its holder was lost
-    while CALLING: now listed for operators)."""
+    holder with nothing left to do but the call (one write less than `take` then `reach`); such a holder prepared
+    from the item as it read it, so `unchanged` says what must still hold of it (refused: BUSY, read again). Not
+    taken: DONE (finished or uncertain), BUSY (held; see `retry_in`), GONE (no such item), or UNCERTAIN (its holder
+    was lost while CALLING: now listed for operators)."""
     now = _epoch()
     token = secrets.token_hex(8)
     lost_before_calling = (work.status == work.working) & (work.claim.until < now) & (
         work.claim.step.does_not_exist() | (work.claim.step != CALLING))
     lease = ClaimMap(token=token, until=now + work.lease_seconds, taken_at=clock.now_iso(), step=step)
     try:
+        condition = _ready(item, work) | lost_before_calling
         item.update(actions=[work.status.set(work.working), work.claim.set(lease), *(actions or [])],
-                    condition=_ready(item, work) | lost_before_calling)
+                    condition=condition if unchanged is None else condition & unchanged)
         return Claim(item, work, TAKEN, token)
     except UpdateError as error:
         if not refused_by_condition(error):

@@ -118,6 +118,8 @@ def add_bytecode(archive: pathlib.Path, runtime_root: str) -> None:
     with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(archive) as source, \
             zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as target:
         for entry in source.infolist():
+            if entry.filename.endswith(".pyc") or "/__pycache__/" in f"/{entry.filename}":
+                continue  # bytecode the packaging machine left (Chalice zips chalicelib/ as it is): ours replaces it
             data = source.read(entry)
             target.writestr(entry, data)
             if not entry.filename.endswith(".py"):

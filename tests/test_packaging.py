@@ -201,7 +201,8 @@ def test_every_module_ships_with_bytecode_python_uses_without_checking_its_sourc
     import importlib.util
 
     with zipfile.ZipFile(packaged.parent / archive) as zipped:
-        names = set(zipped.namelist())
+        listed = zipped.namelist()
+        names = set(listed)
         modules = [name for name in names if name.endswith(".py")]
         missing = [name for name in modules if importlib.util.cache_from_source(name) not in names]
         flags = {_bytecode_flags(zipped.read(importlib.util.cache_from_source(name)))
@@ -212,6 +213,24 @@ def test_every_module_ships_with_bytecode_python_uses_without_checking_its_sourc
                                                                 "site-packages/botocore/", "python/lib/python3.11/"
                                                                 "site-packages/boto3/"))]
     assert flags == {0b01}
+    assert len(listed) == len(names)  # one entry a name: bytecode the packaging machine left is replaced, not doubled
+
+
+def test_bytecode_left_in_the_input_zip_is_replaced_not_doubled(tmp_path):
+    """Chalice zips chalicelib/ as it is, __pycache__ included when the packaging machine wrote one."""
+    from scripts.deploy import add_bytecode
+
+    archive = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("chalicelib/a.py", "X = 1\n")
+        zipped.writestr("chalicelib/__pycache__/a.cpython-311.pyc", b"stale timestamp bytecode")
+    add_bytecode(archive, "/var/task")
+
+    with zipfile.ZipFile(archive) as zipped:
+        listed = zipped.namelist()
+        pyc = zipped.read("chalicelib/__pycache__/a.cpython-311.pyc")
+    assert sorted(listed) == ["chalicelib/__pycache__/a.cpython-311.pyc", "chalicelib/a.py"]
+    assert _bytecode_flags(pyc) == 0b01
 
 
 def test_the_function_imports_its_modules_from_the_shipped_bytecode_not_by_compiling(packaged, tmp_path):

@@ -306,6 +306,12 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
     refused = claims.look(read.record, COPY)
     if refused is not None:
         return _not_claimed(refused, pixel)
+    assert read.record is not None  # look answered GONE otherwise
+    if _failed_for_good(read.record):
+        return claims.DONE  # a person decides: sending the message again by name queues it anew
+    if not _plan_fits(plan, read.record):
+        logger.error("copy %s: its job's plan names another copy; dropped", pixel)
+        return claims.GONE
     target = _target(plan, read)
     if isinstance(target, str):
         return _fail_unsent(pixel, target)
@@ -313,7 +319,14 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
     domain = config.email_reply_domain or settings().default_reply_domain
     previous = copies.previous_id(plan.recipient, outgoing.earlier, read.previous_keys, read.previous)
     rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature, previous)
-    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)], step=claims.CALLING)
+    # Claimed only as it was read: still waiting to be sent (not ended failed for good) and claimed by no one since
+    # (every claim adds an attempt). A duplicate run that ended it meanwhile — the recipient removed, SES refusing
+    # it — makes this one read again instead of sending what it prepared.
+    attempts = read.record.attempts
+    unchanged = ((EmailTracking.state != "failed") | EmailTracking.retry_shard.exists()) & (
+        EmailTracking.attempts.does_not_exist() if attempts is None else EmailTracking.attempts == int(attempts))
+    claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)], step=claims.CALLING,
+                        unchanged=unchanged)
     if not claim.held or claim.item is None:
         return _not_claimed(claim, pixel)
     record = claim.item
@@ -332,6 +345,19 @@ def _not_claimed(claim: claims.Claim[EmailTracking], pixel: str) -> str:
         # this message is a duplicate of the holder's own.
         raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
     return claim.state  # done, uncertain (now listed), or gone
+
+
+def _failed_for_good(record: EmailTracking) -> bool:
+    """Ended `failed` for a reason time does not cure (no retry shard: the recipient removed, SES refusing the
+    message, email turned off…), unlike a copy failed for now (throttled), which waits for its retry."""
+    return record.state == "failed" and not record.retry_shard
+
+
+def _plan_fits(plan: copies.Plan, record: EmailTracking) -> bool:
+    """The plan is about this very copy: its record's tenant, discussion, message and recipient (a job is never
+    trusted to name what goes to whom)."""
+    return (record.tenant_id, record.discussion_id, record.message_id, record.recipient_email.lower()) == (
+        plan.tenant_id, plan.discussion_id, plan.message_id, plan.recipient.lower())
 
 
 def _plan_from_record(pixel: str) -> copies.Plan | None:
@@ -484,6 +510,11 @@ def _record_sent(claim: claims.Claim[EmailTracking], record: EmailTracking, ses_
     except claims.LostClaim:
         # Only after this Lambda outlived its lease: the copy is listed as uncertain; say what SES answered.
         logger.error("copy %s was sent (SES id %s) after its claim was taken over", record.tracking_pixel_id, ses_id)
+        raise
+    except Exception:
+        # The end failed for good (throttled past the SDK's attempts, conflicts past ours): the copy will be listed
+        # as uncertain; the log keeps what SES answered, so an admin can see it was sent before choosing `resend`.
+        logger.exception("copy %s was sent (SES id %s) but its end was not recorded", record.tracking_pixel_id, ses_id)
         raise
     if plan.from_fanout or not first_id:
         return

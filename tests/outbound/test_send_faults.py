@@ -199,3 +199,99 @@ def test_resolving_needs_a_known_action(make_api, body, field):
     response = make_api(roles=["admin"]).post(f"/api/tenant/sending/uncertain/{'0' * 32}", body)
 
     assert response.status_code == 400 and response.data["error"]["field"] == field
+
+
+# ---------------------------------------------------------------- duplicate and stale copy jobs
+
+def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[dict]:
+    """The copy jobs a send queues (with their plans), held back instead of run."""
+    from chalicelib import jobs
+
+    held: list[dict] = []
+    real = jobs.send_direct
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: held.extend(payloads) if kind == "mail.copy"
+                        else real(kind, payloads))
+    assert api.post(f"{THREADS}/{discussion_id}/send").status_code == 202
+    run_jobs()
+    monkeypatch.undo()
+    return held
+
+
+def _participant_id(api, discussion_id: str, email: str) -> str:
+    return next(p["id"] for p in api.get(f"{THREADS}/{discussion_id}").data["participants"] if p.get("email") == email)
+
+
+def test_a_run_that_read_before_a_duplicate_ended_the_copy_failed_sends_nothing(api, enabled, outbox, run_jobs,
+                                                                                 monkeypatch):
+    """Two runs of one copy (SQS delivers at least once): the first reads and renders while Betty is a participant;
+    she is removed, and the duplicate ends the copy failed for good. The first run's claim, made only on the copy
+    as it read it, is refused: it reads again and sends nothing (found by review, 2026-12-03)."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    betty = next(job for job in _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
+                 if job["recipient"] == "betty@secret.example")
+    real_render, duplicate = copies_module.render, []
+
+    def render_then_a_duplicate_runs(*args, **kwargs):
+        rendered = real_render(*args, **kwargs)
+        if not duplicate:
+            duplicate.append("running")
+            assert api.call("DELETE", f"{THREADS}/{discussion['id']}/participants/"
+                                      f"{_participant_id(api, discussion['id'], 'betty@secret.example')}"
+                            ).status_code == 200
+            duplicate.append(send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty)))
+        return rendered
+
+    monkeypatch.setattr(copies_module, "render", render_then_a_duplicate_runs)
+    with pytest.raises(Exception) as first:  # jobs.RetryLater: look again, as the duplicate changed the copy
+        send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty))
+    monkeypatch.undo()
+
+    assert type(first.value).__name__ == "RetryLater" and duplicate[1] == "failed"
+    again = send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty))  # the retry reads afresh
+    record = copies(api, discussion["id"])["betty@secret.example"]
+    assert again == claims.DONE and record["state"] == "failed"
+    assert record["failure_reason"] == "no longer a participant of the discussion"
+    assert _sent_to(outbox, "betty@secret.example") == 0
+
+
+def test_a_late_duplicate_of_a_copy_ses_refused_for_good_sends_nothing(api, enabled, outbox, run_jobs, monkeypatch):
+    """SES refused Cleo's copy itself (MessageRejected: failed for good, a person decides); a duplicate of its job
+    arriving later ends without calling SES again."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    cleo = next(job for job in _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
+                if job["recipient"] == "cleo@client.example")
+
+    def refuse(*args, **kwargs):
+        raise ses.SendFailed("MessageRejected", "Email address is not verified.", retryable=False)
+
+    monkeypatch.setattr(ses, "send_raw", refuse)
+    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload(cleo)) == "failed"
+    monkeypatch.undo()
+    calls: list[str] = []
+    monkeypatch.setattr(ses, "send_raw", lambda *args, **kwargs: calls.append("sent") or "never")
+
+    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload(cleo)) == claims.DONE
+    assert calls == [] and copies(api, discussion["id"])["cleo@client.example"]["state"] == "failed"
+
+
+def test_a_job_whose_plan_names_another_copy_is_dropped_unsent(api, enabled, outbox, run_jobs, monkeypatch):
+    """The record decides what goes to whom, never the job: a plan for Carl's copy in a job naming Cleo's sends
+    nothing to anyone, and both copies are still sent by their own jobs."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    held = _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
+    cleo = next(job for job in held if job["recipient"] == "cleo@client.example")
+    carl = next(job for job in held if job["recipient"] == "carl@client.example")
+
+    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload({**carl,
+                                                                                 "tracking_id": cleo["tracking_id"]}))\
+        == claims.GONE
+    assert len(outbox()) == 0
+    for job in (cleo, carl):
+        assert send.send_copy(job["tracking_id"], copies_module.Plan.from_payload(job)) == "sent"
+    assert _sent_to(outbox, "cleo@client.example") == _sent_to(outbox, "carl@client.example") == 1
