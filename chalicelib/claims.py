@@ -196,7 +196,7 @@ def take(item: M, work: Work, actions: list[Action] | None = None, step: str | N
     except UpdateError as error:
         if not refused_by_condition(error):
             raise
-    return _not_taken(item, work, now)
+    return _not_taken(item, work, now, token)
 
 
 def look(current: M | None, work: Work) -> Claim[M] | None:
@@ -215,13 +215,19 @@ def look(current: M | None, work: Work) -> Claim[M] | None:
     return _refusal(current, work, now)
 
 
-def _not_taken(item: M, work: Work, now: int) -> Claim[M]:
+def _not_taken(item: M, work: Work, now: int, token: str) -> Claim[M]:
+    """Why the claim's write was refused, from one consistent read. The claim read back with our own token is ours:
+    the SDK sent the write again after a timeout or a lost answer, and the first attempt had taken it (the retry
+    then failed its own condition)."""
     model = type(item)
     keys = [getattr(item, name) for name in _key_names(model)]
     try:
         current = model.get(keys[0], keys[1] if len(keys) > 1 else None, consistent_read=True)
     except model.DoesNotExist:
         return Claim(None, work, GONE)
+    held: ClaimMap | None = getattr(current, work.claim.attr_name)
+    if held is not None and held.token == token and getattr(current, work.status.attr_name) == work.working:
+        return Claim(current, work, TAKEN, token)
     return _refusal(current, work, now)
 
 

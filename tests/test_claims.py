@@ -118,6 +118,39 @@ def test_another_items_refusal_in_the_holders_transaction_is_not_a_lost_claim(at
     assert EmailTracking.get("a" * 32).state == "sent"
 
 
+def test_a_claim_the_sdk_sent_twice_after_a_lost_answer_is_taken_once_not_refused(at):
+    """The claim's UpdateItem reaches DynamoDB and is applied, but its answer is lost (a timeout, a broken
+    connection): the SDK sends it again, and the retry fails the claim's own condition. Read back with our token,
+    the claim is ours: taken, its attempt added once — not BUSY, which would leave a copy claimed at `calling`
+    to become uncertain without SES ever being called (found by review, 2026-12-03)."""
+    from pynamodb.connection.base import Connection
+
+    from chalicelib.mail.send import COPY
+
+    _queued_copy()
+    real = Connection._make_api_call
+    sent: list[str] = []
+
+    def answer_lost_then_retried(self, operation_name, operation_kwargs, *args, **kwargs):
+        if operation_name == "UpdateItem" and not sent:
+            sent.append("first")
+            real(self, operation_name, operation_kwargs, *args, **kwargs)  # applied; its answer never arrives
+        return real(self, operation_name, operation_kwargs, *args, **kwargs)  # the SDK's retry
+
+    Connection._make_api_call = answer_lost_then_retried
+    try:
+        claim = claims.take(EmailTracking("a" * 32), COPY, actions=[EmailTracking.attempts.add(1)],
+                            step=claims.CALLING)
+    finally:
+        Connection._make_api_call = real
+
+    stored = EmailTracking.get("a" * 32)
+    assert claim.held and claim.token == stored.claim.token and stored.claim.step == claims.CALLING
+    assert int(stored.attempts) == 1 and stored.state == "sending"
+    claim.finish("sent")
+    assert EmailTracking.get("a" * 32).state == "sent"
+
+
 def test_work_that_does_not_exist_is_not_created_by_a_claim(at):
     from chalicelib.mail.send import COPY
 
