@@ -18,7 +18,12 @@ def get(tenant_id: str) -> CommunicationSettings:
     try:
         return CommunicationSettings.get(tenant_id)
     except DoesNotExist:
-        return CommunicationSettings(tenant_id, email_integration_enabled=False)
+        return as_read(tenant_id, None)
+
+
+def as_read(tenant_id: str, item: CommunicationSettings | None) -> CommunicationSettings:
+    """The settings as read with other items (db.get_many): a tenant that never saved any has email turned off."""
+    return item if item is not None else CommunicationSettings(tenant_id, email_integration_enabled=False)
 
 
 @cache.for_a_minute

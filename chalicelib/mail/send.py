@@ -45,7 +45,7 @@ from chalicelib.discussions import service as discussions
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.identities import reputation
-from chalicelib.mail import anchors, copies, ses
+from chalicelib.mail import anchors, communication, copies, ses
 from chalicelib.mail.copies import external_recipients
 from chalicelib.mail.models import CommunicationSettings, MessageIdIndex, ReplyKey
 from chalicelib.tracking import counters
@@ -99,7 +99,8 @@ def queue_send(principal: Principal, discussion_id: str, message_id: str | None 
         reputation.status_key(tenant_id), *([Message(key, message_id)] if message_id else []))
     if discussion is None:
         raise NotFound("discussion not found")
-    if config is None or not config.email_integration_enabled:
+    config = communication.as_read(tenant_id, config)
+    if not config.email_integration_enabled:
         raise Conflict("email integration is disabled for this tenant; enable it in the communication settings",
                        field="email_integration_enabled")
     if discussion.status == "closed":
@@ -154,8 +155,8 @@ def _skipped(discussion: Discussion, message_id: str | None, recipients: list[st
               if message_id else {})
     found = db.get_many(*[Suppression(tenant_id, r.lower()) for r in recipients],
                         *[EmailTracking(pixel) for pixel in pixels])
-    suppressed = {r.lower() for r, item in zip(recipients, found, strict=False) if item is not None
-                  and item.suppressed_at}
+    suppressed = {r.lower() for r, item in zip(recipients, found[:len(recipients)], strict=True)
+                  if item is not None and item.suppressed_at}
     reasons = {"sent": "already sent", "queued": "in progress", "sending": "in progress", "uncertain": "uncertain"}
     busy = {pixels[record.tracking_pixel_id]: reasons[record.state] for record in found[len(recipients):]
             if record is not None and record.state in reasons}
@@ -205,7 +206,7 @@ def run_fanout(payload: dict[str, Any]) -> None:
     existing = {item.tracking_pixel_id: item for item in found[len(wanted):] if item is not None}
     wanted = [p for p in wanted if not (p.email.lower() in states and states[p.email.lower()].suppressed_at)]
     soft_bouncing = {email for email, item in states.items() if item.soft_bounces_in_a_row}
-    domain = (config.email_reply_domain if config else None) or settings().default_reply_domain
+    domain = communication.as_read(tenant_id, config).email_reply_domain or settings().default_reply_domain
     _anchors(discussion, message_id, wanted, domain)
     first = [existing]
     queued = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
@@ -397,7 +398,7 @@ def _read(plan: copies.Plan) -> _Read:
         EmailTracking(plan.pixel), reputation.status_key(tenant_id), CommunicationSettings(tenant_id),
         Discussion(tenant_id, plan.discussion_id), Message(key, plan.message_id), *wanted, *quoted)
     copies_read, messages = rest[:len(wanted)], rest[len(wanted):]
-    return _Read(record, status, config or CommunicationSettings(tenant_id, email_integration_enabled=False),
+    return _Read(record, status, communication.as_read(tenant_id, config),
                  discussion, message, previous_keys,
                  {item.tracking_pixel_id: item for item in copies_read if item is not None},
                  {item.message_id: item for item in messages if item is not None})
