@@ -14,14 +14,10 @@ from chalicelib.transactions import Tx
 
 def suppressed_among(tenant_id: str, emails: list[str]) -> set[str]:
     """Which of these addresses are suppressed: one BatchGet."""
-    return {email for email, item in states(tenant_id, emails).items() if item.suppressed_at}
-
-
-def states(tenant_id: str, emails: list[str]) -> dict[str, Suppression]:
-    """The items of those addresses that have one (suppressed, or counting soft bounces), by address: one BatchGet."""
     if not emails:
-        return {}
-    return {item.email: item for item in Suppression.batch_get([(tenant_id, e.lower()) for e in set(emails)])}
+        return set()
+    return {item.email for item in Suppression.batch_get([(tenant_id, e.lower()) for e in set(emails)])
+            if item.suppressed_at}
 
 
 def suppress(tenant_id: str, email: str, reason: str, detail: str | None) -> None:
