@@ -23,6 +23,7 @@ from chalicelib.tracking.ids import tracking_id
 from chalicelib.tracking.models import EmailTracking
 
 HISTORY_MESSAGES = 3
+EARLIER_MESSAGES = 50               # the messages a copy's history looks back at (ids for References)
 MAX_REFERENCES = 20
 BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
 
@@ -83,6 +84,29 @@ def history(tenant_id: str, discussion_id: str, before: str) -> list[Message]:
     return list(_earlier(tenant_id, discussion_id, before))
 
 
+def histories(tenant_id: str, discussion_id: str, message_ids: list[str]) -> dict[str, list[Message]]:
+    """The history of each of a send's messages, as `history` gives it for one — the non-internal messages among the
+    EARLIER_MESSAGES before it, oldest first — from one Query for them all: the messages up to the newest named,
+    newest first, until EARLIER_MESSAGES older than the oldest named are read (a second page only when more than
+    as many other messages as named lie among them)."""
+    key = discussions.discussion_key(tenant_id, discussion_id)
+    oldest, newest = min(message_ids), max(message_ids)
+    window: list[Message] = []
+    older = 0
+    for item in Message.query(key, Message.message_id <= newest, scan_index_forward=False,
+                              page_size=EARLIER_MESSAGES + 2 * len(message_ids)):
+        window.append(item)
+        older += item.message_id < oldest
+        if older == EARLIER_MESSAGES:
+            break
+    window.reverse()  # oldest first
+    found: dict[str, list[Message]] = {}
+    for mid in message_ids:
+        before = [m for m in window if m.message_id < mid][-EARLIER_MESSAGES:]
+        found[mid] = [m for m in before if not m.is_internal]
+    return found
+
+
 @dataclass
 class Plan:
     """What one copy's job knows before it reads anything: which copy, and what its rendering needs of the history.
@@ -129,17 +153,22 @@ class Plan:
                    staff=dict(payload["staff"]), marks_message=bool(payload["marks_message"]), from_fanout=True)
 
 
-def plans(discussion: Discussion, message: Message, recipients: list[str], pixels: dict[str, str]) -> list[Plan]:
-    """The plan of each recipient's copy (`pixels`: recipient → tracking id), computed once for the message: one
-    history Query and, for staff authors no participant names, one BatchGet of the users directory (both kept a
-    minute per container). The first copy, when the message has no SES id yet, is the one to write it."""
-    earlier = history(discussion.tenant_id, discussion.discussion_id, message.message_id)
+def plans(discussion: Discussion, message: Message, earlier: list[Message], staff: dict[str, str | None],
+          recipients: list[str], pixels: dict[str, str]) -> list[Plan]:
+    """The plan of each recipient's copy (`pixels`: recipient → tracking id), computed once for the message from its
+    history (`histories`) and the staff names (`staff_names`). The first copy, when the message has no SES id yet,
+    is the one to write it."""
     roles = {p.email.lower(): p.role for p in external_recipients(discussion)}
-    staff = _staff_names(discussion.tenant_id, frozenset(_unnamed_staff(discussion, [*earlier, message])))
     return [Plan(pixels[recipient], discussion.tenant_id, discussion.discussion_id, message.message_id, recipient,
                  earlier, quote=[m.message_id for m in quoted(earlier, recipient, roles)], staff=dict(staff),
                  marks_message=number == 0 and not message.email_message_id, from_fanout=True)
             for number, recipient in enumerate(recipients)]
+
+
+def staff_names(discussion: Discussion, messages: list[Message]) -> dict[str, str | None]:
+    """The users directory's names of the staff who wrote these messages and are not named by the discussion's
+    participants: one BatchGet (none when every author is named), kept a minute per container."""
+    return _staff_names(discussion.tenant_id, frozenset(_unnamed_staff(discussion, messages)))
 
 
 def quoted(earlier: list[Message], recipient: str, roles_by_email: dict[str, str]) -> list[Message]:
@@ -150,7 +179,7 @@ def quoted(earlier: list[Message], recipient: str, roles_by_email: dict[str, str
 @cache.for_a_minute
 def _earlier(tenant_id: str, discussion_id: str, before: str) -> tuple[Message, ...]:
     key = discussions.discussion_key(tenant_id, discussion_id)
-    earlier = Message.query(key, Message.message_id < before, scan_index_forward=False, limit=50)
+    earlier = Message.query(key, Message.message_id < before, scan_index_forward=False, limit=EARLIER_MESSAGES)
     return tuple(reversed([m for m in earlier if not m.is_internal]))
 
 

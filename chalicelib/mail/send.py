@@ -2,11 +2,12 @@
 
 The journey of a send (docs/sending.md):
 1. `queue_send` (POST /api/tenant/threads/{id}/send) checks, takes the messages waiting in the outbox (or the one
-   named) and writes one `mail.fanout` job per message in one transaction that also takes them out of the outbox;
+   named) and writes one `mail.fanout` job for them in one transaction that also takes them out of the outbox;
    it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
-2. `run_fanout` (a job per message) writes the reply keys and the message's ids for inbound matching, a tracking
-   record per copy (`queued`) in one transaction, reads the history once, and queues one `mail.copy` job per copy
-   carrying its plan (copies.Plan), so the copies go out in parallel Lambdas.
+2. `run_fanout` (a job per send) reads the discussion, the suppressions and the history once for all the send's
+   messages, writes the reply keys and the messages' ids for inbound matching, then per message a tracking record
+   per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy carrying its plan (copies.Plan),
+   so the copies go out in parallel Lambdas.
 3. `run_copy` (a job per copy), within the account's SES send rate: read all it needs in one BatchGetItem → render
    → claim the copy at the CALLING step (chalicelib/claims.py) → SES SendRawEmail, once → record the Message-ID SES
    put on the mail, index it for inbound matching and count it, in one transaction: 3 DynamoDB calls. SES throttled
@@ -54,7 +55,7 @@ from chalicelib.tracking.models import EmailTracking, Suppression
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGES_PER_SEND = 25          # 25 jobs + 25 outbox updates: half of DynamoDB's 100 items per transaction
+MAX_MESSAGES_PER_SEND = 25          # one job + 25 outbox updates in the request's transaction; 25 × 39 copies a fan-out
 SWEEP_AFTER_SECONDS = 15 * 60       # a queued copy untouched this long has lost its queue message
 MAX_BACKOFF_SECONDS = jobs.MAX_DELAY_SECONDS
 
@@ -113,21 +114,20 @@ def queue_send(principal: Principal, discussion_id: str, message_id: str | None 
     if not recipients or not message_ids:
         return answer
     suppressed, busy = _skipped(discussion, message_id, recipients)
+    # `busy` names recipients of a message sent again by name (one message then): the reasons hold for every message.
+    reasons = {r: "suppressed" if r.lower() in suppressed else busy.get(r) for r in recipients}
+    to = [r for r in recipients if not reasons[r]]
+    answer.skipped.extend({"message_id": mid, "recipient": r, "reason": reasons[r]}
+                          for mid in message_ids for r in recipients if reasons[r])
     records = []
-    for mid in message_ids:
-        to = []
-        for recipient in recipients:
-            reason = "suppressed" if recipient.lower() in suppressed else busy.get(recipient)
-            if reason:
-                answer.skipped.append({"message_id": mid, "recipient": recipient, "reason": reason})
-            else:
-                to.append(recipient)
-        if to:
-            records.append(jobs.new_job("mail.fanout", {"tenant_id": tenant_id, "discussion_id": discussion_id,
-                                                        "message_id": mid, "recipients": to,
-                                                        "requested_by": principal.user_id,
-                                                        "again": bool(message_id)}))
-            answer.queued.append({"message_id": mid, "recipients": to, "tracking_url": f"{tracking}?message_id={mid}"})
+    if to:
+        # One fan-out for the whole send: it reads the discussion, the suppressions and the history once for all
+        # its messages (issue 22: a backlog read the history once per message).
+        records.append(jobs.new_job("mail.fanout", {"tenant_id": tenant_id, "discussion_id": discussion_id,
+                                                    "message_ids": message_ids, "recipients": to,
+                                                    "requested_by": principal.user_id, "again": bool(message_id)}))
+        answer.queued.extend({"message_id": mid, "recipients": to, "tracking_url": f"{tracking}?message_id={mid}"}
+                             for mid in message_ids)
     if records or not named or named[0].outbox_key:  # else: nothing to queue, and no outbox to leave
         _commit_queue(discussion, message_ids, records)
         jobs.dispatch_all(records)
@@ -183,55 +183,76 @@ def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[
 
 
 def run_fanout(payload: dict[str, Any]) -> None:
-    """Job: write the tracking record of each copy of one message and queue a job per copy.
+    """Job: write the tracking record of each copy of the send's messages and queue a job per copy.
 
-    DynamoDB calls, whatever the number of recipients (≤ 39): the discussion, the message and the tenant's settings
-    (one BatchGetItem); the recipients' suppression states with their copies written by an earlier run (one
-    BatchGetItem); the reply keys and the message's Message-IDs (BatchWriteItem, 25 a call); the copies with the
-    message's `total` (one transaction); the history (one Query, kept a minute)."""
-    tenant_id, discussion_id, message_id = payload["tenant_id"], payload["discussion_id"], payload["message_id"]
-    discussion, message, config = db.get_many(
-        Discussion(tenant_id, discussion_id), Message(discussions.discussion_key(tenant_id, discussion_id), message_id),
-        CommunicationSettings(tenant_id))
-    if discussion is None or message is None:
-        logger.info("send of %s/%s dropped: the discussion or message is gone", discussion_id, message_id)
+    DynamoDB calls, whatever the number of recipients (≤ 39) and messages (≤ 25): the discussion, the tenant's
+    settings and the messages (one BatchGetItem); the recipients' suppression states with the copies an earlier run
+    wrote (a BatchGetItem per 100 keys); the history of all the messages (one Query; two when the backlog is
+    interleaved with many internal notes); the reply keys and the messages' Message-IDs (BatchWriteItem, 25 a call);
+    then per message its copies with its `total` (one transaction). A payload of older code names one message."""
+    tenant_id, discussion_id = payload["tenant_id"], payload["discussion_id"]
+    key = discussions.discussion_key(tenant_id, discussion_id)
+    message_ids = list(payload.get("message_ids") or [payload["message_id"]])
+    discussion, config, *found_messages = db.get_many(Discussion(tenant_id, discussion_id),
+                                                      CommunicationSettings(tenant_id),
+                                                      *[Message(key, mid) for mid in message_ids])
+    messages = [message for message in found_messages if message is not None]
+    if discussion is None or len(messages) < len(message_ids):
+        gone = [mid for mid, m in zip(message_ids, found_messages, strict=True) if m is None]
+        logger.info("send of %s: %s dropped: the discussion or message is gone", discussion_id,
+                    "all" if discussion is None else gone)
+    if discussion is None or not messages:
         return None
     current = {p.email.lower(): p for p in external_recipients(discussion)}
     # Still participants and not suppressed since the request; and their copies, if an earlier run wrote them.
     wanted = list({r.lower(): current[r.lower()] for r in payload["recipients"] if r.lower() in current}.values())
-    pixels = [tracking_id(tenant_id, discussion_id, message_id, p.email) for p in wanted]
+    pixels = {(m.message_id, p.email): tracking_id(tenant_id, discussion_id, m.message_id, p.email)
+              for m in messages for p in wanted}
     found = db.get_many(*[Suppression(tenant_id, p.email.lower()) for p in wanted],
-                        *[EmailTracking(pixel) for pixel in pixels])
+                        *[EmailTracking(pixel) for pixel in pixels.values()])
     states = {p.email.lower(): item for p, item in zip(wanted, found[:len(wanted)], strict=True) if item is not None}
     existing = {item.tracking_pixel_id: item for item in found[len(wanted):] if item is not None}
     wanted = [p for p in wanted if not (p.email.lower() in states and states[p.email.lower()].suppressed_at)]
     soft_bouncing = {email for email, item in states.items() if item.soft_bounces_in_a_row}
     domain = communication.as_read(tenant_id, config).email_reply_domain or settings().default_reply_domain
-    _anchors(discussion, message_id, wanted, domain)
-    first = [existing]
-    queued = retry_on_conflict(lambda: _write_copies(discussion, message_id, wanted, bool(payload.get("again")),
-                                                     soft_bouncing, first.pop() if first else None))
-    # What each copy needs of the history, read here once for the message rather than by each copy.
-    by_recipient = {tracking_id(tenant_id, discussion_id, message_id, p.email): p.email for p in wanted}
-    plans = copies.plans(discussion, message, [by_recipient[pixel] for pixel in queued],
-                         {recipient: pixel for pixel, recipient in by_recipient.items()})
+    histories = copies.histories(tenant_id, discussion_id, [m.message_id for m in messages])
+    staff = copies.staff_names(discussion, [*messages, *(m for earlier in histories.values() for m in earlier)])
+    _anchors(discussion, [m.message_id for m in messages], wanted, domain)
+    plans: list[copies.Plan] = []
+    for message in messages:  # oldest first: its copies are queued before those of the next message
+        mine = {pixel: item for pixel, item in existing.items() if item.message_id == message.message_id}
+        queued = _write_copies_again_on_conflict(discussion, message.message_id, wanted, bool(payload.get("again")),
+                                                 soft_bouncing, mine)
+        by_pixel = {pixels[(message.message_id, p.email)]: p.email for p in wanted}
+        plans += copies.plans(discussion, message, histories[message.message_id], staff,
+                              [by_pixel[pixel] for pixel in queued],
+                              {recipient: pixel for pixel, recipient in by_pixel.items()})
     jobs.send_direct("mail.copy", [plan.as_payload() for plan in plans])
     return None
 
 
-def _anchors(discussion: Discussion, message_id: str, people: list[ParticipantMap], domain: str) -> None:
-    """What every copy of the message shares, written once here rather than by each copy: the reply key of each
-    recipient, and the thread's and the message's own Message-IDs in the index inbound mail is matched by. Plain
+def _anchors(discussion: Discussion, message_ids: list[str], people: list[ParticipantMap], domain: str) -> None:
+    """What every copy of the messages shares, written once here rather than by each copy: the reply key of each
+    recipient, and the thread's and each message's own Message-IDs in the index inbound mail is matched by. Plain
     idempotent writes, of both tables together (db.put_many): parallel copies would otherwise collide on these items
     in their transactions (DynamoDB cancels one of two transactions touching one item: TransactionConflict)."""
     tenant_id, discussion_id = discussion.tenant_id, discussion.discussion_id
     keys = [ReplyKey(anchors.reply_key(tenant_id, discussion_id, person.email), tenant_id=tenant_id,
                      discussion_id=discussion_id, recipient=person.email) for person in people]
-    index = [MessageIdIndex(anchors.index_key(value), tenant_id=tenant_id, discussion_id=discussion_id,
-                            message_id=message_id, origin=origin)
-             for origin, value in {"ours": anchors.our_message_id(message_id, domain),
-                                   "thread": discussion.email_thread_id}.items()]
+    index = [MessageIdIndex(anchors.index_key(anchors.our_message_id(message_id, domain)), tenant_id=tenant_id,
+                            discussion_id=discussion_id, message_id=message_id, origin="ours")
+             for message_id in message_ids]
+    index.append(MessageIdIndex(anchors.index_key(discussion.email_thread_id), tenant_id=tenant_id,
+                                discussion_id=discussion_id, message_id=message_ids[-1], origin="thread"))
     db.put_many(*keys, *index)
+
+
+def _write_copies_again_on_conflict(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool,
+                                    soft_bouncing: set[str], existing: dict[str, EmailTracking]) -> list[str]:
+    """`_write_copies` with the copies as read first, then, after a concurrent fan-out of the message, as read again."""
+    first = [existing]
+    return retry_on_conflict(lambda: _write_copies(discussion, message_id, people, again, soft_bouncing,
+                                                   first.pop() if first else None))
 
 
 def _write_copies(discussion: Discussion, message_id: str, people: list[ParticipantMap], again: bool,

@@ -37,7 +37,7 @@ def test_every_copy_is_three_dynamodb_calls_first_of_a_message_late_joiner_and_b
                                                                                               monkeypatch):
     """No earlier message; then a backlog of five messages sent together, to a recipient who joined late too: each
     copy is 3 calls. What the history gives a copy (the earlier messages, which to quote, staff names) comes in its
-    job from the fan-out, which reads it once per message: one Query of its 5 calls."""
+    job from the fan-out, which reads it once per send: one Query of its 5 calls (of 9 for the backlog)."""
     discussion = _discussion(api)
     with counting() as counter:
         per_copy = _measured(monkeypatch, counter, "run_copy")
@@ -54,12 +54,13 @@ def test_every_copy_is_three_dynamodb_calls_first_of_a_message_late_joiner_and_b
     assert len(first_send) == 3 and len(per_copy) == 5 * 4  # cleo, carl, betty, then the late joiner too
     assert first_send == [PLANNED] * 3  # the first copy of the message writes its SES id in its end transaction
     assert per_copy == [PLANNED] * 20
-    # A fan-out: the discussion, message and settings, then the suppression states with any earlier copies (two
-    # BatchGetItem), the reply keys and Message-IDs (one BatchWriteItem), the copies with the message's total (one
-    # transaction), the history (one Query); the first in a container also the staff names (BatchGetItem, cached).
+    # One fan-out per send: the discussion, its messages and the settings, then the suppression states with any
+    # earlier copies (two BatchGetItem), the history of all its messages (one Query), the reply keys and Message-IDs
+    # (one BatchWriteItem), and per message its copies with its total (a transaction); the first in a container also
+    # the staff names (BatchGetItem, cached). The backlog of five: 4 + 5 calls, where a fan-out per message made 25.
     fanout = {"dynamodb.BatchGetItem": 2, "dynamodb.BatchWriteItem": 1, "dynamodb.TransactWriteItems": 1,
               "dynamodb.Query": 1}
-    assert per_fanout == [{**fanout, "dynamodb.BatchGetItem": 3}] + [fanout] * 5
+    assert per_fanout == [{**fanout, "dynamodb.BatchGetItem": 3}, {**fanout, "dynamodb.TransactWriteItems": 5}]
 
 
 def test_a_copy_queued_without_a_plan_reads_its_record_and_the_history_first(api, client, enabled, run_jobs,
@@ -201,3 +202,37 @@ def test_the_send_request_is_four_dynamodb_calls_and_three_for_a_named_message(a
     assert calls == {"dynamodb.BatchGetItem": 2}
     missing = api.post(f"{THREADS}/{discussion['id']}/send", {"message_id": "no-such-message"})
     assert missing.status_code == 404 and "message_id" in str(missing.data)
+
+
+def test_one_history_query_for_a_backlog_gives_each_message_the_history_of_its_own(api, enabled, send, monkeypatch):
+    """The fan-out of a send reads the history of all its messages at once (copies.histories); each copy's plan must
+    hold exactly what the one-message read (copies.history: the non-internal messages among the 50 before it) gives,
+    with internal notes between the messages and a second send whose 50 reach back past the first one's."""
+    from chalicelib import jobs
+    from chalicelib.mail import copies as copy_plans
+
+    discussion = _discussion(api)
+    for number in range(30):  # 30 messages, each after an internal note: 61 messages in all with the first
+        api.post(f"{THREADS}/{discussion['id']}/messages", {"body": f"note {number}", "is_internal": True})
+        api.post(f"{THREADS}/{discussion['id']}/messages", {"body": f"Message {number}"})
+    planned: list[dict] = []
+    real = jobs.send_direct
+
+    def keep(kind, payloads):
+        if kind == "mail.copy":
+            planned.extend(payloads)
+        return real(kind, payloads)
+
+    monkeypatch.setattr(jobs, "send_direct", keep)
+    first = send(discussion["id"])  # the first message and 24 more: the outbox's oldest 25
+    second = send(discussion["id"])  # the other 6
+    assert [len(answer["queued"]) for answer in (first, second)] == [25, 6]
+    tenant = "tenant-a"
+    sent = {payload["message_id"] for payload in planned}
+    assert len(sent) == 31 and len(planned) == 31 * 3
+    for payload in planned:
+        expected = copy_plans.history(tenant, discussion["id"], payload["message_id"])
+        assert [mid for mid, _, _ in payload["earlier"]] == [m.message_id for m in expected]
+    # The history really reaches back 50 messages: the last message's covers 25 notes and 25 messages before it.
+    last = max(sent)
+    assert len(next(p for p in planned if p["message_id"] == last)["earlier"]) == 25

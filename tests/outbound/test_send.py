@@ -1,6 +1,7 @@
 """Sending a discussion by email: one copy per recipient, threading headers, privacy, safety, retries."""
 from __future__ import annotations
 
+import collections
 import json
 import re
 
@@ -400,3 +401,49 @@ def _key_of(body):
     names = [model._hash_key_attribute().attr_name] + (
         [model._range_key_attribute().attr_name] if model._range_key_attribute() else [])
     return sorted((name, body["Item"][name]) for name in names)
+
+
+def test_a_fan_out_that_dies_between_two_messages_mails_every_copy_once_when_run_again(api, enabled, outbox, send,
+                                                                                       run_jobs, monkeypatch):
+    """One fan-out job writes the copies of every message of a send, message after message. A Lambda killed after
+    the first message's copies were written (their jobs not queued yet) is run again by SQS: the first message's
+    copies are found queued and queued again, the others written — every copy mailed once."""
+    from chalicelib.mail import send as sending
+
+    class Killed(BaseException):
+        """What a Lambda that timed out or ran out of memory raises: nothing (no handler runs)."""
+
+    discussion = _discussion(api)
+    for number in range(2):
+        api.post(f"{THREADS}/{discussion['id']}/messages", {"body": f"Follow-up {number}"})
+    real = sending._write_copies
+    written: list[str] = []
+
+    def dies_on_the_second(discussion, message_id, *rest):
+        if written:
+            raise Killed()
+        written.append(message_id)
+        return real(discussion, message_id, *rest)
+
+    monkeypatch.setattr(sending, "_write_copies", dies_on_the_second)
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    with pytest.raises(Killed):
+        run_jobs()
+    assert outbox() == []
+    monkeypatch.undo()
+    run_jobs(skip_delays=True)
+    mailed = collections.Counter(d[0] for _, d, _ in outbox())
+    assert mailed == {"cleo@client.example": 3, "carl@client.example": 3, "betty@secret.example": 3}
+
+
+def test_a_fan_out_job_queued_by_older_code_naming_one_message_still_sends_it(api, enabled, outbox, run_jobs):
+    """Jobs on the queue while a new version is deployed: a fan-out job of the per-message shape
+    (`message_id`, not `message_ids`) is run as a send of that one message."""
+    from chalicelib import jobs
+
+    discussion = _discussion(api)
+    jobs.send_direct("mail.fanout", [{"tenant_id": "tenant-a", "discussion_id": discussion["id"],
+                                      "message_id": discussion["messages"][0]["id"],
+                                      "recipients": ["cleo@client.example"], "again": False}])
+    run_jobs()
+    assert [d for _, d, _ in outbox()] == [["cleo@client.example"]]
