@@ -6,9 +6,10 @@ loop of ours. What still fails is sorted for the caller:
   whether a later attempt may succeed (the caller puts the work back on the queue with a delay, jobs.RetryLater);
 - the request never reached SES (no connection): `SendFailed`, retryable;
 - SES may have sent it (the connection broke or timed out after the request went out): the botocore error is raised
-  as it is, so that the caller's claim stays at its CALLING step and the work is listed for an operator
-  (chalicelib/claims.py). The SDK itself retries such a timeout, which could send twice; SES has no idempotency
-  token to prevent that (docs/sending.md).
+  as it is, at once, so that the caller's claim stays at its CALLING step and the work is listed for an operator
+  (chalicelib/claims.py). The SDK would retry such an error like any transient one and could send twice (SES has no
+  idempotency token); `_no_second_attempt_after_the_request_left` stops that retry for SendRawEmail only, keeping
+  the SDK's retries of what SES answered (throttling) and of connections that never opened (docs/sending.md).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NoConnection
 
 from chalicelib import aws
@@ -39,7 +40,22 @@ class SendFailed(Exception):
 
 
 def client() -> Any:
-    return aws.client("ses")
+    ses = aws.client("ses")
+    # Run before the retry policy's own handler (more specific events are emitted first); once per client.
+    ses.meta.events.register_first("needs-retry.ses.SendRawEmail", _no_second_attempt_after_the_request_left,
+                                   unique_id="discussion-hub-no-second-send")
+    return ses
+
+
+def _no_second_attempt_after_the_request_left(caught_exception: Exception | None = None, **_: Any) -> None:
+    """botocore asks its handlers whether to attempt a call again; raising here ends the call with that error.
+
+    An `HTTPClientError` (a read timeout, a connection closed while waiting for the answer) comes after the request
+    was sent: SES may have taken it, and another attempt could mail the recipient twice. Connection errors
+    (`botocore.exceptions.ConnectionError`: the connection never opened) and SES's own error answers are left to the
+    retry policy."""
+    if isinstance(caught_exception, HTTPClientError):
+        raise caught_exception
 
 
 def send_raw(source: str, destination: str, raw: bytes, configuration_set: str | None = None) -> str:

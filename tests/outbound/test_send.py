@@ -447,3 +447,74 @@ def test_a_fan_out_job_queued_by_older_code_naming_one_message_still_sends_it(ap
                                       "recipients": ["cleo@client.example"], "again": False}])
     run_jobs()
     assert [d for _, d, _ in outbox()] == [["cleo@client.example"]]
+
+
+def _request_text(body) -> str:
+    return body.decode() if isinstance(body, bytes) else str(body or "")
+
+
+def _after_ses_takes_it(error):
+    """A before-send handler run after moto's (the same level, registered last): SES has the request — moto keeps the
+    mail — and then `error` is what the SDK sees instead of the answer (a read timeout, say)."""
+    attempts: list[str] = []
+
+    def lose_the_answer(request, **kwargs):
+        if "Action=SendRawEmail" in _request_text(request.body):
+            attempts.append(request.url)
+            raise error(endpoint_url=request.url)
+
+    return attempts, lose_the_answer
+
+
+def test_a_send_whose_answer_was_lost_is_not_attempted_again_by_the_sdk(api, enabled, outbox, run_jobs):
+    """botocore's retry policy attempts a read timeout again like any transient error; for SendRawEmail that would
+    mail the recipient again (SES took the first). The call ends at the first such error: one mail, and the copy
+    stays claimed at `calling`, to be listed as uncertain (tests/outbound/test_send_faults.py)."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from chalicelib.mail import ses
+
+    discussion = api.post(THREADS, {"subject": "Once", "initial_message": "Hi",
+                                    "participants": [{"email": "zoe@client.example"}]}).data
+    attempts, handler = _after_ses_takes_it(ReadTimeoutError)
+    events = ses.client().meta.events
+    events.register_last("before-send", handler, unique_id="test-lose-the-answer")
+    try:
+        assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+        with pytest.raises(ReadTimeoutError):
+            run_jobs()
+    finally:
+        events.unregister("before-send", unique_id="test-lose-the-answer")
+    assert len(attempts) == 1 and [d for _, d, _ in outbox()] == [["zoe@client.example"]]
+    assert copies(api, discussion["id"])["zoe@client.example"]["state"] == "sending"
+
+
+def test_a_connection_that_never_opened_is_attempted_again_and_the_copy_goes_once(api, enabled, outbox, run_jobs,
+                                                                                 monkeypatch):
+    """A connection error before the request left is safe to attempt again: the SDK's attempts, then the queue."""
+    from botocore.exceptions import ConnectTimeoutError
+
+    from chalicelib import aws
+    from chalicelib.mail import ses
+
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, context: 0)
+    discussion = api.post(THREADS, {"subject": "Once", "initial_message": "Hi",
+                                    "participants": [{"email": "zoe@client.example"}]}).data
+    attempts: list[str] = []
+
+    def never_connects(request, **kwargs):
+        if "Action=SendRawEmail" in _request_text(request.body):
+            attempts.append(request.url)
+            raise ConnectTimeoutError(endpoint_url=request.url)
+
+    events = ses.client().meta.events
+    events.register_first("before-send.ses.SendRawEmail", never_connects, unique_id="test-never-connects")
+    try:
+        assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+        run_jobs()
+    finally:
+        events.unregister("before-send.ses.SendRawEmail", unique_id="test-never-connects")
+    assert len(attempts) == aws.MAX_ATTEMPTS and outbox() == []
+    assert copies(api, discussion["id"])["zoe@client.example"]["state"] == "failed"  # waiting for its retry
+    run_jobs(skip_delays=True)
+    assert [d for _, d, _ in outbox()] == [["zoe@client.example"]]
