@@ -52,6 +52,12 @@ class TenantReputation(Table):
     changed_at = UnicodeAttribute(null=True)
     watched = BooleanAttribute(null=True)          # status item: over a level below the minimum volume (reputation.py)
     expires_at = NumberAttribute(null=True)        # day items: TTL, well after the window
+    # status item, once an operator resumed the tenant: outcomes are judged from that day (`day#YYYY-MM-DD`) on, less
+    # what that day had counted before the resume
+    judged_since = UnicodeAttribute(null=True)
+    baseline_delivered = NumberAttribute(null=True)
+    baseline_bounced = NumberAttribute(null=True)
+    baseline_complained = NumberAttribute(null=True)
 
 
 MODELS = (SendingIdentity, TenantReputation)

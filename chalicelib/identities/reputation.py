@@ -58,6 +58,7 @@ class Report:
     delivered: int
     bounced: int
     complained: int
+    judged_since: str | None = None    # YYYY-MM-DD: counted since an operator resumed the tenant that day
 
     @property
     def outcomes(self) -> int:
@@ -130,16 +131,27 @@ def record_outcome(tenant_id: str, kind: str, bounce_type: str | None, shard: st
     judge(tenant_id)
 
 
-def _counts(tenant_id: str) -> tuple[int, int, int]:
-    """(delivered, bounced, complained) over the window: one Query of at most `window_days()` × (1 + 16 shards) items,
-    from the first day's own item to the last shard of today ("#~" sorts after "#15"; "status" after every day)."""
+def _counts(tenant_id: str) -> tuple[int, int, int, TenantReputation | None]:
+    """(delivered, bounced, complained) judged now, and the status item: one Query of at most `window_days()` ×
+    (1 + 16 shards) + 1 items, from the first day's own item to the status item ("status" sorts after every day).
+
+    Judged are the outcomes of the window — or, after an operator resumed the tenant, those since the resume: the
+    days from then on, less what the resume's day had counted before it (`resume`)."""
+    first = _day(window_days() - 1)
+    items = list(TenantReputation.query(tenant_id, TenantReputation.bucket.between(first, "status")))
+    status = items.pop() if items and items[-1].bucket == "status" else None
+    since = status.judged_since if status is not None and status.judged_since else None
     delivered = bounced = complained = 0
-    window = TenantReputation.bucket.between(_day(window_days() - 1), _day() + "#~")
-    for day in TenantReputation.query(tenant_id, window):
-        delivered += int(day.delivered or 0)
-        bounced += int(day.bounced or 0)
-        complained += int(day.complained or 0)
-    return delivered, bounced, complained
+    for day in items:
+        if since is None or day.bucket[:len(since)] >= since:
+            delivered += int(day.delivered or 0)
+            bounced += int(day.bounced or 0)
+            complained += int(day.complained or 0)
+    if status is not None and since is not None and since >= first:
+        delivered -= int(status.baseline_delivered or 0)
+        bounced -= int(status.baseline_bounced or 0)
+        complained -= int(status.baseline_complained or 0)
+    return max(delivered, 0), max(bounced, 0), max(complained, 0), status
 
 
 def _status(tenant_id: str) -> TenantReputation | None:
@@ -164,7 +176,7 @@ def _over_levels(delivered: int, bounced: int, complained: int) -> list[str]:
 def _pause_if_over(tenant_id: str, watched: bool) -> None:
     """Judge the window. Over a level below the minimum volume, the tenant is marked `watched` (its deliveries judge
     it too); a delivery that finds it no longer so lifts the mark."""
-    delivered, bounced, complained = _counts(tenant_id)
+    delivered, bounced, complained, _ = _counts(tenant_id)
     reasons = _over_levels(delivered, bounced, complained)
     below_volume = delivered + bounced < min_volume()
     watch = below_volume and bool(reasons)
@@ -223,24 +235,39 @@ def refuse_if_paused(status: TenantReputation | None) -> None:
 
 
 def resume(tenant_id: str, by: str) -> None:
-    """An operator lifts the pause (the counts stay: a tenant still over a level is paused again by its next
-    bounce or complaint)."""
-    TenantReputation(tenant_id, "status", state="active", reason=f"resumed by {by}", changed_at=clock.now_iso()).save()
+    """An operator lifts the pause, once the addresses that bounced or complained are dealt with
+    (scripts/resume_sending.py). The tenant starts afresh: from now on only the outcomes after the resume are judged
+    (the window's earlier ones would pause it again at its next bounce), from today's items less what they counted
+    until now — read here, one Query of today's at most 17 items."""
+    today = _day()
+    counted = list(TenantReputation.query(tenant_id, TenantReputation.bucket.between(today, today + "#~")))
+    TenantReputation(tenant_id, "status", state="active", reason=f"resumed by {by}", changed_at=clock.now_iso(),
+                     judged_since=today,
+                     baseline_delivered=sum(int(day.delivered or 0) for day in counted),
+                     baseline_bounced=sum(int(day.bounced or 0) for day in counted),
+                     baseline_complained=sum(int(day.complained or 0) for day in counted)).save()
+    is_watched.forget(tenant_id)
 
 
 def report(principal: Principal) -> Report:
     if not principal.is_admin:
         raise Forbidden("the sending reputation is shown to the admin role")
-    delivered, bounced, complained = _counts(principal.tenant_id)
-    status = _status(principal.tenant_id)
+    return report_of(principal.tenant_id)
+
+
+def report_of(tenant_id: str) -> Report:
+    """The tenant's state and the counts judged now (one Query)."""
+    delivered, bounced, complained, status = _counts(tenant_id)
     state = status.state if status is not None and status.state else "active"
     return Report(state, status.reason if status else None, status.changed_at if status else None,
-                  delivered, bounced, complained)
+                  delivered, bounced, complained,
+                  status.judged_since[len("day#"):] if status is not None and status.judged_since else None)
 
 
 def as_json(item: Report) -> dict[str, Any]:
     return {"sending": item.state, "reason": item.reason, "changed_at": item.changed_at,
-            "window_days": window_days(), "delivered": item.delivered, "hard_bounces": item.bounced,
+            "window_days": window_days(), "judged_since": item.judged_since,
+            "delivered": item.delivered, "hard_bounces": item.bounced,
             "complaints": item.complained, "bounce_rate": round(item.bounce_rate * 100, 3),
             "complaint_rate": round(item.complaint_rate * 100, 3),
             "levels": {"bounce_rate": BOUNCE_LEVEL * 100, "complaint_rate": COMPLAINT_LEVEL * 100,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -80,6 +81,8 @@ class Reputation(Answer):
     reason: str | None
     changed_at: Timestamp | None
     window_days: int
+    judged_since: date | None = Field(description="set when an operator resumed sending: the counts are those since "
+                                                  "that day's resume, not the whole window")
     delivered: int
     hard_bounces: int
     complaints: int

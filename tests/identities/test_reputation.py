@@ -232,3 +232,40 @@ def test_a_tenant_marked_watched_elsewhere_is_judged_by_this_containers_deliveri
     monkeypatch.setattr(cache, "time", types.SimpleNamespace(monotonic=lambda: a_minute_later))
     _publish(client, _aimed("event_delivery", copies[2][1], copies[2][0]), "sns-3")
     assert TenantReputation.get("tenant-a", "status").watched is None  # judged: 3 deliveries, no bounce, unwatched
+
+
+def test_an_operator_resumes_a_paused_tenant_which_is_then_judged_afresh(client, tenants, capsys):
+    """scripts/resume_sending.py lifts the pause; the bounces before it no longer count, so the next hard bounce
+    does not pause the tenant again at once (it would: 3 in 21 is still over 5 %), and its admins see since when
+    the counts run."""
+    from scripts import resume_sending
+
+    a, _ = tenants
+    a.send(a.discussion(RECIPIENTS))
+    _outcomes(client, a, bad=2, kind="identity_bounce_permanent_general_no_dsn")
+    assert a.admin.get("/api/tenant/reputation").data["sending"] == "paused"
+    assert a.send(a.discussion(1)).status_code == 409
+
+    assert resume_sending.main(["tenant-a", "--by", "alice (ops)"]) == 0
+
+    printed = capsys.readouterr().out
+    assert "before: paused" in printed and "after: active" in printed
+    shown = a.admin.get("/api/tenant/reputation").data
+    assert (shown["sending"], shown["reason"], shown["delivered"], shown["hard_bounces"]) == (
+        "active", "resumed by alice (ops)", 0, 0)
+    assert shown["judged_since"] == sent_messages_day()
+    sent = len(sent_messages())
+    fresh = a.admin.post(THREADS, {"subject": "Again", "initial_message": "Hello",
+                                   "participants": [{"email": "new@client.example"}]}).data["id"]
+    assert a.send(fresh).status_code == 202 and len(sent_messages()) == sent + 1  # (person0 bounced: suppressed)
+    ses_id, destinations, _ = sent_messages()[-1]
+    _publish(client, _aimed("identity_bounce_permanent_general_no_dsn", ses_id, destinations[0]), "sns-after")
+    after = a.admin.get("/api/tenant/reputation").data
+    assert (after["sending"], after["hard_bounces"]) == ("active", 1)  # 1 outcome: below the volume
+    assert resume_sending.main(["tenant-a", "--by", "bob"]) == 0 and "nothing to do" in capsys.readouterr().out
+
+
+def sent_messages_day() -> str:
+    from chalicelib import clock
+
+    return clock.now().strftime("%Y-%m-%d")
