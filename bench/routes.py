@@ -145,11 +145,20 @@ def measure(size: int, throughput: int = 0, sending: int = 2) -> dict[str, Any]:
                 figures["tracking page (25 copies)"] = figure([
                     lambda d=d: call("GET", f"/api/tenant/threads/{d}/tracking") for d in (target, small)],
                     rounds=2)
+                # The pixel and click links as the mail carries them (each a first hit, then a repeat), and the
+                # links of mail sent before 2026-12-03, which carry the copy's id alone, on other copies.
+                links = _mail_links()
+                clickable = [p for p in pixels if links[p][1]]
                 figures["pixel open"] = figure([
-                    lambda p=p: client.http.get(f"/t/o/{p}", headers={"Accept": "image/gif"})
+                    lambda p=p: client.http.get(f"/t/o/{links[p][0]}.gif", headers={"Accept": "image/gif"})
                     for p in pixels[:4]], rounds=2)
-                figures["click"] = figure([lambda p=p: client.http.get(f"/t/c/{p}-0") for p in pixels[:4]],
+                figures["click"] = figure([lambda p=p: client.http.get(f"/t/c/{links[p][1]}") for p in clickable[:4]],
                                           rounds=2)
+                figures["pixel open (old link)"] = figure([
+                    lambda p=p: client.http.get(f"/t/o/{p}.gif", headers={"Accept": "image/gif"})
+                    for p in pixels[4:8]], rounds=2)
+                figures["click (old link)"] = figure([lambda p=p: client.http.get(f"/t/c/{p}-0")
+                                                      for p in clickable[4:8]], rounds=2)
                 figures["unread-count"] = figure([lambda a=a: call("GET", "/api/tenant/threads/unread-count", auth=a)
                                                   for a in (headers, other)], rounds=2)
                 figures["category-counts"] = figure([
@@ -211,7 +220,8 @@ def _throughput(client: Any, call: Callable[..., Any], pixel: str, discussion_id
                 count: int) -> dict[str, Any]:
     recipient, ses_id = sent_copy
     return {
-        "pixel opens": _versus_boto3(lambda: client.http.get(f"/t/o/{pixel}", headers={"Accept": "image/gif"}), count),
+        "pixel opens": _versus_boto3(lambda: client.http.get(f"/t/o/{_mail_links()[pixel][0]}.gif",
+                                                             headers={"Accept": "image/gif"}), count),
         "added messages": _versus_boto3(
             lambda: call("POST", f"/api/tenant/threads/{discussion_id}/messages", {"body": "Fast"}), count),
         "SES delivery events": _versus_boto3(lambda: _ses_event(client, "delivery", ses_id, recipient), count)}
@@ -279,6 +289,23 @@ def _versus_boto3(action: Callable[[], Any], count: int) -> dict[str, Any]:
 def _ses_events(client: Any, kind: str, ses_ids: list[tuple[str, str]]) -> list[Callable[[], Any]]:
     sent = ses_ids[1:5] if kind in ("bounce", "complaint") else ses_ids[:4]
     return [lambda r=r, s=s: _ses_event(client, kind, s, r) for r, s in sent]
+
+
+def _mail_links() -> dict[str, tuple[str, str | None]]:
+    """Copy id → its pixel file name (without .gif) and first click token (None: a mail without links), as the mail
+    SES was given carries them (chalicelib/tracking/ids.py)."""
+    import re
+
+    from tests.outbound.conftest import sent_messages
+    from tests.outbound.test_tracking import CLICK_TOKEN, PIXEL_NAME
+
+    links: dict[str, tuple[str, str | None]] = {}
+    for _, _, message in sent_messages():
+        pixel = re.search(PIXEL_NAME, message.get_body(preferencelist=("html",)).get_content())
+        click = re.search(CLICK_TOKEN, message.get_body(preferencelist=("plain",)).get_content())
+        if pixel:
+            links[pixel.group(1).split(".")[0]] = (pixel.group(1), click.group(1) if click else None)
+    return links
 
 
 def _ses_event(client: Any, kind: str, ses_id: str, recipient: str) -> Any:

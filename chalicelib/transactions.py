@@ -2,13 +2,16 @@
 
 Every item of a transaction gets a label; when DynamoDB cancels it for a condition, the commit's outcome names
 the items whose condition failed (`outcome.refused == {"thread", "group"}`) and the caller answers accordingly.
+An update asked with `old_on_refusal` also gives back, when its condition fails, the item as it was
+(`outcome.old[label]`, DynamoDB's ReturnValuesOnConditionCheckFailure=ALL_OLD; no entry: there was no item), in the
+same call.
 A transaction cancelled by a concurrent one is committed again (db.retry_on_conflict); throttling is the SDK's to
 retry (chalicelib/aws.py) and, beyond it, a 503 (errors.as_unavailable).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -19,8 +22,10 @@ from chalicelib.db import VersionConflict, cancellation_codes, conflicted, retry
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a commit did: everything (`committed`), or nothing because the conditions of `refused` failed."""
+    """What a commit did: everything (`committed`), or nothing because the conditions of `refused` failed; `old`:
+    the raw items (DynamoDB JSON) of the refused updates asked with `old_on_refusal` that existed."""
     refused: frozenset[str] = frozenset()
+    old: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def committed(self) -> bool:
@@ -44,8 +49,11 @@ class Tx:
     def save(self, label: str, model: Model, condition: Any = None) -> None:
         self._items["put"].append((label, lambda tx: tx.save(model, condition=condition)))
 
-    def update(self, label: str, model: Model, actions: list[Any], condition: Any = None) -> None:
-        self._items["update"].append((label, lambda tx: tx.update(model, actions=actions, condition=condition)))
+    def update(self, label: str, model: Model, actions: list[Any], condition: Any = None,
+               old_on_refusal: bool = False) -> None:
+        returned = "ALL_OLD" if old_on_refusal else None
+        self._items["update"].append((label, lambda tx: tx.update(model, actions=actions, condition=condition,
+                                                                 return_values=returned)))
 
     def raw(self, label: str, add: Callable[[Any], None], kind: str) -> None:
         """An item added by another feature's helper (e.g. users.remember_in) through the PynamoDB transaction."""
@@ -66,8 +74,12 @@ class Tx:
             except TransactWriteError as error:
                 codes = cancellation_codes(error)
                 if "ConditionalCheckFailed" in codes:
+                    reasons = list(zip(self.labels(), error.cancellation_reasons or [], strict=False))
                     return Outcome(frozenset(label for label, code in zip(self.labels(), codes, strict=False)
-                                             if code == "ConditionalCheckFailed"))
+                                             if code == "ConditionalCheckFailed"),
+                                   {label: reason.raw_item for label, reason in reasons
+                                    if reason is not None and reason.code == "ConditionalCheckFailed"
+                                    and reason.raw_item})
                 if conflicted(error):
                     raise VersionConflict("board transaction") from error
                 raise

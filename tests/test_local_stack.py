@@ -117,13 +117,14 @@ def _send_and_track_over_http(base, headers, process):
                                cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
     assert "(1 message(s);" in shown, shown
     assert "Reply-To: reply+" in shown and "References: <thread." in shown
-    pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", shown.replace("=\n", "")).group(1)
+    unwrapped = shown.replace("=\n", "")  # quoted-printable soft line breaks
+    pixel = re.search(r"/t/o/([0-9a-f]{32}(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?)\.gif", unwrapped).group(1)
     for accept in ("*/*", "image/webp,image/*,*/*;q=0.8"):
         gif = requests.get(f"{base}/t/o/{pixel}.gif", headers={"Accept": accept}, timeout=10)
         assert gif.status_code == 200 and gif.content.startswith(b"GIF89a") and len(gif.content) == 42
     redirected = requests.get(f"{base}/t/o/{pixel}.gif", headers={"Accept": None}, timeout=10)
     assert redirected.status_code == 200 and redirected.content.startswith(b"GIF89a")  # via the static GIF
-    click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", shown).group(1)
+    click = re.search(r"/t/c/([0-9a-f]{32}-\d+(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?)", unwrapped).group(1)
     followed = requests.get(f"{base}/t/c/{click}", allow_redirects=False, timeout=10)
     assert followed.status_code == 302 and followed.headers["Location"] == "https://example.com/terms"
     ses_id = re.search(r"SES message id (\S+) → someone@example.com", shown).group(1)

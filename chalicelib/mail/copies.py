@@ -19,7 +19,7 @@ from chalicelib.discussions.attachments import safe_filename
 from chalicelib.discussions.models import Discussion, Message, ParticipantMap
 from chalicelib.mail import anchors, compose
 from chalicelib.notifications.schedule import zone
-from chalicelib.tracking.ids import tracking_id
+from chalicelib.tracking.ids import click_token, pixel_name, tracking_id
 from chalicelib.tracking.models import EmailTracking
 
 HISTORY_MESSAGES = 3
@@ -319,6 +319,7 @@ def render(discussion: Discussion, outgoing: Outgoing, participant: ParticipantM
     key = anchors.reply_key(tenant_id, discussion.discussion_id, recipient)
     public = settings().public_base_url
     ours = settings().our_tracker
+    counter_key = discussions.discussion_key(tenant_id, discussion.discussion_id)  # its counters' (tracking/ids.py)
     links: list[str] = []
     email = compose.OutboundEmail(
         sender=outgoing.sender, recipient=compose.Person(recipient, participant.name),
@@ -328,7 +329,11 @@ def render(discussion: Discussion, outgoing: Outgoing, participant: ParticipantM
         message_id=anchors.our_message_id(message.message_id, domain), in_reply_to=in_reply_to,
         references=references(discussion, domain, earlier, recipient, in_reply_to),
         body=message.body, signature=signature, history=outgoing.history_for(recipient, roles_by_email),
-        pixel_url=f"{public}/t/o/{pixel}.gif" if ours else "", links=links, attachments=outgoing.attachments,
+        pixel_url=f"{public}/t/o/{pixel_name(pixel, counter_key, message.message_id)}.gif" if ours else "",
+        links=links, attachments=outgoing.attachments,
         download_links=outgoing.download_links, date=clock.now())
-    raw = compose.build(email, (lambda index: f"{public}/t/c/{pixel}-{index}") if ours else None)
+    # Each link's token carries the link itself (links[index], collected just before): a click needs no read.
+    raw = compose.build(email, (lambda index: f"{public}/t/c/"
+                                f"{click_token(pixel, counter_key, message.message_id, index, links[index])}")
+                        if ours else None)
     return Rendered(raw, email, links, key)

@@ -8,6 +8,16 @@ A copy sent and a delivery are counted in the transaction that records them; els
 comes after the change it counts: a Lambda dying between the two leaves that one change uncounted (the
 per-recipient detail stays exact); nothing is ever counted twice.
 
+Opens, opens by a person and clicks are unique counts, kept so that a pixel hit or a click is one DynamoDB call,
+a transaction of two updates, whether or not it is the copy's first (service.record_open, record_click): the copy's
+tracking record, and its shard's sets `opened_ids`, `human_opened_ids`, `clicked_ids`, to which the copy's tracking
+pixel id is added (`ADD`: adding an id already in a set changes nothing, so a repeat needs no read and no condition).
+The count is the size of the set plus the number of the same name, which holds the copies counted by the code
+before the sets (until 2026-12-03: one more UpdateItem on a copy's first open or click). A copy is counted in one of
+the two, never both: the sets take a copy only in the transaction that marks it `counted_by_id`, whose condition is
+that the copy has no open yet (`opened_at`) or is marked already; a copy whose first open was counted in the numbers
+is refused there and goes on being counted as before (docs/email.md, "Opens and clicks").
+
 A message's counts are spread over shards, `MESSAGE#NN` with NN the copy's shard (ids.copy_shard): deliveries of
 one message run as concurrent Lambdas, each in a transaction, and DynamoDB cancels a transaction whose item is in
 another one (docs/email.md, "Hot items"). A move of no one copy (the fan-out's `total`) and every counter item
@@ -15,6 +25,7 @@ written before the shards goes to `MESSAGE` itself; the readers sum them all in 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.db import outlasting_transactions
@@ -23,6 +34,8 @@ from chalicelib.tracking.models import TrackingCounter
 from chalicelib.transactions import Tx
 
 FIELDS = ("total", "sent", "failed", "delivered", "opened", "human_opened", "clicked", "bounced", "complained")
+# The unique counts a set of tracking pixel ids keeps (its size is added to the number of the same name).
+ID_SETS = {"opened": "opened_ids", "human_opened": "human_opened_ids", "clicked": "clicked_ids"}
 # Above every shard's suffix ("#00" to "#15"): MESSAGE to MESSAGE#~ holds the message's own item and its shards.
 _LAST_SHARD = "#~"
 
@@ -65,6 +78,26 @@ def count_in(tx: Tx, discussion_key: str, message_id: str, copy_id: str, **delta
         tx.update("counter", _item(discussion_key, message_id, copy_id), actions)
 
 
+def _id_actions(copy_id: str, counted: Iterable[str]) -> list[Any]:
+    return [getattr(TrackingCounter, ID_SETS[name]).add({copy_id}) for name in dict.fromkeys(counted)]
+
+
+def ids_in(tx: Tx, discussion_key: str, message_id: str, copy_id: str, counted: Iterable[str]) -> None:
+    """Count the copy in these unique counts ("opened", "human_opened", "clicked") as one item of `tx`: its id added to
+    its shard's sets, unconditionally (again: no change)."""
+    actions = _id_actions(copy_id, counted)
+    if actions:
+        tx.update("counter", _item(discussion_key, message_id, copy_id), actions)
+
+
+def add_ids(discussion_key: str, message_id: str, copy_id: str, counted: Iterable[str]) -> None:
+    """The same as one UpdateItem of its own (a link made before the sets, on a copy the sets count)."""
+    actions = _id_actions(copy_id, counted)
+    if actions:
+        item = _item(discussion_key, message_id, copy_id)
+        outlasting_transactions(lambda: item.update(actions=actions))
+
+
 def firsts(before: object, after: object, fields: dict[str, str], when: str) -> dict[str, int]:
     """{counter: 1} for each timestamp attribute `after` now holds as `when` (this update set it) and `before` (the
     record as read before, or None when not read) did not have."""
@@ -84,4 +117,6 @@ def by_message(discussion_key: str, message_id: str | None = None) -> dict[str, 
         sums = totals.setdefault(owner, dict.fromkeys(FIELDS, 0))
         for name in FIELDS:
             sums[name] += int(getattr(item, name) or 0)
+        for name, ids in ID_SETS.items():
+            sums[name] += len(getattr(item, ids) or ())
     return totals

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.claims import ClaimMap
@@ -79,6 +79,10 @@ class EmailTracking(Table):
     complained_at = UnicodeAttribute(null=True)   # beside the bounce fields: a complaint after a bounce stays visible
     user_agent = UnicodeAttribute(null=True)
     ip_address = UnicodeAttribute(null=True)
+    # Set by the first open or click counted in its message's id sets (TrackingCounter.opened_ids…); absent while the
+    # copy is counted, if at all, in the numeric counters (its first open came through a link made before the id
+    # sets, 2026-12-03): chalicelib/tracking/counters.py says why a copy is counted in one of the two, never both.
+    counted_by_id = BooleanAttribute(null=True)
     retry_shard = UnicodeAttribute(null=True)
     soft_bounce_run = BooleanAttribute(null=True)  # its recipient was counting soft bounces when it was written
 
@@ -130,6 +134,11 @@ class TrackingCounter(Table):
     clicked = NumberAttribute(default=0)
     bounced = NumberAttribute(default=0)
     complained = NumberAttribute(default=0)
+    # The tracking pixel ids of the copies opened, opened by a person, clicked: each count is the set's size plus the
+    # number above (copies counted before the sets). Adding an id already there changes nothing.
+    opened_ids = UnicodeSetAttribute(null=True)
+    human_opened_ids = UnicodeSetAttribute(null=True)
+    clicked_ids = UnicodeSetAttribute(null=True)
 
 
 MODELS = (EmailTracking, Suppression, ProcessedEvent, TrackingCounter)

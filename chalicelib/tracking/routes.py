@@ -15,8 +15,9 @@ from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
     from chalicelib.discussions import service as discussions
-    from chalicelib.tracking import schemas, service, suppression
+    from chalicelib.tracking import ids, schemas, service, suppression
 else:
+    ids = lazy_module("chalicelib.tracking.ids")
     discussions = lazy_module("chalicelib.discussions.service")
     service = lazy_module("chalicelib.tracking.service")
     suppression = lazy_module("chalicelib.tracking.suppression")
@@ -39,7 +40,9 @@ def open_pixel(pixel_file: str) -> Response:
     """Record the open, then answer the GIF; where API Gateway could not pass binary (no image Accept), redirect."""
     request = blueprint.current_request
     try:
-        service.record_open_from_request(pixel_file.removesuffix(".gif").lower(), request)
+        hit = ids.read_pixel(pixel_file.removesuffix(".gif"))
+        if hit is not None:
+            service.record_open_from_request(hit, request)
     except Exception:
         # The reader must never see a broken image in their mail: the open is logged, and the pixel still answered.
         logger.exception("could not record an open of %s", pixel_file[:64])
@@ -54,13 +57,11 @@ def open_pixel(pixel_file: str) -> Response:
 @blueprint.route("/t/c/{token}", methods=["GET"])
 def click(token: str) -> Response:
     request = blueprint.current_request
-    pixel_id, _, index = token.partition("-")
     identity = (request.context or {}).get("identity", {})
+    hit = ids.read_click(token)  # None for a token we did not make (forged, altered): no call, no redirect
     try:
-        # ASCII digits only: str.isdigit() is also true of '²' and other digits int() refuses.
-        target = service.record_click(pixel_id.lower(), int(index) if index.isascii() and index.isdigit() else -1,
-                                      request.headers.get("user-agent"), identity.get("sourceIp")) \
-            if len(index) <= 4 else None
+        target = service.record_click(hit.copy_id, hit.index, request.headers.get("user-agent"),
+                                      identity.get("sourceIp"), hit.message, hit.url) if hit else None
     except Exception as error:
         busy = as_unavailable(error)
         if busy is None:

@@ -1,15 +1,20 @@
-"""The seed's tracking operations, each one atomic DynamoDB call, and statistics per thread and message."""
+"""Opens and clicks, each one DynamoDB call (a transaction of the copy and its counter shard), and statistics per
+thread and message (docs/email.md, "Opens and clicks")."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock
 from chalicelib.db import outlasting_transactions, set_or_remove
 from chalicelib.tracking import counters
-from chalicelib.tracking.ids import TRACKING_ID
+from chalicelib.tracking.ids import TRACKING_ID, Hit
 from chalicelib.tracking.models import EmailTracking
+from chalicelib.transactions import Tx
+
+if TYPE_CHECKING:
+    from pynamodb.expressions.condition import Condition
 
 # Fetches that are not a person reading: image proxies that prefetch, privacy relays and scanners.
 MACHINE_AGENTS = ("googleimageproxy", "yahoomailproxy", "outlook-ios", "barracuda", "proofpoint", "mimecast",
@@ -23,42 +28,56 @@ def is_machine_open(user_agent: str | None, method: str = "GET") -> bool:
         any(marker in agent for marker in MACHINE_AGENTS)
 
 
-def _conditional(record: EmailTracking, actions: list) -> bool:
+# What the one transaction of a hit did (_one_transaction).
+COUNTED, UNKNOWN, NUMERIC = "counted", "unknown", "numeric"
+
+
+def _one_transaction(copy_id: str, message: tuple[str, str], actions: list, known: Condition,
+                     counted: list[str]) -> str:
+    """The hit in one TransactWriteItems (chalicelib/transactions.py: its own ClientRequestToken, so an SDK retry
+    applies once; cancelled by a concurrent transaction, committed again by db.retry_on_conflict): the copy's update,
+    and its id added to its message's shard sets (counters.ids_in). COUNTED; UNKNOWN when there is no such copy or
+    link; NUMERIC when the copy's first open was counted before the sets (counters.py): the caller counts it so."""
+    discussion_key, message_id = message
+    tx = Tx()
+    first_or_by_id = EmailTracking.opened_at.does_not_exist() | EmailTracking.counted_by_id.exists()
+    tx.update("copy", EmailTracking(copy_id), [*actions, EmailTracking.counted_by_id.set(True)],
+              condition=known & first_or_by_id, old_on_refusal=True)
+    counters.ids_in(tx, discussion_key, message_id, copy_id, counted)
+    outcome = tx.commit()
+    if outcome.committed:
+        return COUNTED
+    if "copy" not in outcome.old:
+        return UNKNOWN
+    before = EmailTracking.from_raw_data(outcome.old["copy"])
+    # Opened and not marked: counted in the numbers (the plain path checks the link again). Otherwise the condition
+    # that failed is the copy's link.
+    return NUMERIC if before.opened_at is not None and not before.counted_by_id else UNKNOWN
+
+
+def _plain_update(copy_id: str, actions: list, known: Condition) -> EmailTracking | None:
+    """The hit as one UpdateItem returning the copy (links carrying the id alone, and copies counted in the
+    numbers); None for an unknown copy or link. Made again while a transaction holds the record."""
+    record = EmailTracking(copy_id)
     try:
-        # Made again while the copy's delivery transaction holds the record (db.outlasting_transactions).
-        outlasting_transactions(lambda: record.update(actions=actions,
-                                                      condition=EmailTracking.tracking_pixel_id.exists()))
-        return True
+        outlasting_transactions(lambda: record.update(actions=actions, condition=known))
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
+    return record
 
 
-def record_open(pixel_id: str, user_agent: str | None, ip_address: str | None, method: str = "GET") -> bool:
-    """open_count + 1, opened_at on the first; machine opens counted apart. False for an unknown pixel."""
-    if not TRACKING_ID.match(pixel_id or ""):
-        return False
-    now = clock.now_iso()
-    actions = [EmailTracking.open_count.add(1), EmailTracking.opened_at.set(EmailTracking.opened_at | now),
-               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
-               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])]
-    if is_machine_open(user_agent, method):
-        actions.append(EmailTracking.machine_open_count.add(1))
-    else:
-        actions.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
-    record = EmailTracking(pixel_id)
-    if not _conditional(record, actions):
-        return False
-    _count_firsts(record, now)  # a second call only on a copy's first open
-    return True
-
-
-def _count_firsts(record: EmailTracking, now: str) -> None:
-    """The statistics of a copy's first open, human open and click: the update wrote `now` where there was none
-    (and, for opens and clicks, its count is 1: two hits in one microsecond still count once)."""
+def _count_firsts(record: EmailTracking, now: str, counted: list[str]) -> None:
+    """After a plain update, the statistics of a copy's first open, human open and click: the update wrote `now`
+    where there was none (and, for opens and clicks, its count is 1: two hits in one microsecond still count once).
+    A second call, only then: in the numbers, or in the id sets for a copy they count (`counted_by_id`)."""
     firsts = counters.firsts(None, record, {"opened_at": "opened", "human_opened_at": "human_opened",
                                             "clicked_at": "clicked"}, now)
+    if record.counted_by_id:
+        counters.add_ids(record.discussion_key, record.message_id, record.tracking_pixel_id,
+                         [name for name in counted if name in firsts])
+        return
     if int(record.open_count) + int(record.click_count) > 1:
         firsts.pop("opened", None)
     if int(record.click_count) > 1:
@@ -66,33 +85,66 @@ def _count_firsts(record: EmailTracking, now: str) -> None:
     counters.count(record.discussion_key, record.message_id, record.tracking_pixel_id, **firsts)
 
 
-def record_open_from_request(pixel_id: str, request: Any) -> bool:
+def record_open(pixel_id: str, user_agent: str | None, ip_address: str | None, method: str = "GET",
+                message: tuple[str, str] | None = None) -> bool:
+    """open_count + 1, opened_at on the first; machine opens counted apart. False for an unknown pixel. With the
+    message's counter key (`message`: discussion key, message id, as the pixel link carries it), one DynamoDB call;
+    without, an UpdateItem and, on a first open, its count."""
+    if not TRACKING_ID.match(pixel_id or ""):
+        return False
+    now = clock.now_iso()
+    actions = [EmailTracking.open_count.add(1), EmailTracking.opened_at.set(EmailTracking.opened_at | now),
+               set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
+               set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])]
+    counted = ["opened"]
+    if is_machine_open(user_agent, method):
+        actions.append(EmailTracking.machine_open_count.add(1))
+    else:
+        actions.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
+        counted.append("human_opened")
+    known = EmailTracking.tracking_pixel_id.exists()
+    if message is not None:
+        done = _one_transaction(pixel_id, message, actions, known, counted)
+        if done != NUMERIC:
+            return done == COUNTED
+    record = _plain_update(pixel_id, actions, known)
+    if record is None:
+        return False
+    _count_firsts(record, now, counted)  # a second call only on a copy's first open
+    return True
+
+
+def record_open_from_request(hit: Hit, request: Any) -> bool:
     headers = request.headers or {}
     identity = (request.context or {}).get("identity", {}) if hasattr(request, "context") else {}
-    return record_open(pixel_id, headers.get("user-agent"), identity.get("sourceIp"), request.method)
+    return record_open(hit.copy_id, headers.get("user-agent"), identity.get("sourceIp"), request.method, hit.message)
 
 
-def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_address: str | None) -> str | None:
-    """click_count + 1, clicked_at on the first; returns the link it stands for, or None (unknown: no redirect)."""
+def record_click(pixel_id: str, link_index: int, user_agent: str | None, ip_address: str | None,
+                 message: tuple[str, str] | None = None, url: str | None = None) -> str | None:
+    """click_count + 1, clicked_at on the first; returns the link it stands for, or None (unknown: no redirect).
+    With the message's counter key and the link (a signed click token), one DynamoDB call."""
     if not TRACKING_ID.match(pixel_id or "") or link_index < 0:
         return None
     now = clock.now_iso()
-    record = EmailTracking(pixel_id)
     # A click is also an open, whether or not the pixel loaded (images blocked): a person's click a human one.
     opened = [EmailTracking.opened_at.set(EmailTracking.opened_at | now)]
+    counted = ["opened", "clicked"]
     if not is_machine_open(user_agent):
         opened.append(EmailTracking.human_opened_at.set(EmailTracking.human_opened_at | now))
+        counted.append("human_opened")
     actions = [EmailTracking.click_count.add(1), EmailTracking.clicked_at.set(EmailTracking.clicked_at | now), *opened,
                set_or_remove(EmailTracking.user_agent, (user_agent or "")[:512]),
                set_or_remove(EmailTracking.ip_address, (ip_address or "")[:64])]
     known = EmailTracking.tracking_pixel_id.exists() & EmailTracking.links[link_index].exists()
-    try:
-        outlasting_transactions(lambda: record.update(actions=actions, condition=known))
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    _count_firsts(record, now)
+    if message is not None and url is not None:
+        done = _one_transaction(pixel_id, message, actions, known, counted)
+        if done != NUMERIC:
+            return url if done == COUNTED else None
+    record = _plain_update(pixel_id, actions, known)
+    if record is None:
+        return None
+    _count_firsts(record, now, counted)
     return record.links[link_index]
 
 

@@ -9,6 +9,9 @@ from chalicelib.tracking.routes import PIXEL
 from tests.outbound.test_send import THREADS, _discussion, _html, _text
 
 GIF_MAGIC = b"GIF89a"
+# The copy's id, then (links made since 2026-12-03) what it carries, signed: chalicelib/tracking/ids.py.
+PIXEL_NAME = r"/t/o/([0-9a-f]{32}(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?)\.gif"
+CLICK_TOKEN = r"/t/c/([0-9a-f]{32}-\d+(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?)"
 
 
 @pytest.fixture
@@ -16,8 +19,8 @@ def sent(api, enabled, outbox, send):
     discussion = _discussion(api)
     send(discussion["id"])
     message = next(m for _, d, m in outbox() if d == ["cleo@client.example"])
-    pixel = re.search(r"/t/o/([0-9a-f]{32})\.gif", _html(message)).group(1)
-    click = re.search(r"/t/c/([0-9a-f]{32}-\d+)", _text(message)).group(1)
+    pixel = re.search(PIXEL_NAME, _html(message)).group(1)
+    click = re.search(CLICK_TOKEN, _text(message)).group(1)
     return discussion, pixel, click
 
 
@@ -123,18 +126,18 @@ def test_statistics_are_the_counters_and_the_copies_come_a_page_at_a_time(api, c
 
 
 def _throttled_updates(monkeypatch):
-    """Every UpdateItem fails as DynamoDB answers once the SDK's own retries are spent."""
+    """Every UpdateItem and TransactWriteItems fails as DynamoDB answers once the SDK's own retries are spent."""
     from botocore.exceptions import ClientError
     from pynamodb.connection.base import Connection
-    from pynamodb.exceptions import UpdateError
+    from pynamodb.exceptions import TransactWriteError, UpdateError
 
     original = Connection._make_api_call
 
     def call(self, operation_name, operation_kwargs, *args, **kwargs):
-        if operation_name == "UpdateItem":
+        if operation_name in ("UpdateItem", "TransactWriteItems"):
             error = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}},
-                                "UpdateItem")
-            raise UpdateError("injected", cause=error)
+                                operation_name)
+            raise (UpdateError if operation_name == "UpdateItem" else TransactWriteError)("injected", cause=error)
         return original(self, operation_name, operation_kwargs, *args, **kwargs)
 
     monkeypatch.setattr(Connection, "_make_api_call", call)
