@@ -33,7 +33,7 @@ from chalicelib.community.models import (
     CommunityReaction,
     CommunityThread,
 )
-from chalicelib.db import VersionConflict, retry_on_conflict, set_or_remove
+from chalicelib.db import VersionConflict, set_or_remove
 from chalicelib.transactions import Tx
 
 COUNTERS = {("thread", "like"): CommunityThread.like_count, ("thread", "follow"): CommunityThread.follower_count,
@@ -77,10 +77,6 @@ def _member(viewer: Viewer) -> int:
 def set_reaction(viewer: Viewer, kind: str, reaction: str, target_id: int, on: bool) -> dict[str, Any]:
     """Like/unlike or follow/unfollow; doing it twice changes nothing. Returns the new state and count."""
     user_id = _member(viewer)
-    return retry_on_conflict(lambda: _react(viewer, kind, reaction, target_id, on, user_id))
-
-
-def _react(viewer: Viewer, kind: str, reaction: str, target_id: int, on: bool, user_id: int) -> dict[str, Any]:
     unseen = not_found("CommunityThread" if kind == "thread" else "CommunityMessage", attempted=target_id)
     target = _read(CommunityThread if kind == "thread" else CommunityMessage, viewer.tenant_id, target_id)
     if target is None:
@@ -107,6 +103,8 @@ def _react(viewer: Viewer, kind: str, reaction: str, target_id: int, on: bool, u
         # was one: no read after the write; another member's like in between shows on the next read.
         count = int(getattr(target, counter.attr_name) or 0) + (0 if refused else (1 if on else -1))
         return {"Id": target_id, _state_name(reaction): on, _count_name(reaction): max(count, 0)}
+    # Each attempt answered what the one before could not know; a third refusal means the thread's group or its level
+    # changed again meanwhile: busy, a 503 as for any write that keeps losing to others (errors.as_unavailable).
     raise VersionConflict(f"{kind} {target_id}: its group or level kept changing")
 
 
