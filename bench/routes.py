@@ -78,7 +78,8 @@ def measure(size: int, throughput: int = 0, sending: int = 2) -> dict[str, Any]:
         cache.clear()
         token = issue_local_token(TENANT, "staff-1", ["admin", "staff"], JWT_SECRET, email="staff-1@bench.example")
         colleague = issue_local_token(TENANT, "staff-2", ["staff"], JWT_SECRET, email="staff-2@bench.example")
-        member = issue_local_token(TENANT, "42", ["CommunityThread-Create", "CommunityThread-Read"], JWT_SECRET)
+        member = issue_local_token(TENANT, "42", ["CommunityThread-Create", "CommunityThread-Read",
+                                                  "CommunityMessage-Create", "CommunityMessage-Read"], JWT_SECRET)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         other = {"Authorization": f"Bearer {colleague}", "Content-Type": "application/json"}
         community = {"Authorization": f"Bearer {member}", "Content-Type": "application/json"}
@@ -177,6 +178,9 @@ def measure(size: int, throughput: int = 0, sending: int = 2) -> dict[str, Any]:
                     "GET", "/api/community/communitythreads?PageSize=25", auth={"Authorization": f"Bearer {member}"})],
                     rounds=3)
                 jobs.update(_jobs_by_kind(app, client))
+                reactions = _reactions(call, community)
+                _jobs_by_kind(app, client)  # the set-up's own notifications: the harness's, in no figure
+                figures["community like / follow"] = figure(reactions, rounds=2)
                 figures.update({f"job {kind}": runs.summary() for kind, runs in sorted(jobs.items())})
             except MemoryError:  # a moto hot spot at 100,000 items (bench/moto_fixes.py fixes the known one)
                 incomplete = f"moto ran out of memory after {len(figures)} rows (last: {list(figures)[-1:]})"
@@ -225,6 +229,23 @@ def _throughput(client: Any, call: Callable[..., Any], pixel: str, discussion_id
         "added messages": _versus_boto3(
             lambda: call("POST", f"/api/tenant/threads/{discussion_id}/messages", {"body": "Fast"}), count),
         "SES delivery events": _versus_boto3(lambda: _ses_event(client, "delivery", ses_id, recipient), count)}
+
+
+def _reactions(call: Callable[..., Any], member: dict[str, str]) -> list[Callable[[], Any]]:
+    """Like and unlike, follow and unfollow, on threads and their replies outside a group and in a Private group of
+    the member's (the administrator's token sets the group up): each a read and a transaction (issue 22)."""
+    threads, messages = "/api/community/communitythreads", "/api/community/communitymessages"
+    group = call("POST", "/api/community/communitygroups",
+                 {"BusinessId": 1, "Name": "Bench", "AccessLevel": "Private"})["Value"]["Id"]
+    call("POST", f"/api/community/communitygroups/{group}/members", {"UserId": 42})
+    paths = []
+    for where in ({}, {"CommunityGroupId": group}):
+        thread = call("POST", threads, {"BusinessId": 1, "UserId": 42, "Subject": "Bench", "Message": "Hello",
+                                        **where}, auth=member)["Value"]["Id"]
+        reply = call("POST", messages, {"CommunityThreadId": thread, "UserId": 42, "Message": "Hi"},
+                     auth=member)["Value"]["Id"]
+        paths += [f"{threads}/{thread}/like", f"{threads}/{thread}/follow", f"{messages}/{reply}/like"]
+    return [lambda p=path, m=method: call(m, p, auth=member) for path in paths for method in ("POST", "DELETE")]
 
 
 def _figure(app: Any, variants: list[Callable[[], Any]], rounds: int, after: Callable[[], Any] | None

@@ -71,6 +71,8 @@ def test_the_key_rows_cost_what_they_cost_today_median_and_worst(measured):
     assert costs["SES event: bounce"] == (16, 16) and costs["SES event: complaint"] == (11, 11)
     assert costs["SES event: open"] == costs["SES event: click"] == (0, 0)  # opens and clicks are our tracker's
     assert costs["job discussion.notify"] == (4, 4)
+    # Like, unlike, follow, unfollow of threads and replies, in no group and in a Private group: 1 read + 1 write.
+    assert costs["community like / follow"] == (2, 2)
 
 
 @pytest.mark.slow

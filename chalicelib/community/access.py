@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pynamodb.expressions.condition import Condition
+
 from chalicelib import db
 from chalicelib.auth import Principal
 from chalicelib.community.envelope import forbidden
@@ -28,9 +30,19 @@ def sees(thread: Shown, group: CommunityGroup | None, user_id: int | None, is_me
             return False
         if group.access_level == "Private" and not is_member:
             return False
-    if thread.private and (user_id is None or user_id not in thread.audience()):
-        return False
-    return True
+    return in_audience(thread, user_id)
+
+
+def in_audience(thread: Shown, user_id: int | None) -> bool:
+    """The Private thread's rule: only its author, its guests and the people its message mentions."""
+    return not thread.private or (user_id is not None and user_id in thread.audience())
+
+
+def in_audience_condition(user_id: int) -> Condition:
+    """`in_audience` as a condition on the thread item, for a transaction to hold it at the moment it writes."""
+    return (CommunityThread.private.does_not_exist() | (CommunityThread.private == False)  # noqa: E712
+            | (CommunityThread.user_id == user_id) | CommunityThread.guests.contains(user_id)
+            | CommunityThread.mentions.contains(user_id))
 
 
 def contributes(group: CommunityGroup | None, is_member: bool) -> bool:
@@ -99,12 +111,16 @@ class Viewer:
         return self.is_admin or contributes(group, group is not None and self.is_member(int(group.group_id)))
 
     def sees(self, thread: Shown) -> bool:
+        if not self.sees_apart_from_group(thread):
+            return False
         if self.is_admin:
             return True
-        if not self.in_business(int(thread.business_id)):
-            return False
         group_id = int(thread.group_id) if thread.group_id is not None else None
         return sees(thread, self.group(group_id), self.member_id, self.is_member(group_id))
+
+    def sees_apart_from_group(self, thread: Shown) -> bool:
+        """What the thread item alone decides: its location and, when Private, its audience (no group read)."""
+        return self.is_admin or (self.in_business(int(thread.business_id)) and in_audience(thread, self.member_id))
 
     def contributes(self, thread: CommunityThread) -> bool:
         group_id = int(thread.group_id) if thread.group_id is not None else None

@@ -2,7 +2,8 @@
 
 - CommunityThread: (tenant_id, thread_id). GSIs list a tenant's threads newest activity first: all of them,
   one location's (business_key) or one group's (group_key). activity_key = last activity + id.
-- CommunityMessage: a reply, (tenant_id, message_id); GSI by_thread lists a thread's replies oldest first.
+- CommunityMessage: a reply, (tenant_id, message_id); GSI by_thread lists a thread's replies oldest first. It
+  carries its thread's location and group as last seen, so a like of it reads the reply alone.
 - CommunityGroup: (tenant_id, group_id) with its access level and counts.
 - CommunityGroupMember: (group_key, user_id); GSI by_user lists a user's groups.
 - CommunityReaction: likes and follows, (target_key, reaction_key) with reaction_key `like#<user>` or
@@ -67,6 +68,9 @@ class CommunityThread(Table):
     business_key = UnicodeAttribute()                  # tenant#business
     group_id = NumberAttribute(null=True)
     group_key = UnicodeAttribute(null=True)            # tenant#group, only when in a group (sparse index)
+    # Whether the group was Private when last seen (posting, moving, a reaction): a guess that spares a like the
+    # read of the group; the reaction's transaction checks the group itself (chalicelib/community/reactions.py).
+    group_private = BooleanAttribute(null=True)
     user_id = NumberAttribute()
     coworker_id = NumberAttribute(null=True)
     subject = UnicodeAttribute()
@@ -128,6 +132,12 @@ class CommunityMessage(Table):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     updated_by = UnicodeAttribute(null=True)
+    # The thread's location (it never changes), group and whether that group was Private, as last seen: so a like
+    # of the reply needs no read of the thread; the like's transaction checks them on the thread and its group
+    # (chalicelib/community/reactions.py). Absent on replies written before: the like reads the thread then.
+    thread_business_id = NumberAttribute(null=True)
+    thread_group_id = NumberAttribute(null=True)
+    thread_group_private = BooleanAttribute(null=True)
 
     by_thread = RepliesByThread()
 

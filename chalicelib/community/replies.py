@@ -47,7 +47,7 @@ def _post(viewer: Viewer, values: dict[str, Any]) -> CommunityMessage:
             tenant_id, keys.new_id(), thread_id=thread_id, thread_key=keys.thread_key(tenant_id, thread_id),
             user_id=values["UserId"], coworker_id=values["CoworkerId"], message=values["Message"],
             guests=values["Guests"] or None, mentions=mentioned_ids(values["Message"]) or None,
-            created_at=now, updated_at=now, updated_by=viewer.name)
+            created_at=now, updated_at=now, updated_by=viewer.name, **thread_scope(viewer, thread))
         reply.created_key = f"{now}#{int(reply.message_id):016d}"
         job = jobs.new_job("community.notify", {
             "tenant_id": tenant_id, "thread_id": thread_id, "message_id": int(reply.message_id),
@@ -69,6 +69,16 @@ def _post(viewer: Viewer, values: dict[str, Any]) -> CommunityMessage:
             jobs.dispatch(job)
             return reply
     raise conflict("could not allocate an id; try again", "Id")
+
+
+def thread_scope(viewer: Viewer, thread: CommunityThread) -> dict[str, Any]:
+    """What a reply keeps of its thread for its likes: the location, the group and whether the group is Private (as
+    the viewer's check just read it; an administrator's check reads no group: then as the thread last saw it)."""
+    group_id = int(thread.group_id) if thread.group_id is not None else None
+    group = None if group_id is None or viewer.is_admin else viewer.group(group_id)
+    private = group.access_level == "Private" if group is not None else thread.group_private
+    return {"thread_business_id": int(thread.business_id), "thread_group_id": group_id,
+            "thread_group_private": private if group_id is not None else None}
 
 
 def load(viewer: Viewer, message_id: int) -> tuple[CommunityMessage, CommunityThread]:

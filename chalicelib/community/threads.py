@@ -56,8 +56,7 @@ def create(viewer: Viewer, data: CommunityThreadCreate) -> CommunityThread:
     if not viewer.in_business(values["BusinessId"]):
         raise forbidden("is not a location you belong to", "BusinessId")
     group_id = values["CommunityGroupId"]
-    if group_id is not None:
-        _check_group(viewer, group_id, values["BusinessId"])
+    group = _check_group(viewer, group_id, values["BusinessId"]) if group_id is not None else None
     tenant_id = viewer.tenant_id
     for _ in range(3):  # a clash of random ids is astronomically rare, but handled
         now = clock.now_iso()
@@ -65,6 +64,7 @@ def create(viewer: Viewer, data: CommunityThreadCreate) -> CommunityThread:
             tenant_id, keys.new_id(), business_id=values["BusinessId"],
             business_key=keys.business_key(tenant_id, values["BusinessId"]), group_id=group_id,
             group_key=keys.group_key(tenant_id, group_id) if group_id is not None else None,
+            group_private=group.access_level == "Private" if group is not None else None,
             user_id=values["UserId"], coworker_id=values["CoworkerId"], subject=values["Subject"],
             message=values["Message"], tags=values["Tags"], tag_set=data.tag_set(),
             private=bool(values["Private"]), guests=values["Guests"] or None,
@@ -170,13 +170,15 @@ def _move_group(viewer: Viewer, thread: CommunityThread, values: dict[str, Any],
     new_group = values["CommunityGroupId"]
     tenant_id = viewer.tenant_id
     if new_group is not None:
-        _check_group(viewer, new_group, int(thread.business_id))
+        group = _check_group(viewer, new_group, int(thread.business_id))
         actions = [CommunityThread.group_id.set(new_group),
-                   CommunityThread.group_key.set(keys.group_key(tenant_id, new_group))]
+                   CommunityThread.group_key.set(keys.group_key(tenant_id, new_group)),
+                   CommunityThread.group_private.set(group.access_level == "Private")]
         tx.update("group", CommunityGroup(tenant_id, new_group), [CommunityGroup.thread_count.add(1)],
                   condition=CommunityGroup.group_id.exists())
     else:
-        actions = [CommunityThread.group_id.remove(), CommunityThread.group_key.remove()]
+        actions = [CommunityThread.group_id.remove(), CommunityThread.group_key.remove(),
+                   CommunityThread.group_private.remove()]
     if old_group is not None:
         tx.update("old_group", CommunityGroup(tenant_id, old_group), [CommunityGroup.thread_count.add(-1)])
     return actions

@@ -42,7 +42,7 @@ def _one_transaction(copy_id: str, message: tuple[str, str], actions: list, know
     tx = Tx()
     first_or_by_id = EmailTracking.opened_at.does_not_exist() | EmailTracking.counted_by_id.exists()
     tx.update("copy", EmailTracking(copy_id), [*actions, EmailTracking.counted_by_id.set(True)],
-              condition=known & first_or_by_id, old_on_refusal=True)
+              condition=known & first_or_by_id, return_old=True)
     counters.ids_in(tx, discussion_key, message_id, copy_id, counted)
     outcome = tx.commit()
     if outcome.committed:

@@ -222,32 +222,6 @@ def test_a_deleted_reply_cannot_be_read_edited_liked_or_deleted_again(member):
     assert alice.get(f"{THREADS}/{thread_id}").data["ReplyCount"] == 1
 
 
-def test_a_like_or_follow_is_its_reads_and_one_transaction(admin, member):
-    """Issue 22: a like, unlike, follow or unfollow reads what decides visibility — the thread (and, for a reply,
-    the reply first), then the thread's group with the caller's membership in one BatchGetItem across both tables —
-    and writes the reaction with its count in one transaction."""
-    alice, bob = member(101), member(102)
-    group_id = admin.post(GROUPS, {"BusinessId": 1, "Name": "G", "AccessLevel": "Public"}).data["Value"]["Id"]
-    loose, grouped = alice.new_thread(), alice.new_thread(CommunityGroupId=group_id)
-    loose_reply, grouped_reply = alice.reply(loose), alice.reply(grouped)
-
-    def cost(method: str, path: str) -> dict[str, int]:
-        with counting() as counter:
-            response = getattr(bob, method)(path)
-        assert response.status_code == 200, response.data
-        return {name: count for name, count in counter.by_operation().items() if name.startswith("dynamodb.")}
-
-    write = {"dynamodb.TransactWriteItems": 1}
-    for method in ("post", "delete"):
-        for reaction in ("like", "follow"):
-            assert cost(method, f"{THREADS}/{loose}/{reaction}") == {"dynamodb.GetItem": 1, **write}
-            assert cost(method, f"{THREADS}/{grouped}/{reaction}") == {
-                "dynamodb.GetItem": 1, "dynamodb.BatchGetItem": 1, **write}
-        assert cost(method, f"{MESSAGES}/{loose_reply}/like") == {"dynamodb.GetItem": 2, **write}
-        assert cost(method, f"{MESSAGES}/{grouped_reply}/like") == {
-            "dynamodb.GetItem": 2, "dynamodb.BatchGetItem": 1, **write}
-
-
 def test_a_page_spanning_more_groups_than_one_read_takes_shows_exactly_the_visible_threads(admin, member):
     """Groups and the caller's memberships are read 50 groups (100 keys) a BatchGetItem: a page whose threads sit
     in 60 Private groups needs two such reads, and shows the threads of the groups the caller belongs to only."""
