@@ -107,7 +107,8 @@ settings()  # read now, from this process's environment (the Client applies the 
 token = issue_local_token("tenant-a", "1", ["staff"], sys.argv[1])
 before = set(sys.modules)
 with Client(app.app, stage_name="local") as client:
-    response = client.http.get("/api/tenant/threads?status=active&limit=5", headers={"Authorization": "Bearer " + token})
+    response = client.http.get("/api/tenant/threads?status=active&limit=5",
+                               headers={"Authorization": "Bearer " + token})
 loaded = sorted(name for name in set(sys.modules) - before if name.split(".")[0] in ("pydantic", "pydantic_core"))
 print(json.dumps({"status": response.status_code, "body": json.loads(response.body), "pydantic": loaded}))
 """
@@ -122,8 +123,8 @@ def test_the_first_list_page_loads_no_pydantic_when_answers_are_sent_as_made():
                               stderr=subprocess.DEVNULL)
     try:
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **config["environment_variables"],
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+               **config["environment_variables"], "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(ROOT)}
         for _ in range(100):
             with socket.socket() as probe:
