@@ -131,7 +131,8 @@ def test_the_first_list_page_loads_no_pydantic_when_answers_are_sent_as_made():
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.1)
-        bootstrapped = subprocess.run([sys.executable, "-c", "from scripts.bootstrap import bootstrap; bootstrap('local')"],
+        bootstrap = "from scripts.bootstrap import bootstrap; bootstrap('local')"
+        bootstrapped = subprocess.run([sys.executable, "-c", bootstrap],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
         assert bootstrapped.returncode == 0, bootstrapped.stderr[-3000:]
         answers = {}
