@@ -124,7 +124,8 @@ def test_the_first_list_page_loads_no_pydantic_when_answers_are_sent_as_made():
     try:
         config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-               **config["environment_variables"], "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               **config["environment_variables"], "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(ROOT)}
         for _ in range(100):
             with socket.socket() as probe:
