@@ -50,6 +50,8 @@ class Settings:
         destination with OPEN and CLICK, which infra/resources.yaml deliberately does not have."""
         return self.engagement_tracker != "ses"
     cors_allowed_origins: tuple[str, ...]
+    # Each answer of a route checked against its response model (stage local, so the tests; chalicelib/http.py).
+    check_responses: bool
 
     def table_name(self, short_name: str) -> str:
         return f"{self.table_prefix}-{short_name}"
@@ -132,6 +134,7 @@ def settings() -> Settings:
         cors_allowed_origins=origins(_env("CORS_ALLOWED_ORIGINS", "")),
         # Emails per second for the whole account; 0 (default) reads it from SES (GetSendQuota). moto answers 1.
         ses_max_send_rate=float(_env("SES_MAX_SEND_RATE", "0")),
+        check_responses=_env("CHECK_RESPONSES", "false").lower() == "true",
     )
 
 

@@ -199,12 +199,16 @@ class Api:
     `/api/tenant`, the seed's envelope on `/api/community`).
 
     Models are named, not imported: `models` is the feature's schemas module, loaded by the first request that
-    needs it, so importing the app loads no pydantic (cold start, bench/coldstart.py)."""
+    needs it, so importing the app loads no pydantic (cold start, bench/coldstart.py). `params`, a module of
+    `contract.params.Params` named as the route's query model, is read without pydantic (its model is built from
+    it); the answer is checked against its response model where CHECK_RESPONSES is on (stage local, so the tests)
+    and sent as the view made it, so a first list page loads no pydantic at all."""
 
-    def __init__(self, blueprint: Blueprint, tag: str, models: str) -> None:
+    def __init__(self, blueprint: Blueprint, tag: str, models: str, params: str | None = None) -> None:
         self.blueprint = blueprint
         self.tag = tag
         self.models = models
+        self.params = params
 
     def route(self, path: str, method: str = "GET", *, body: str | None = None, body_required: bool = True,
               query: str | None = None, path_model: str | None = None, response: str | None = None,
@@ -242,8 +246,8 @@ class Api:
             return failure(error, operation.board)
         if isinstance(result, Response):
             return result
-        if operation.response is not None:
-            result = model(self.models, operation.response).model_validate(result).model_dump(mode="json")
+        if operation.response is not None and settings().check_responses:
+            check_answer(model(self.models, operation.response), result, operation)
         return Response(body=result, status_code=operation.status, headers=dict(JSON_HEADERS))
 
     def _arguments(self, operation: Operation, request: Any, params: dict[str, str]) -> dict[str, Any]:
@@ -252,12 +256,41 @@ class Api:
         if operation.path_model is not None:
             arguments.update(model(self.models, operation.path_model).model_validate(params).model_dump())
         if operation.query is not None:
-            arguments["query"] = model(self.models, operation.query).model_validate(dict(request.query_params or {}))
+            arguments["query"] = self._query(operation.query, dict(request.query_params or {}))
         if operation.body is not None:
             raw = read_json_object(request.raw_body, (request.headers or {}).get("content-type"),
                                    operation.body_required)
             arguments["body"] = model(self.models, operation.body).model_validate(raw)
         return arguments
+
+
+    def _query(self, name: str, raw: dict[str, str]) -> Any:
+        """The query: read by its `Params` when the feature declares one (no pydantic), else by its model. When a
+        check refuses a parameter, the model validates the same query again, so a refusal is the model's own
+        ValidationError, worded as every other (`failure`)."""
+        params = getattr(importlib.import_module(self.params), name, None) if self.params else None
+        if params is not None:
+            try:
+                return params.read(raw)
+            except Exception:  # noqa: BLE001 - the model answers instead, with its own error
+                pass
+        return model(self.models, name).model_validate(raw)
+
+
+class AnswerMismatch(Exception):
+    """A view answered something its response model would not send as is (a field missing, extra or of another
+    type): an error in our code, which CHECK_RESPONSES turns into a 500 where the tests run."""
+
+
+def check_answer(answer_model: Any, result: Any, operation: Operation) -> None:
+    """The view's answer is exactly what its response model would send: valid, and unchanged by the model's
+    serialisation (same JSON, keys aside). Where this holds in the tests, sending the answer as the view made it
+    (CHECK_RESPONSES off, deployed stages) sends what the document says, without loading pydantic."""
+    shaped = answer_model.model_validate(result).model_dump(mode="json")
+    if json.dumps(shaped, sort_keys=True) != json.dumps(result, sort_keys=True):
+        raise AnswerMismatch(f"{operation.method} {operation.path}: the answer differs from {operation.response}: "
+                             f"{json.dumps(result, sort_keys=True)[:300]} is sent as "
+                             f"{json.dumps(shaped, sort_keys=True)[:300]}")
 
 
 def failure(error: Exception, board: bool) -> Response:

@@ -11,12 +11,13 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic_core import PydanticCustomError, core_schema
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.validation import CONTROL_CHARACTERS, LINE_BREAKS, has_control_characters
+
+if TYPE_CHECKING:  # pydantic loads where a model is built or a check fails: a query read without a model loads none
+    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+    from pydantic_core import PydanticCustomError, core_schema
 
 MAX_BOARD_ID = 2**53 - 1  # ids stay exact in JavaScript clients
 
@@ -67,6 +68,8 @@ def text_pattern(single_line: bool, not_blank: bool) -> str:
 
 def fail(code: str, **context: Any) -> PydanticCustomError:
     """A validation error: `code` names the rule, the context its limits (problems.py words both)."""
+    from pydantic_core import PydanticCustomError
+
     return PydanticCustomError(code, code, context)
 
 
@@ -91,6 +94,8 @@ class _Type:
         raise NotImplementedError
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.no_info_plain_validator_function(self.check)
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
@@ -524,4 +529,6 @@ def _encodable(text: str) -> bool:
 
 def rule(field: str, message: str) -> PydanticCustomError:
     """A model's own rule failed (two fields that go together, say): `message` in the family's words, on `field`."""
+    from pydantic_core import PydanticCustomError
+
     return PydanticCustomError("rule", "{message}", {"field": field, "message": message})

@@ -10,7 +10,7 @@ from chalicelib.http import Api
 from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:  # the type checker sees the modules; at run time they load on first use
-    from chalicelib.discussions import attachments, schemas, service
+    from chalicelib.discussions import attachments, queries, schemas, service
     from chalicelib.discussions.models import Discussion, Message, ParticipantMap
     from chalicelib.mail import communication
 else:
@@ -64,7 +64,8 @@ def page_json(page: service.Page, principal: Principal) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- routes
 
-api = Api(blueprint, tag="discussions", models="chalicelib.discussions.schemas")
+api = Api(blueprint, tag="discussions", models="chalicelib.discussions.schemas",
+          params="chalicelib.discussions.queries")
 
 
 def _participant_input(spec: schemas.ParticipantInput) -> service.ParticipantInput:
@@ -74,7 +75,7 @@ def _participant_input(spec: schemas.ParticipantInput) -> service.ParticipantInp
 
 
 @api.route(BASE, query="ListQuery", response="DiscussionPage")
-def list_discussions(principal: Principal, request: Any, query: schemas.ListQuery) -> dict[str, Any]:
+def list_discussions(principal: Principal, request: Any, query: queries.ListQuery) -> dict[str, Any]:
     """List discussions, newest activity first"""
     page = service.list_discussions(
         principal, status=query.status, discussion_type=query.discussion_type, participant=query.participant,
@@ -106,7 +107,7 @@ def unread_count(principal: Principal, request: Any) -> dict[str, Any]:
 
 
 @api.route(f"{BASE}/category-counts", query="StatusQuery", response="CategoryCounts")
-def category_counts(principal: Principal, request: Any, query: schemas.StatusQuery) -> dict[str, Any]:
+def category_counts(principal: Principal, request: Any, query: queries.StatusQuery) -> dict[str, Any]:
     """Discussion counts per discussion_type"""
     counts = service.category_counts(principal, query.status)
     return {"status": query.status, "counts": counts, "total": sum(counts.values())}

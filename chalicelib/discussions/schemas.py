@@ -20,6 +20,7 @@ from chalicelib.contract.types import (
     _Type,
     rule,
 )
+from chalicelib.discussions import queries
 from chalicelib.discussions.attachments import ALLOWED_CONTENT_TYPES
 from chalicelib.discussions.models import (
     CONTEXT_TYPES,
@@ -203,35 +204,9 @@ class UploadAttachment(Request):
 # ---------------------------------------------------------------- queries and paths
 
 
-class ParticipantFilter(_Type):
-    """The `participant` filter: an email address (with `@`) or a user id (at most 128 characters)."""
-
-    def check(self, value: Any) -> str | None:
-        from chalicelib.discussions.service import participant_reference
-
-        if not isinstance(value, str):
-            raise rule("", "participant must be an email address or a user id")
-        participant_reference(value)  # the service reads it again; this refuses it before anything is read
-        return value
-
-    def schema(self) -> dict[str, Any]:
-        return {"description": "an email address (with `@`) or a user id (at most 128 characters)",
-                "anyOf": [Email(required=True).schema(),
-                          {"type": "string", "maxLength": 128, "pattern": "^[^@]*[^@\\s][^@]*$"}]}
-
-
-class ListQuery(Query):
-    status: Annotated[str, Choice(STATUSES, default="active")] = "active"
-    discussion_type: Annotated[str | None, Choice(DISCUSSION_TYPES)] = None
-    participant: Annotated[str | None, ParticipantFilter()] = None
-    limit: Annotated[int, PageLimit()] = 25
-    cursor: Annotated[str | None, Cursor()] = None
-    next_cursor: Annotated[str | None, Cursor("accepted as an alias of `cursor` when `cursor` is absent")] = Field(
-        default=None, json_schema_extra={"deprecated": True})
-
-
-class StatusQuery(Query):
-    status: Annotated[str, Choice(STATUSES, default="active")] = "active"
+# Read without pydantic on the way in (chalicelib/discussions/queries.py); these are their models.
+ListQuery = queries.ListQuery.model(Query, "ListQuery", __name__)
+StatusQuery = queries.StatusQuery.model(Query, "StatusQuery", __name__)
 
 
 class PageQuery(Query):

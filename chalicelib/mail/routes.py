@@ -58,6 +58,8 @@ def send_discussion(principal: Principal, request: Any, discussion_id: str,
 
 
 UNCERTAIN_ADMIN = Roles("admin", refusal="uncertain sends need the admin role")
+UNCERTAIN_FIELDS = ("discussion_id", "message_id", "recipient", "user_id", "notification_id", "title", "period",
+                    "notification_count")  # the optional fields of schemas.UncertainSend
 
 
 @api.route("/api/tenant/sending/uncertain", query="UncertainQuery", response="UncertainSendPage",
@@ -69,7 +71,9 @@ def list_uncertain(principal: Principal, request: Any, query: schemas.UncertainQ
     from chalicelib import claims
 
     items, cursor = claims.list_uncertain(principal.tenant_id, query.limit, query.cursor)
-    return {"items": [claims.as_json(item) for item in items], "next_cursor": cursor}
+    # Every field the document names, null where the kind has none (the answer is sent as made, chalicelib/http.py).
+    return {"items": [{**dict.fromkeys(UNCERTAIN_FIELDS), **claims.as_json(item)} for item in items],
+            "next_cursor": cursor}
 
 
 @api.route("/api/tenant/sending/uncertain/{uncertain_id}", "POST", path_model="UncertainPath",
