@@ -226,6 +226,8 @@ def _child_prepare(events_file: str, count: int) -> dict[str, int]:
 
     import app as application
     from bench import sending
+    from chalicelib.discussions.service import discussion_key
+    from chalicelib.tracking.ids import pixel_name
     from chalicelib import clock
     from chalicelib.auth import issue_local_token
     from scripts.bootstrap import bootstrap
@@ -266,8 +268,10 @@ def _child_prepare(events_file: str, count: int) -> dict[str, int]:
         try:
             for _ in range(count):
                 client.http.get("/api/tenant/threads?limit=25", headers=headers)
-            for record in copies[:count]:
-                client.http.get(f"/t/o/{record['tracking_pixel_id']}", headers={"Accept": "image/gif"})
+            for record in copies[:count]:  # the pixel as the mail carries it: one call (tracking/ids.py)
+                name = pixel_name(record["tracking_pixel_id"], discussion_key("bench", discussion),
+                                  record["message_id"])
+                client.http.get(f"/t/o/{name}.gif", headers={"Accept": "image/gif"})
         finally:
             type(app).__call__ = original  # type: ignore[method-assign]
         events["list page"], events["pixel open"] = captured[:count], captured[count:]

@@ -74,6 +74,9 @@ class CommunityThread(Table):
     user_id = NumberAttribute()
     coworker_id = NumberAttribute(null=True)
     subject = UnicodeAttribute()
+    # subject.lower(): what a `?Subject=` list's Query filters on in DynamoDB (threads written before it have none,
+    # and are checked by the app: threads.list_page)
+    subject_folded = UnicodeAttribute(null=True)
     message = UnicodeAttribute()
     tags = UnicodeAttribute(null=True)                 # as given, comma-separated
     tag_set = UnicodeSetAttribute(null=True)           # normalised (lower-case, trimmed) for the tag filter

@@ -66,7 +66,8 @@ def create(viewer: Viewer, data: CommunityThreadCreate) -> CommunityThread:
             group_key=keys.group_key(tenant_id, group_id) if group_id is not None else None,
             group_private=group.access_level == "Private" if group is not None else None,
             user_id=values["UserId"], coworker_id=values["CoworkerId"], subject=values["Subject"],
-            message=values["Message"], tags=values["Tags"], tag_set=data.tag_set(),
+            subject_folded=values["Subject"].lower(), message=values["Message"], tags=values["Tags"],
+            tag_set=data.tag_set(),
             private=bool(values["Private"]), guests=values["Guests"] or None,
             mentions=mentioned_ids(values["Message"]) or None, instant_delivery=bool(values["InstantDelivery"]),
             include_zoom_invite=bool(values["IncludeZoomInvite"]), zoom_event_data=values["ZoomEventData"],
@@ -159,6 +160,8 @@ def _field_actions(values: dict[str, Any]) -> list[Any]:
         if name in values:
             value = bool(values[name]) if name in _FLAGS else values[name]
             actions.append(attribute.remove() if value in (None, []) else attribute.set(value))
+    if values.get("Subject"):
+        actions.append(CommunityThread.subject_folded.set(values["Subject"].lower()))
     return actions
 
 
@@ -300,29 +303,25 @@ class ListFilter:
 def list_page(viewer: Viewer, filters: ListFilter, limit: int,
               cursor: str | None) -> tuple[list[CommunityThread], str | None]:
     """Newest activity first, only threads the viewer may see: a page is at most five Queries on one index
-    partition (and a BatchGet of groups per Query), whatever the size of the board.
+    partition (and a BatchGet of groups per Query), whatever the size of the board; a `?Subject=` page one Query
+    (`_text_page`).
 
     Invisible threads are skipped before a page is cut, and the cursor points after the last thread shown.
     When LIST_BUDGET items were examined without filling the page, the page ends early with a cursor at the
     last item examined; cursors are sealed, so that item — possibly invisible — is never revealed.
     """
     tenant_id = viewer.tenant_id
-    index: Any
     if filters.group_id is not None:
         group = viewer.group(filters.group_id)
         if group is None or not viewer.sees_group(group):
             return [], None
     if filters.tag:
         return _tag_page(viewer, filters, limit, cursor)
-    if filters.group_id is not None:
-        index, hash_key, hash_name = CommunityThread.by_group, keys.group_key(tenant_id, filters.group_id), "group_key"
-    elif filters.business_id is not None:
-        index, hash_key, hash_name = (CommunityThread.by_business, keys.business_key(tenant_id, filters.business_id),
-                                      "business_key")
-    else:
-        index, hash_key, hash_name = CommunityThread.by_activity, tenant_id, None
+    index, hash_key, hash_name = _index_of(tenant_id, filters)
     scope = filters.scope(tenant_id)
     start = decode_cursor(cursor, scope, field="Cursor")
+    if filters.text:
+        return _text_page(viewer, filters, limit, (index, hash_key, hash_name), start, scope)
     shown: list[CommunityThread] = []
     examined = 0
     chunk = min(QUERY_CHUNK, limit + 1)  # the common case, everything visible, is one Query
@@ -342,6 +341,38 @@ def list_page(viewer: Viewer, filters: ListFilter, limit: int,
         if examined >= LIST_BUDGET:
             return shown, encode_cursor(start, scope)
         chunk = QUERY_CHUNK
+
+
+def _index_of(tenant_id: str, filters: ListFilter) -> tuple[Any, str, str | None]:
+    """The index partition a list reads: the group's, the location's, or the whole board's."""
+    if filters.group_id is not None:
+        return CommunityThread.by_group, keys.group_key(tenant_id, filters.group_id), "group_key"
+    if filters.business_id is not None:
+        return CommunityThread.by_business, keys.business_key(tenant_id, filters.business_id), "business_key"
+    return CommunityThread.by_activity, tenant_id, None
+
+
+def _text_page(viewer: Viewer, filters: ListFilter, limit: int, where: tuple[Any, str, str | None],
+               start: dict[str, Any] | None, scope: str) -> tuple[list[CommunityThread], str | None]:
+    """A `?Subject=` page: one Query of LIST_BUDGET items (or DynamoDB's 1 MB), filtered by DynamoDB on the folded
+    subject — a substring no index can serve — so that only matches come back, then the visibility rules. Threads
+    written before `subject_folded` pass DynamoDB's filter and are matched here. Fewer than PageSize visible matches
+    in the items read: the page ends early, with a sealed cursor where the Query stopped (as every list's budget)."""
+    index, hash_key, hash_name = where
+    text = filters.text or ""
+    maybe = CommunityThread.subject_folded.contains(text) | CommunityThread.subject_folded.does_not_exist()
+    results = index.query(hash_key, scan_index_forward=False, filter_condition=maybe, page_size=LIST_BUDGET,
+                          last_evaluated_key=start)
+    page = [CommunityThread.from_raw_data(item) for item in next(results.page_iter).get("Items", [])]
+    viewer.load(int(t.group_id) for t in page if t.group_id is not None)
+    shown: list[CommunityThread] = []
+    for thread in page:
+        if filters.matches(thread) and viewer.sees(thread):
+            if len(shown) == limit:  # one more visible thread exists: there is a next page
+                return shown, encode_cursor(_key_of(shown[-1], hash_name), scope)
+            shown.append(thread)
+    stopped = results.page_iter.last_evaluated_key
+    return shown, encode_cursor(stopped, scope) if stopped else None
 
 
 def _tag_page(viewer: Viewer, filters: ListFilter, limit: int,

@@ -233,3 +233,36 @@ def test_a_thread_for_a_location_outside_the_token_is_refused(member):
 
     assert response.status_code == 403
     assert response.data["Errors"][0]["PropertyName"] == "BusinessId"
+
+
+def test_a_subject_search_is_one_query_a_page_and_pages_through_every_match(member, monkeypatch):
+    """`?Subject=` is a substring, which no index serves: DynamoDB filters the one Query of a page on the folded
+    subject, so a page is one call whatever it examined. Matches are found whatever their case, edited subjects by
+    their new words, and a thread written before the folded subject (none stored) still by the app's own check."""
+    from bench.calls import counting
+    from chalicelib.community import threads
+    from chalicelib.community.models import CommunityThread
+
+    monkeypatch.setattr(threads, "LIST_BUDGET", 6)  # pages that end on the budget, with a few threads
+    alice = member(101)
+    made = []
+    for n in range(14):
+        made.append(alice.new_thread(Subject=f"Invoice {n}" if n % 3 == 0 else f"Other {n}"))
+    edited = made[1]
+    assert alice.call("PUT", f"{THREADS}/{edited}", {"Subject": "About the INVOICE"}).status_code == 200
+    old = made[2]  # written before subject_folded existed
+    CommunityThread("tenant-a", old).update(actions=[CommunityThread.subject.set("an invoice of old"),
+                                                     CommunityThread.subject_folded.remove()])
+    expected = sorted([made[n] for n in range(14) if n % 3 == 0] + [edited, old], reverse=True)
+
+    seen, cursor, calls = [], None, []
+    while True:
+        with counting() as counter:
+            page = alice.get(THREADS + "?Subject=invoice&PageSize=2" + (f"&Cursor={cursor}" if cursor else "")).data
+        calls.append(counter.by_operation())
+        seen += [record["Id"] for record in page["Records"]]
+        cursor = page["NextCursor"]
+        if not cursor:
+            break
+    assert sorted(seen, reverse=True) == expected and len(seen) == len(set(seen))
+    assert all(call == {"dynamodb.Query": 1} for call in calls), calls
