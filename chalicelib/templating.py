@@ -1,12 +1,12 @@
 """The Jinja2 environment of the repository's email templates, precompiled to Python modules when packaged.
 
-Jinja2 lexes, parses and compiles a template to Python the first time it renders it: about 30 ms of CPU for a
-digest's two templates, paid by every Lambda container's first email. `make deploy` (scripts/deploy.py,
-`add_compiled_templates`) compiles each template folder of the function, `templates/`, once, into the modules Jinja2
-itself would generate, in a folder beside it (`templates.compiled/`), which then get their bytecode like every
-module; a packaged app loads them with Jinja2's `ModuleLoader`
-(https://jinja.palletsprojects.com/en/3.1.x/api/#jinja2.ModuleLoader). Where there is no such folder (the source
-tree: local runs and tests) the templates are read from their files. Both render the same bytes
+Jinja2 lexes, parses and compiles a template to Python the first time it renders it: 5 ms of CPU for a digest's
+two templates, paid by every Lambda container's first email (0.4 ms from compiled modules; docs/deployment.md,
+"Cold start"). `make deploy` (scripts/deploy.py, `add_compiled_templates`) compiles each template folder of the
+function, `templates/`, once, into the modules Jinja2 itself would generate, in a folder beside it
+(`templates.compiled/`), which then get their bytecode like every module; a packaged app loads them with Jinja2's
+`ModuleLoader` (https://jinja.palletsprojects.com/en/3.1.x/api/#jinja2.ModuleLoader). Where there is no such folder
+(the source tree: local runs and tests) the templates are read from their files. Both render the same bytes
 (tests/notifications/test_precompiled_templates.py). Tenant templates are not these: they render in the sandbox
 (notifications/sandbox.py).
 """

@@ -13,9 +13,10 @@ Loaded by the SNS handlers only (`tracking/ses_events.py`, `mail/inbound.py`), n
 The payloads are dataclasses checked by pydantic's own validator core (`pydantic_core`, the compiled engine
 under pydantic's models), which builds its validator from a core schema derived here from each dataclass's fields.
 Not pydantic `BaseModel`s: an SES event is the first thing a Lambda of the SES-events function does, and importing
-pydantic and building its model classes cost about 35 ms of CPU there (bench/coldstart.py; docs/api.md, "Cold
-start of the SNS handlers"). The checks are pydantic's: the same types, lax mode, errors with the same `loc` (AWS's
-field names) and messages, raised as `pydantic_core.ValidationError` (which is `pydantic.ValidationError`).
+pydantic and building its model classes cost about 35 ms of CPU there (bench/coldstart.py; docs/deployment.md,
+"Cold start"). The checks are pydantic's: the same types, lax mode, errors located by AWS's field names, raised as
+`pydantic_core.ValidationError` (which is `pydantic.ValidationError`); only a nested object of the wrong type is
+worded "a dictionary or an instance of X" where a model said "a valid dictionary or instance of X".
 """
 from __future__ import annotations
 
