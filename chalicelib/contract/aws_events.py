@@ -40,7 +40,8 @@ SKIP_ODD = _SkipOdd()
 
 def aws(name: str | None = None, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING,
         min_length: int | None = None) -> Any:
-    """A payload field: `name` is AWS's (when it differs from ours), then its default (none: required)."""
+    """A payload field: `name` is AWS's (when it differs from ours), then its default (none: required);
+    `min_length` for a required string that may not be empty."""
     return field(default=default, default_factory=factory,
                  metadata={"alias": name, "min_length": min_length})
 
