@@ -6,8 +6,9 @@
    requirements.txt, boto3 and botocore included, at the versions the tests ran with: `automatic_layer` in
    .chalice/config.json) and the SAM template with every function;
 3. drop from the layer what no function reads (libraries' own test suites, pip's timestamp bytecode, Swagger UI's
-   source maps and unused bundles: the docs page serves two of its files); add to both zips the bytecode of every
-   module, compiled here for the runtime's Python (`add_bytecode`); check the template with cfn-lint;
+   source maps and unused bundles: the docs page serves two of its files); add to the function zip its email
+   templates compiled by Jinja2 (`add_compiled_templates`), and to both zips the bytecode of every module, compiled
+   here for the runtime's Python (`add_bytecode`); check the template with cfn-lint;
 4. upload both zips and the template to an artifacts bucket, deploy them with a change set and wait;
 5. activate the SES receipt rule set (CloudFormation cannot) and print the stack's outputs.
 
@@ -71,6 +72,7 @@ def build(stage: str, out: pathlib.Path, region: str) -> pathlib.Path:
                     str(package)], cwd=ROOT, env=environment, check=True)
     slim_layer(package / "layer-deployment.zip")
     add_bytecode(package / "layer-deployment.zip", "/opt")
+    add_compiled_templates(package / "deployment.zip")
     add_bytecode(package / "deployment.zip", "/var/task")
     template = package / "sam.yaml"
     subprocess.run([str(bin_dir / "cfn-lint"), str(template)], check=True)
@@ -98,6 +100,40 @@ def slim_layer(layer: pathlib.Path) -> None:
             if not dead_weight(entry.filename):
                 target.writestr(entry, source.read(entry))  # the entry keeps its date, mode and compression
     slim.replace(layer)
+
+
+def compile_templates(code: pathlib.Path) -> list[pathlib.Path]:
+    """Compile every email template folder (`chalicelib/**/templates/`) of a copy of the function's code to the
+    Python modules Jinja2 would generate at the first render (chalicelib/templating.py); returns them."""
+    from chalicelib import templating
+
+    modules: list[pathlib.Path] = []
+    for templates in sorted((code / "chalicelib").glob("**/templates")):
+        modules += templating.compile_folder(templates)
+    return modules
+
+
+def add_compiled_templates(archive: pathlib.Path) -> None:
+    """Add to the function zip the compiled modules of its email templates (`compile_templates`), before
+    `add_bytecode` gives them their bytecode: a container's first email then renders without Jinja2 lexing,
+    parsing and compiling its templates (5 ms of CPU for a digest's two)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as target:
+        code = pathlib.Path(work)
+        entries = {entry.filename: entry for entry in target.infolist()
+                   if entry.filename.startswith("chalicelib/") and "/templates/" in entry.filename
+                   and not entry.filename.endswith("/")}
+        for name in entries:
+            (code / name).parent.mkdir(parents=True, exist_ok=True)
+            (code / name).write_bytes(target.read(name))
+        for module in compile_templates(code):
+            templates = module.parent.with_name(module.parent.name.removesuffix(".compiled"))
+            like = next(entry for name, entry in entries.items()  # a module has the date and mode of its templates
+                        if name.startswith(f"{templates.relative_to(code).as_posix()}/"))
+            info = zipfile.ZipInfo(module.relative_to(code).as_posix(), date_time=like.date_time)
+            info.external_attr = like.external_attr
+            target.writestr(info, module.read_bytes(), zipfile.ZIP_DEFLATED)
 
 
 def add_bytecode(archive: pathlib.Path, runtime_root: str) -> None:

@@ -216,6 +216,18 @@ def test_every_module_ships_with_bytecode_python_uses_without_checking_its_sourc
     assert len(listed) == len(names)  # one entry a name: bytecode the packaging machine left is replaced, not doubled
 
 
+def test_the_function_ships_its_email_templates_compiled(packaged):
+    """A container's first email renders from the modules Jinja2 compiled at packaging (chalicelib/templating.py;
+    that they render the same bytes: tests/notifications/test_precompiled_templates.py)."""
+    with zipfile.ZipFile(packaged.parent / "deployment.zip") as zipped:
+        names = zipped.namelist()
+    for folder in ("chalicelib/mail/templates", "chalicelib/notifications/templates"):
+        templates = [name for name in names if name.startswith(f"{folder}/") and not name.endswith("/")]
+        module = re.compile(re.escape(folder) + r"\.compiled/tmpl_[0-9a-f]{40}\.py")
+        compiled = [name for name in names if module.fullmatch(name)]
+        assert templates and len(compiled) == len(templates)
+
+
 def test_bytecode_left_in_the_input_zip_is_replaced_not_doubled(tmp_path):
     """Chalice zips chalicelib/ as it is, __pycache__ included when the packaging machine wrote one."""
     from scripts.deploy import add_bytecode

@@ -156,10 +156,9 @@ def human_date(moment: datetime) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment():
-    import jinja2  # imported on first send: routes that never mail do not pay for it at cold start
+    from chalicelib import templating  # Jinja2 loads on first send: routes that never mail do not pay for it
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
+    return templating.environment(TEMPLATES)  # precompiled when packaged
 
 
 def rewrite_links(text: str, link_url: Callable[[int], str] | None, links: list[str]) -> tuple[str, Markup]:

@@ -60,10 +60,9 @@ class Rendered:
 
 @functools.lru_cache(maxsize=1)
 def _files() -> Any:
-    import jinja2
+    from chalicelib import templating
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              autoescape=jinja2.select_autoescape(["html"]), keep_trailing_newline=True)
+    return templating.environment(TEMPLATES)  # precompiled when packaged
 
 
 def _render_tenant(source: str, context: dict[str, Any], html: bool) -> str:

@@ -62,7 +62,7 @@ def _stable_id(kind: str, message_id: str, recipient: str | None, timestamp: str
 
 def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | None]:
     """The SES notification dict and the SNS message id; (None, id) for SNS control messages."""
-    from pydantic import ValidationError
+    from pydantic_core import ValidationError
 
     from chalicelib.contract.aws_events import SnsEnvelope
 
@@ -82,7 +82,7 @@ def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | 
         try:
             envelope = SnsEnvelope.model_validate(message)
         except ValidationError as exc:
-            raise MalformedEvent(f"not an SNS message: {exc.errors()[0]['msg']}") from exc
+            raise MalformedEvent(f"not an SNS message: {exc.errors(include_url=False)[0]['msg']}") from exc
         sns_message_id = envelope.MessageId or sns_message_id
         if envelope.Type != "Notification":
             return None, sns_message_id  # SubscriptionConfirmation, UnsubscribeConfirmation
@@ -126,7 +126,7 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
 
     Raises `MalformedEvent` for bad JSON, a non-object, or an event without `mail.messageId`.
     """
-    from pydantic import ValidationError
+    from pydantic_core import ValidationError
 
     from chalicelib.contract.aws_events import EventDetail, SesNotification
 
@@ -136,8 +136,9 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
     try:
         notification = SesNotification.model_validate(data)
     except ValidationError as exc:
-        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
-        raise MalformedEvent(f"not an SES event ({where}: {exc.errors()[0]['msg']})") from exc
+        first = exc.errors(include_url=False)[0]  # (the documentation URL would import pydantic to name its version)
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedEvent(f"not an SES event ({where}: {first['msg']})") from exc
     if notification.type_name is None:
         raise MalformedEvent("SES event without eventType or notificationType")
     known = _KINDS.get(notification.type_name.replace(" ", ""))

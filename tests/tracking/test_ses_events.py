@@ -1,5 +1,8 @@
 """SES events through SNS → SesEvent, on the SES developer guide examples and sisimai's captured notifications."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +187,27 @@ def test_a_field_of_the_wrong_type_is_a_malformed_event_not_a_crash():
 
     with pytest.raises(MalformedEvent, match="bounce.bounceType"):
         parse_ses_events(json.dumps(event))
+
+
+def test_a_first_event_in_a_fresh_interpreter_reads_as_later_ones_without_loading_pydantic():
+    """The SES-events function's first event checks the payload with pydantic's compiled core only: importing
+    pydantic and building its models cost a cold start about 35 ms of CPU (docs/api.md)."""
+    script = ("import json, sys\n"
+              "from chalicelib.tracking.ses_events import MalformedEvent, parse_ses_events\n"
+              "[event] = parse_ses_events(sys.argv[1])\n"
+              "try:\n"
+              "    parse_ses_events(sys.argv[2])\n"
+              "except MalformedEvent as error:\n"
+              "    refused = str(error)\n"
+              "print(json.dumps([event.kind, event.recipient, refused, 'pydantic' in sys.modules]))\n")
+    wrong = json.loads(load("event_bounce.json"))
+    wrong["bounce"]["bounceType"] = ["Permanent"]
+    run = subprocess.run([sys.executable, "-c", script, load("event_delivery.json"), json.dumps(wrong)],
+                         cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONPATH": "."},
+                         capture_output=True, text=True, timeout=60, check=False)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    kind, recipient, refused, pydantic_loaded = json.loads(run.stdout)
+    assert (kind, recipient) == ("delivery", "recipient@example.com")
+    assert refused == "not an SES event (bounce.bounceType: Input should be a valid string)"
+    assert pydantic_loaded is False
