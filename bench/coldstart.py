@@ -66,15 +66,19 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def _packaged_copy(folder: pathlib.Path) -> pathlib.Path:
-    """`app.py` and `chalicelib/` as the function zip carries them: with unchecked hash-based bytecode."""
+    """`app.py` and `chalicelib/` as the function zip carries them: with the email templates compiled to modules
+    (scripts/deploy.py) and unchecked hash-based bytecode."""
     import compileall
     import py_compile
     import shutil
+
+    from scripts.deploy import compile_templates
 
     code = folder / "code"
     code.mkdir()
     shutil.copy2(ROOT / "app.py", code / "app.py")
     shutil.copytree(ROOT / "chalicelib", code / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    compile_templates(code)
     compileall.compile_dir(str(code), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     return code
 
