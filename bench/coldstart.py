@@ -230,10 +230,10 @@ def _child_prepare(events_file: str, count: int) -> dict[str, int]:
 
     import app as application
     from bench import sending
-    from chalicelib.discussions.service import discussion_key
-    from chalicelib.tracking.ids import pixel_name
     from chalicelib import clock
     from chalicelib.auth import issue_local_token
+    from chalicelib.discussions.service import discussion_key
+    from chalicelib.tracking.ids import pixel_name
     from scripts.bootstrap import bootstrap
     from tests.outbound.test_ses_events import _aim, _example
 
