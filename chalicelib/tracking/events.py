@@ -116,10 +116,11 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
             EmailTracking.bounced_at.set(EmailTracking.bounced_at | when),
             EmailTracking.bounce_type.set(EmailTracking.bounce_type | kind if keep else kind),
                    set_or_remove(EmailTracking.bounce_reason, (event.reason or "")[:1000])]
+        counted = {"bounced_at": "bounced"}
         if kind == "complaint":
             actions.append(EmailTracking.complained_at.set(EmailTracking.complained_at | when))
-        on.update(actions=actions)
-        _count(record, on, {"bounced_at": "bounced", "complained_at": "complained"}, when)
+            counted["complained_at"] = "complained"
+        _change_and_count(record, actions, counted)
         _consequences(record, kind, event.reason, record.bounced_at or when)
     elif event.kind in ("open", "click"):
         count, first = ((EmailTracking.open_count, EmailTracking.opened_at) if event.kind == "open"
@@ -129,16 +130,52 @@ def _apply(event: SesEvent, record: EmailTracking) -> None:
                            set_or_remove(EmailTracking.ip_address, event.ip_address)])
         _count(record, on, {"opened_at": "opened", "clicked_at": "clicked"}, when)
     elif event.kind in ("reject", "rendering_failure"):
-        on.update(actions=[EmailTracking.state.set("failed"),
-                           set_or_remove(EmailTracking.failure_reason, event.reason)])
-        if record.state == "sent":  # SES took it, then refused it
-            counters.count(record.discussion_key, record.message_id, record.tracking_pixel_id, sent=-1,
-                           failed=0 if record.failure_reason else 1)
+        _reject(record, event.reason)
 
 
 def _count(before: EmailTracking, after: EmailTracking, fields: dict[str, str], when: str) -> None:
     counters.count(before.discussion_key, before.message_id, before.tracking_pixel_id,
                    **counters.firsts(before, after, fields, when))
+
+
+def _change_and_count(record: EmailTracking, actions: list[Action], counted: dict[str, str]) -> None:
+    """The copy's change and, for each first time it sets (`counted`: its attribute → the counter it moves; each
+    set with `if_not_exists` by the actions), that counter in the copy's shard, in one transaction: a Lambda that
+    dies in between counts nothing and changes nothing, so the redelivered event counts it then. The firsts are
+    those the copy lacked as read, conditioned on still lacking them; when another event set one meanwhile, the
+    refusal hands back the copy as it is and the change commits again with the firsts it still lacks."""
+    current: EmailTracking | None = record
+    while current is not None:
+        firsts = [field for field in counted if getattr(current, field) is None]
+        condition = EmailTracking.tracking_pixel_id.exists()
+        for field in firsts:
+            condition &= getattr(EmailTracking, field).does_not_exist()
+        tx = Tx()
+        tx.update("copy", EmailTracking(record.tracking_pixel_id), actions, condition=condition, return_old=True)
+        counters.count_in(tx, record.discussion_key, record.message_id, record.tracking_pixel_id,
+                          **{counted[field]: 1 for field in firsts})
+        outcome = tx.commit()
+        if outcome.committed:
+            return
+        old = outcome.old.get("copy")  # None: the copy is gone, nothing to change
+        current = EmailTracking.from_raw_data(old) if old else None
+
+
+def _reject(record: EmailTracking, reason: str | None) -> None:
+    """SES took the copy, then refused it (reject, rendering failure): failed, and, when it had been counted sent,
+    moved from `sent` to `failed` in the same transaction (once: conditioned on it still being `sent`)."""
+    actions = [EmailTracking.state.set("failed"), set_or_remove(EmailTracking.failure_reason, reason)]
+    tx = Tx()
+    if record.state == "sent":
+        tx.update("copy", EmailTracking(record.tracking_pixel_id), actions, condition=EmailTracking.state == "sent")
+        counters.count_in(tx, record.discussion_key, record.message_id, record.tracking_pixel_id, sent=-1,
+                          failed=0 if record.failure_reason else 1)
+        if not tx.commit().refused:
+            return
+        tx = Tx()  # no longer `sent` since the read: failed without moving the counts again
+    tx.update("copy", EmailTracking(record.tracking_pixel_id), actions,
+              condition=EmailTracking.tracking_pixel_id.exists())
+    tx.commit()
 
 
 def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bounce: str) -> None:

@@ -357,3 +357,44 @@ def test_a_delivery_is_applied_even_when_the_run_it_would_end_was_suppressed_mea
     assert api.get(f"{THREADS}/{second['id']}/tracking").data["delivered"] == 1
     kept = Suppression.get("tenant-a", CLEO)
     assert kept.suppressed_at and kept.soft_bounces_in_a_row == 1  # a suppressed address's run is left as it was
+
+
+class _LambdaDied(BaseException):
+    """The Lambda was killed (no `except Exception` of ours runs)."""
+
+
+@pytest.mark.parametrize("example, counter", [("event_bounce", "bounced"), ("event_complaint", "complained")])
+def test_a_handler_killed_right_after_recording_a_bounce_counts_it_once_when_run_again(api, client, sent, example,
+                                                                                      counter, monkeypatch):
+    """The copy's bounce (or complaint) and its count are one write. Killed right after the DynamoDB call that
+    recorded it on the copy, the SNS delivery is run again after the event's claim has lapsed: the statistics count
+    it once — when the count was a write of its own after the copy's, the run again found the copy bounced already
+    and counted nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from botocore.client import BaseClient
+
+    from chalicelib import clock
+
+    discussion, copies = sent
+    killed: list[str] = []
+    real = BaseClient._make_api_call
+
+    def die_after_recording(self, operation, params):
+        answer = real(self, operation, params)
+        if not killed and "bounced_at" in json.dumps(params, default=str):
+            killed.append(operation)
+            raise _LambdaDied()
+        return answer
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", die_after_recording)
+    with pytest.raises(_LambdaDied):
+        _deliver(client, _aim(_example(example), copies[CLEO], CLEO))
+    monkeypatch.undo()
+    assert killed and _cleo(api, discussion)["bounced_at"]  # the copy was changed before the Lambda died
+
+    moment = datetime.now(UTC) + timedelta(minutes=10)  # the event's claim has lapsed
+    clock.set_clock(lambda: moment)
+    _deliver(client, _aim(_example(example), copies[CLEO], CLEO), "sns-again")
+    stats = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    assert stats[counter] == 1 and stats["bounced"] == 1
