@@ -1,7 +1,7 @@
 """What sending costs: the send request (constant), and the jobs it queues as a function of the recipients R.
 
-A send request records intent and queues one `mail.fanout` job per message; each fan-out queues one `mail.copy`
-job per recipient (docs/sending.md). The request is measured on varied sends (1 or 25 messages, 2 or 39
+A send request records intent and queues one `mail.fanout` job for its messages; the fan-out queues one `mail.copy`
+job per message and recipient (docs/sending.md). The request is measured on varied sends (1 or 25 messages, 2 or 39
 recipients, after a recipient joined late, a backlog of 30 messages); the jobs of a send of one message to R = 1,
 2, 10 and 39 external recipients are measured whole (the fan-out and every copy, each through the `jobs` entry
 point) and fitted as a + b·R by least squares (`sends_each` sends per R), the largest residual beside it. Late

@@ -179,7 +179,7 @@ def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[
         raise
 
 
-# ---------------------------------------------------------------- 2. one job per message: a record per copy
+# ---------------------------------------------------------------- 2. one job per send: a record per copy
 
 
 def run_fanout(payload: dict[str, Any]) -> None:
