@@ -6,6 +6,7 @@ models use the same types: what differs between the two families is only the wor
 """
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import json
@@ -84,14 +85,16 @@ def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
     return schema
 
 
-class _Type:
+class _Type(abc.ABC):
     """Base of the field types: a plain validator (our check) and the JSON Schema written from the same fields."""
 
+    @abc.abstractmethod
     def check(self, value: Any) -> Any:
-        raise NotImplementedError
+        """The value as the field holds it; raises `fail(...)` or `rule(...)` for a value it refuses."""
 
+    @abc.abstractmethod
     def schema(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The field's JSON Schema."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         from pydantic_core import core_schema

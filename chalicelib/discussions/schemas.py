@@ -88,8 +88,10 @@ class MessageInputObject(Request):
     is_internal: Annotated[bool, Flag(default=False)] = False
 
 
-class InitialMessage(_Type):
-    """A message's text, or {body, is_internal}: a string is a message that is not internal."""
+class InitialMessage:
+    """A message's text, or {body, is_internal}: a string is a message that is not internal. Not a field type of
+    its own check (contract/types.py `_Type`): pydantic reads it through its two hooks, a union of a text and an
+    object."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
         text = core_schema.no_info_plain_validator_function(_TEXT.check)
