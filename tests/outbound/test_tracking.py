@@ -162,3 +162,26 @@ def test_a_throttled_click_asks_the_browser_to_retry_and_redirects_nowhere(clien
 
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "Location" not in response.headers
+
+
+def test_a_long_link_travels_in_lines_smtp_takes_and_its_click_redirects_to_it(api, client, enabled, send):
+    """A click token carries its link, signed: with a link of 900 characters the token is about 1,400. In the raw
+    bytes given to SES no line passes RFC 5322's 998 characters (the text is quoted-printable or base64, whose
+    soft breaks every client joins), and the link the mail names, joined again, redirects to the original."""
+    import quopri
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    long_link = "https://acme.example/q/1042?" + "&".join(f"item{n}=value{n}" for n in range(60))
+    assert 850 < len(long_link) < 960
+    discussion = api.post(THREADS, {"subject": "Long", "initial_message": f"See {long_link} please",
+                                    "participants": [{"email": "zoe@client.example"}]}).data
+    send(discussion["id"])
+    raw = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[-1].raw_data.encode()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    text = quopri.decodestring(raw).decode("utf-8", "replace")  # soft line breaks joined, as a client does
+    tokens = re.findall(CLICK_TOKEN, text)
+    assert tokens and len(tokens[0]) > 1000  # the signed token carries the link
+    answer = client.http.get(f"/t/c/{tokens[0]}")
+    assert answer.status_code == 302 and answer.headers["Location"] == long_link
