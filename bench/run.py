@@ -162,7 +162,8 @@ def _print_sending(sending: dict[str, Any]) -> None:
                  "jobs of the rest of the backlog (5 messages × 2)"):
         figures = sending[name]
         print(f"| {name[8:] if name.startswith('jobs of ') else name[5:]} | {figures['dynamodb']} | "
-              f"{figures['per_copy']:g} (one copy job at most {figures['worst_copy']}) | "
+              f"{figures['per_copy']:g} (a group's job at most {figures['worst_copy']:g} a copy, "
+              f"{figures['group_reads']} read(s)) | "
               f"{_operations(figures['operations'])} |")
     print(f"\n{sending['copies_per_second']:g} copies/s, one job at a time in one process against in-process moto "
           f"({sending['timed_copies']} copies)\n")

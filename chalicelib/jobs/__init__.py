@@ -53,6 +53,7 @@ _HANDLERS: dict[str, str] = {
     "digest.user": "chalicelib.notifications.digest:run_user",
     "mail.fanout": "chalicelib.mail.send:run_fanout",
     "mail.copy": "chalicelib.mail.send:run_copy",
+    "mail.copies": "chalicelib.mail.send:run_copies",
 }
 
 

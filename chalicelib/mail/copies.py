@@ -25,6 +25,10 @@ from chalicelib.tracking.models import EmailTracking
 HISTORY_MESSAGES = 3
 EARLIER_MESSAGES = 50               # the messages a copy's history looks back at (ids for References)
 MAX_REFERENCES = 20
+FIRST_LOOK = 4                      # a recipient's latest earlier copies read first (the older only if none has an id)
+MAX_GROUP = 25                      # the copies of one message a job sends one after the other
+GROUP_KEYS = 100                    # what a group reads for, at most: one BatchGetItem (db.GET_KEYS_PER_CALL)
+SHARED_KEYS = 4                     # the tenant's status and settings, the discussion, the message
 BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
 
 
@@ -111,11 +115,12 @@ def histories(tenant_id: str, discussion_id: str, message_ids: list[str]) -> dic
 class Plan:
     """What one copy's job knows before it reads anything: which copy, and what its rendering needs of the history.
 
-    The fan-out writes it once per message into each copy's job (`as_payload`), so that a copy reads all it needs in
-    one BatchGetItem: the earlier messages as ids and authors (their bodies only for those it quotes), this
-    recipient's own Message-IDs, which to quote, the staff names of the users directory, and whether this copy puts
-    its SES id on the message. A job without it (queued by the sweep, an admin's resend, or older code) is planned
-    from its tracking record and the history Query (`send.py`)."""
+    The fan-out computes it once per message and writes the plans of a group of its copies into one job
+    (`group_payload`), so that the group reads all it needs in one BatchGetItem: the earlier messages as ids and
+    authors (their bodies only for those it quotes), the recipient's own Message-IDs, which to quote, the staff names
+    of the users directory, and whether this copy puts its SES id on the message. A job of one copy with its plan
+    (`from_payload`) is what fan-outs queued before groups; a job without one (queued by the sweep, an admin's
+    resend, or older code) is planned from its tracking record and the history Query (`send.py`)."""
     pixel: str
     tenant_id: str
     discussion_id: str
@@ -132,18 +137,10 @@ class Plan:
     def discussion_key(self) -> str:
         return discussions.discussion_key(self.tenant_id, self.discussion_id)
 
-    def as_payload(self) -> dict[str, Any]:
-        """The copy job's payload (SQS: at most 256 KiB for a batch of 10; this is ≤ 50 ids and authors, the
-        recipient's own Message-IDs, ≤ 3 ids and the staff names: a few KiB)."""
-        return {"tracking_id": self.pixel, "tenant_id": self.tenant_id, "discussion_id": self.discussion_id,
-                "message_id": self.message_id, "recipient": self.recipient,
-                "earlier": [[m.message_id, m.author_type, m.author] for m in self.earlier],
-                "own": {m.message_id: m.email_message_id for m in self.earlier
-                        if m.author.lower() == self.recipient.lower() and m.email_message_id},
-                "quote": self.quote, "staff": self.staff or {}, "marks_message": self.marks_message}
-
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Plan:
+        """A copy's plan from its job: the shape fan-outs queued before groups, and each copy of a group's
+        (`plans_of_group`)."""
         key = discussions.discussion_key(payload["tenant_id"], payload["discussion_id"])
         own = payload["own"]
         earlier = [Message(key, mid, author_type=kind, author=author, email_message_id=own.get(mid))
@@ -163,6 +160,52 @@ def plans(discussion: Discussion, message: Message, earlier: list[Message], staf
                  earlier, quote=[m.message_id for m in quoted(earlier, recipient, roles)], staff=dict(staff),
                  marks_message=number == 0 and not message.email_message_id, from_fanout=True)
             for number, recipient in enumerate(recipients)]
+
+
+def groups(plans: list[Plan]) -> list[list[Plan]]:
+    """The copies of one message cut into the groups a job sends one after the other (`group_payload`): as many as
+    one BatchGetItem reads for — the items they share, each copy's record and its recipient's latest earlier copies
+    (`first_look`), the messages they quote — and at most MAX_GROUP, in the order given."""
+    cut: list[list[Plan]] = []
+    keys, quoted = 0, set[str]()
+    for plan in plans:
+        own = 1 + len(first_look(previous_keys(plan.recipient, plan.earlier, plan.tenant_id, plan.discussion_id)))
+        new = {mid for mid in plan.quote if mid not in plan.full} - quoted
+        if not cut or len(cut[-1]) == MAX_GROUP or keys + own + len(new) > GROUP_KEYS:
+            cut.append([])
+            keys, quoted = SHARED_KEYS, set()
+            new = {mid for mid in plan.quote if mid not in plan.full}
+        cut[-1].append(plan)
+        keys += own + len(new)
+        quoted |= new
+    return cut
+
+
+def group_payload(plans: list[Plan]) -> dict[str, Any]:
+    """The job of a group of copies of one message (`groups`): what they share once (the message, its earlier
+    messages as ids and authors, the staff names), then each copy's own (its record, recipient, quotes, and whether
+    it writes the message's SES id). The Message-IDs of mail the group's recipients sent us go once, by message.
+    At most about 100 KB (50 earlier messages of the longest authors and Message-IDs, 25 copies): within the 256 KiB
+    of an SQS message (jobs.batches)."""
+    first = plans[0]
+    recipients = {plan.recipient.lower() for plan in plans}
+    return {"tenant_id": first.tenant_id, "discussion_id": first.discussion_id, "message_id": first.message_id,
+            "earlier": [[m.message_id, m.author_type, m.author] for m in first.earlier],
+            "own": {m.message_id: m.email_message_id for m in first.earlier
+                    if m.author.lower() in recipients and m.email_message_id},
+            "staff": first.staff or {},
+            "copies": [{"tracking_id": plan.pixel, "recipient": plan.recipient, "quote": plan.quote,
+                        "marks_message": plan.marks_message} for plan in plans]}
+
+
+def plans_of_group(payload: dict[str, Any]) -> list[Plan]:
+    """The plans a group's job carries (`group_payload`), one per copy, each as its own job would carry it."""
+    shared = {key: payload[key] for key in ("tenant_id", "discussion_id", "message_id", "earlier", "staff")}
+    return [Plan.from_payload({**shared, **copy, "own": {mid: payload["own"][mid] for mid, _, author in
+                                                         payload["earlier"]
+                                                         if mid in payload["own"]
+                                                         and author.lower() == copy["recipient"].lower()}})
+            for copy in payload["copies"]]
 
 
 def staff_names(discussion: Discussion, messages: list[Message]) -> dict[str, str | None]:
@@ -267,16 +310,38 @@ def attachments_for_mail(files: list[Any]) -> tuple[list[compose.Attachment], li
 
 def previous_keys(recipient: str, earlier: list[Message], tenant_id: str, discussion_id: str) -> dict[str, str]:
     """Earlier message → the tracking id of this recipient's copy of it, where that copy may hold the Message-ID of
-    the latest mail of the conversation in their mailbox (a message they wrote holds their own)."""
+    the latest mail of the conversation in their mailbox (a message they wrote holds their own); oldest first."""
     return {m.message_id: tracking_id(tenant_id, discussion_id, m.message_id, recipient) for m in earlier
             if not (m.author.lower() == recipient.lower() and m.email_message_id)}
+
+
+def first_look(keys: dict[str, str]) -> list[str]:
+    """The tracking ids of the recipient's copies read first: the latest FIRST_LOOK (`previous_keys`' newest)."""
+    return list(keys.values())[-FIRST_LOOK:]
+
+
+def unread_previous(recipient: str, earlier: list[Message], keys: dict[str, str], copies: dict[str, EmailTracking],
+                    read: set[str]) -> list[str]:
+    """The tracking ids still to read before `previous_id` can answer: none when a copy read (or the recipient's own
+    mail) holds the latest Message-ID of their mailbox, else every earlier copy not read yet (a late joiner, or a
+    backlog whose latest copies are still on their way)."""
+    for message in reversed(earlier):
+        if message.author.lower() == recipient.lower() and message.email_message_id:
+            return []
+        key = keys[message.message_id]
+        if key not in read:
+            return [pixel for pixel in keys.values() if pixel not in read]
+        copy = copies.get(key)
+        if copy is not None and copy.email_message_id:
+            return []
+    return []
 
 
 def previous_id(recipient: str, earlier: list[Message], keys: dict[str, str],
                 copies: dict[str, EmailTracking]) -> str | None:
     """The Message-ID of the latest message of the conversation this recipient has in their mailbox, from their
-    copies of the earlier messages (`copies`, by tracking id, read at `previous_keys`; a late joiner has few or
-    none)."""
+    copies of the earlier messages (`copies`, by tracking id, read at `previous_keys`, as far as `unread_previous`
+    says; a late joiner has few or none)."""
     for message in reversed(earlier):
         if message.author.lower() == recipient.lower() and message.email_message_id:
             return message.email_message_id

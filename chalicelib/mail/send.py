@@ -6,14 +6,15 @@ The journey of a send (docs/sending.md):
    it answers 202 with the recipients of each. Its DynamoDB calls do not depend on the number of recipients.
 2. `run_fanout` (a job per send) reads the discussion, the suppressions and the history once for all the send's
    messages, writes the reply keys and the messages' ids for inbound matching, then per message a tracking record
-   per copy (`queued`) in one transaction, and queues one `mail.copy` job per copy carrying its plan (copies.Plan),
-   so the copies go out in parallel Lambdas.
-3. `run_copy` (a job per copy), within the account's SES send rate: read all it needs in one BatchGetItem → render
-   → claim the copy at the CALLING step (chalicelib/claims.py) → SES SendRawEmail, once → record the Message-ID SES
-   put on the mail, index it for inbound matching and count it, in one transaction: 3 DynamoDB calls. SES throttled
-   or unavailable: the copy goes back on the queue with a delay. A worker that died before its claim is replaced by
-   the job's redelivery; one that died after it leaves the copy listed for an operator (`uncertain`): never sent
-   twice, never silently dropped.
+   per copy (`queued`) in one transaction, and queues the copies of each message in groups (copies.groups: as
+   many as one read serves, at most 25), each a `mail.copies` job carrying their plans (copies.Plan).
+3. `run_copies` (a job per group), within the account's SES send rate: read all the group needs in one
+   BatchGetItem; then for each copy: render → claim it at the CALLING step (chalicelib/claims.py) → SES
+   SendRawEmail, once → record the Message-ID SES put on the mail, index it for inbound matching and count it, in
+   one transaction: 1 + 2 DynamoDB calls a copy. SES throttled or unavailable: the group goes back on the queue with
+   a delay. A worker that died before a copy's claim is replaced by the job's redelivery; one that died after it
+   leaves that copy listed for an operator (`uncertain`): never sent twice, never silently dropped. `run_copy`
+   sends one copy the same way (the sweep's, an admin's resend, jobs of older code).
 4. `sweep` (every 15 minutes) queues again every copy left unfinished (a queue message lost, a job given up on).
 
 States of a copy (its tracking record): queued → sending → sent | failed | uncertain. `failed` with a
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -58,6 +61,7 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGES_PER_SEND = 25          # one job + 25 outbox updates in the request's transaction; 25 × 39 copies a fan-out
 SWEEP_AFTER_SECONDS = 15 * 60       # a queued copy untouched this long has lost its queue message
 MAX_BACKOFF_SECONDS = jobs.MAX_DELAY_SECONDS
+GROUP_SECONDS = 60                  # a group begins no copy after this (the jobs Lambda's timeout: 300 s)
 
 
 def _describe(record: EmailTracking) -> tuple[str, dict[str, Any]]:
@@ -218,16 +222,16 @@ def run_fanout(payload: dict[str, Any]) -> None:
     histories = copies.histories(tenant_id, discussion_id, [m.message_id for m in messages])
     staff = copies.staff_names(discussion, [*messages, *(m for earlier in histories.values() for m in earlier)])
     _anchors(discussion, [m.message_id for m in messages], wanted, domain)
-    plans: list[copies.Plan] = []
+    groups: list[list[copies.Plan]] = []
     for message in messages:  # oldest first: its copies are queued before those of the next message
         mine = {pixel: item for pixel, item in existing.items() if item.message_id == message.message_id}
         queued = _write_copies_again_on_conflict(discussion, message.message_id, wanted, bool(payload.get("again")),
                                                  soft_bouncing, mine)
         by_pixel = {pixels[(message.message_id, p.email)]: p.email for p in wanted}
-        plans += copies.plans(discussion, message, histories[message.message_id], staff,
-                              [by_pixel[pixel] for pixel in queued],
-                              {recipient: pixel for pixel, recipient in by_pixel.items()})
-    jobs.send_direct("mail.copy", [plan.as_payload() for plan in plans])
+        groups += copies.groups(copies.plans(discussion, message, histories[message.message_id], staff,
+                                             [by_pixel[pixel] for pixel in queued],
+                                             {recipient: pixel for pixel, recipient in by_pixel.items()}))
+    jobs.send_direct("mail.copies", [copies.group_payload(group) for group in groups])
     return None
 
 
@@ -304,27 +308,92 @@ def _write_copies(discussion: Discussion, message_id: str, people: list[Particip
 
 
 def run_copy(payload: dict[str, Any]) -> None:
-    """Job: send one copy, once. A payload from the fan-out carries the copy's plan; one from the sweep, an admin's
-    resend or older code names the copy only."""
+    """Job: send one copy, once. A payload from older fan-outs carries the copy's plan; one from the sweep, an
+    admin's resend or older code names the copy only."""
     plan = copies.Plan.from_payload(payload) if "earlier" in payload else None
     pixel = str(payload["tracking_id"])
     logger.info("copy %s: %s", pixel, send_copy(pixel, plan))
 
 
+def run_copies(payload: dict[str, Any]) -> None:
+    """Job: send a group of copies of one message (copies.groups), each once, one after the other."""
+    outcomes = send_copies(copies.plans_of_group(payload))
+    logger.info("copies of message %s: %s", payload["message_id"], outcomes)
+
+
 def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
-    """Send the copy whose tracking record is `pixel`; returns what became of it (sent, failed, done, busy,
-    uncertain, gone). Raises jobs.RetryLater when SES is to be asked again later.
+    """Send the copy whose tracking record is `pixel`; returns what became of it (sent, failed, done, uncertain,
+    gone). Raises jobs.RetryLater when SES is to be asked again later, or the copy is held by another run.
 
     Read everything in one BatchGetItem, render, then claim the copy straight at the CALLING step (the claim is the
     step: a worker lost before it is replaced by the redelivery, one lost after it leaves the copy uncertain), call
     SES, end and count in one transaction: 3 DynamoDB calls (docs/sending.md)."""
-    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
-    if wait > 0:
-        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
+    _wait_for_the_send_rate()
     plan = plan or _plan_from_record(pixel)
     if plan is None:
         return claims.GONE
-    read = _read(plan)
+    [read] = _read([plan])
+    return _send_as_read(plan, read)
+
+
+def send_copies(plans: list[copies.Plan]) -> dict[str, str]:
+    """Send a group of copies of one message, each as `send_copy` would, after one read for them all: 1 + 2 DynamoDB
+    calls a copy (docs/sending.md). Returns what became of each (tracking id → outcome).
+
+    A copy held by another run does not hold up the others; the share of the send rate used up, or SES throttling
+    us, stops the group. Either way the whole job comes back later (jobs.RetryLater) and reads again: the copies
+    sent meanwhile answer `done`. A copy whose end could not be written (it stays claimed, to be listed uncertain)
+    does not stop the others either; its error is raised after them, so the job is redelivered. No copy is begun
+    after GROUP_SECONDS (AWS answering slowly): the rest come back in a run of their own, far from the Lambda's
+    timeout."""
+    _wait_for_the_send_rate()
+    token = [True]  # the first send's share was taken above, before anything was read
+
+    def pace() -> None:
+        if token:
+            token.clear()
+            return
+        _wait_for_the_send_rate()
+
+    outcomes: dict[str, str] = {}
+    later: jobs.RetryLater | None = None
+    failure: Exception | None = None
+    started, worked = time.monotonic(), False
+    for plan, read in zip(plans, _read(plans), strict=True):
+        if worked and time.monotonic() - started > GROUP_SECONDS:
+            later = jobs.RetryLater(1, "the group's time is used up")  # slow AWS: the rest in a run of their own
+            break
+        try:
+            outcomes[plan.pixel] = _send_as_read(plan, read, pace)
+            worked = worked or outcomes[plan.pixel] in ("sent", "failed")  # copies done before cost no time
+        except _Busy as busy:
+            later = later if later is not None and later.seconds >= busy.seconds else busy
+        except jobs.RetryLater as wait:
+            later = wait
+            break  # the rate or SES: the copies after this one would wait too
+        except Exception as error:  # raised after the other copies, below
+            logger.exception("copy %s: its send did not end", plan.pixel)
+            failure = failure or error
+    if failure is not None:
+        raise failure
+    if later is not None:
+        raise later
+    return outcomes
+
+
+def _wait_for_the_send_rate() -> None:
+    """This container's share of the account's SES rate (ses.wait_before_sending): one send taken from it, or the
+    work goes back on the queue for as long as the share needs."""
+    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
+    if wait > 0:
+        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
+
+
+def _send_as_read(plan: copies.Plan, read: _Read, pace: Callable[[], None] | None = None) -> str:
+    """One copy, from what was read for it: refused as the record stands, failed when it can no longer be sent, or
+    rendered, claimed at CALLING (`pace` first: the send rate's share of a copy after the group's first), sent once
+    and ended."""
+    pixel = plan.pixel
     refused = claims.look(read.record, COPY)
     if refused is not None:
         return _not_claimed(refused, pixel)
@@ -339,14 +408,15 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
         return _fail_unsent(pixel, target)
     discussion, participant, outgoing, config = target
     domain = config.email_reply_domain or settings().default_reply_domain
-    previous = copies.previous_id(plan.recipient, outgoing.earlier, read.previous_keys, read.previous)
-    rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature, previous)
+    rendered = copies.render(discussion, outgoing, participant, domain, config.email_signature, read.previous)
     # Claimed only as it was read: still waiting to be sent (not ended failed for good) and claimed by no one since
     # (every claim adds an attempt). A duplicate run that ended it meanwhile — the recipient removed, SES refusing
     # it — makes this one read again instead of sending what it prepared.
     attempts = read.record.attempts
     unchanged = ((EmailTracking.state != "failed") | EmailTracking.retry_shard.exists()) & (
         EmailTracking.attempts.does_not_exist() if attempts is None else EmailTracking.attempts == int(attempts))
+    if pace is not None:
+        pace()
     claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)], step=claims.CALLING,
                         unchanged=unchanged)
     if not claim.held or claim.item is None:
@@ -361,11 +431,15 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
     return "sent"
 
 
+class _Busy(jobs.RetryLater):
+    """The copy is held by another run: look again when its lease is over."""
+
+
 def _not_claimed(claim: claims.Claim[EmailTracking], pixel: str) -> str:
     if claim.state == claims.BUSY:
         # Another run holds it (or held it and died): look again when its lease is over. Cheap, and safe even when
         # this message is a duplicate of the holder's own.
-        raise jobs.RetryLater(claim.retry_in, f"copy {pixel} is held by another run")
+        raise _Busy(claim.retry_in, f"copy {pixel} is held by another run")
     return claim.state  # done, uncertain (now listed), or gone
 
 
@@ -397,32 +471,44 @@ def _plan_from_record(pixel: str) -> copies.Plan | None:
 
 @dataclass
 class _Read:
-    """What one BatchGetItem brought for a copy."""
+    """What was read for a copy (with the other copies of its group, in one BatchGetItem)."""
     record: EmailTracking | None
     status: Any
     config: CommunicationSettings
     discussion: Discussion | None
     message: Message | None
-    previous_keys: dict[str, str]           # earlier message → the tracking id of this recipient's copy of it
-    previous: dict[str, EmailTracking]      # those copies, by tracking id
+    previous: str | None                    # the Message-ID of the latest mail of the conversation in their mailbox
     quoted: dict[str, Message]              # the earlier messages the plan quotes, in full
 
 
-def _read(plan: copies.Plan) -> _Read:
-    """The copy's record, the tenant's status and settings, the discussion, the message, the recipient's copies of
-    the earlier messages and the messages the copy quotes: one BatchGetItem (at most 5 + 50 + 3 keys of its 100)."""
-    tenant_id, key = plan.tenant_id, plan.discussion_key
-    previous_keys = copies.previous_keys(plan.recipient, plan.earlier, tenant_id, plan.discussion_id)
-    wanted = [EmailTracking(pixel) for pixel in previous_keys.values()]
-    quoted = [Message(key, mid) for mid in plan.quote if mid not in plan.full]
-    record, status, config, discussion, message, *rest = db.get_many(
-        EmailTracking(plan.pixel), reputation.status_key(tenant_id), CommunicationSettings(tenant_id),
-        Discussion(tenant_id, plan.discussion_id), Message(key, plan.message_id), *wanted, *quoted)
-    copies_read, messages = rest[:len(wanted)], rest[len(wanted):]
-    return _Read(record, status, communication.as_read(tenant_id, config),
-                 discussion, message, previous_keys,
-                 {item.tracking_pixel_id: item for item in copies_read if item is not None},
-                 {item.message_id: item for item in messages if item is not None})
+def _read(plans: list[copies.Plan]) -> list[_Read]:
+    """For copies of one message: the tenant's status and settings, the discussion and the message once; each copy's
+    record and its recipient's latest earlier copies (copies.first_look: where the Message-ID it answers is, nearly
+    always); the messages they quote — one BatchGetItem (copies.groups keeps a group within its 100 keys). One more,
+    for the recipients none of whose latest copies holds a Message-ID (a late joiner, a backlog still on its way):
+    their older copies, as far as copies.unread_previous says."""
+    first = plans[0]
+    tenant_id, key = first.tenant_id, first.discussion_key
+    keys = [copies.previous_keys(plan.recipient, plan.earlier, tenant_id, plan.discussion_id) for plan in plans]
+    looked = [pixel for plan_keys in keys for pixel in copies.first_look(plan_keys)]
+    quoted = list(dict.fromkeys(mid for plan in plans for mid in plan.quote if mid not in plan.full))
+    status, config, discussion, message, *rest = db.get_many(
+        reputation.status_key(tenant_id), CommunicationSettings(tenant_id), Discussion(tenant_id, first.discussion_id),
+        Message(key, first.message_id), *[EmailTracking(plan.pixel) for plan in plans],
+        *[EmailTracking(pixel) for pixel in looked], *[Message(key, mid) for mid in quoted])
+    records, rest = rest[:len(plans)], rest[len(plans):]
+    found = {item.tracking_pixel_id: item for item in rest[:len(looked)] if item is not None}
+    messages = {item.message_id: item for item in rest[len(looked):] if item is not None}
+    more = [pixel for plan, plan_keys in zip(plans, keys, strict=True)
+            for pixel in copies.unread_previous(plan.recipient, plan.earlier, plan_keys, found, set(looked))]
+    if more:
+        found |= {item.tracking_pixel_id: item for item in db.get_many(*[EmailTracking(pixel) for pixel in more])
+                  if item is not None}
+    config = communication.as_read(tenant_id, config)
+    return [_Read(record, status, config, discussion, message,
+                  copies.previous_id(plan.recipient, plan.earlier, plan_keys, found),
+                  {mid: messages[mid] for mid in plan.quote if mid in messages})
+            for plan, record, plan_keys in zip(plans, records, keys, strict=True)]
 
 
 def _target(plan: copies.Plan, read: _Read) -> tuple[Discussion, ParticipantMap, copies.Outgoing, Any] | str:

@@ -1,4 +1,4 @@
-"""Issue 22: what one copy costs in DynamoDB calls, whatever the discussion's history or the recipient's past."""
+"""Issue 22: what a copy costs in DynamoDB calls, whatever the discussion's history or the recipient's past."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -7,11 +7,17 @@ from bench.calls import counting
 from tests.outbound.conftest import copies
 from tests.outbound.test_send import THREADS, _discussion
 
-# One BatchGetItem (the copy's record, the tenant's status and settings, the discussion, the message, the recipient's
-# copies of the earlier messages, the messages it quotes); the claim at the calling step (UpdateItem); the end with
-# the inbound index and the copy's shard of the message's counters, and for one copy of a message the message's SES
-# id (TransactWriteItems).
+# A copy sent on its own (the sweep's job, an admin's resend): one BatchGetItem (the copy's record, the tenant's
+# status and settings, the discussion, the message, the recipient's latest copies of the earlier messages, the
+# messages it quotes); the claim at the calling step (UpdateItem); the end with the inbound index and the copy's
+# shard of the message's counters, and for one copy of a message the message's SES id (TransactWriteItems).
 PLANNED = {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 1, "dynamodb.TransactWriteItems": 1}
+
+
+def group(copies: int, reads: int = 1) -> dict[str, int]:
+    """A group of copies of one message (`mail.copies`): what they share and each one's own in one BatchGetItem
+    (`reads` more only where the latest earlier copies hold no Message-ID), then a claim and an end per copy."""
+    return {"dynamodb.BatchGetItem": reads, "dynamodb.UpdateItem": copies, "dynamodb.TransactWriteItems": copies}
 
 
 def _measured(monkeypatch, counter, job: str) -> list[dict[str, int]]:
@@ -33,27 +39,27 @@ def _measured(monkeypatch, counter, job: str) -> list[dict[str, int]]:
     return per_job
 
 
-def test_every_copy_is_three_dynamodb_calls_first_of_a_message_late_joiner_and_backlog_alike(api, enabled, send,
-                                                                                              monkeypatch):
-    """No earlier message; then a backlog of five messages sent together, to a recipient who joined late too: each
-    copy is 3 calls. What the history gives a copy (the earlier messages, which to quote, staff names) comes in its
-    job from the fan-out, which reads it once per send: one Query of its 5 calls (of 9 for the backlog)."""
+def test_a_copy_is_two_dynamodb_calls_and_its_group_one_read_first_of_a_message_late_joiner_and_backlog_alike(
+        api, enabled, send, monkeypatch):
+    """No earlier message; then a backlog of five messages sent together, to a recipient who joined late too: the
+    copies of each message are one group, one read for all of them and two writes a copy (issue 22: about 6 + 2R).
+    What the history gives a copy (the earlier messages, which to quote, staff names) comes in its job from the
+    fan-out, which reads it once per send: one Query of its 5 calls (of 9 for the backlog)."""
     discussion = _discussion(api)
     with counting() as counter:
-        per_copy = _measured(monkeypatch, counter, "run_copy")
+        per_group = _measured(monkeypatch, counter, "run_copies")
         per_fanout = _measured(monkeypatch, counter, "run_fanout")
         send(discussion["id"])
-        first_send = list(per_copy)
+        first_send = list(per_group)
         for number in range(5):  # a backlog: five more messages, sent together
             api.post(f"{THREADS}/{discussion['id']}/messages", {"body": f"Note {number}"})
         assert api.post(f"{THREADS}/{discussion['id']}/participants",
                         {"email": "late@client.example"}).status_code == 201
-        per_copy.clear()
+        per_group.clear()
         send(discussion["id"])
 
-    assert len(first_send) == 3 and len(per_copy) == 5 * 4  # cleo, carl, betty, then the late joiner too
-    assert first_send == [PLANNED] * 3  # the first copy of the message writes its SES id in its end transaction
-    assert per_copy == [PLANNED] * 20
+    assert first_send == [group(3)]  # cleo, carl, betty; the first copy writes the message's SES id in its end
+    assert per_group == [group(4)] * 5  # then the late joiner too
     # One fan-out per send: the discussion, its messages and the settings, then the suppression states with any
     # earlier copies (two BatchGetItem), the history of all its messages (one Query), the reply keys and Message-IDs
     # (one BatchWriteItem), and per message its copies with its total (a transaction); the first in a container also
@@ -61,6 +67,51 @@ def test_every_copy_is_three_dynamodb_calls_first_of_a_message_late_joiner_and_b
     fanout = {"dynamodb.BatchGetItem": 2, "dynamodb.BatchWriteItem": 1, "dynamodb.TransactWriteItems": 1,
               "dynamodb.Query": 1}
     assert per_fanout == [{**fanout, "dynamodb.BatchGetItem": 3}, {**fanout, "dynamodb.TransactWriteItems": 5}]
+
+
+def test_a_recipient_whose_latest_copies_hold_no_message_id_costs_the_group_one_read_more_and_threads_as_before(
+        api, enabled, send, monkeypatch):
+    """A group reads each recipient's latest FIRST_LOOK earlier copies, where the Message-ID their next copy answers
+    nearly always is. Cleo's first copy went out; SES refused her next five for good, so her latest copies hold no
+    Message-ID: the group reads her older ones too (one BatchGetItem more for the group) and her seventh copy
+    answers her first in the raw bytes SES is given, as a copy reading all 50 did; Carl's answers his latest; a late
+    joiner, with more earlier messages than FIRST_LOOK and no copy of any, answers none."""
+    from chalicelib.mail import copies as copy_plans
+    from chalicelib.mail import ses
+    from tests import rawmail
+    from tests.outbound.test_mail_clients import raw_sent
+
+    discussion = _discussion(api)
+    send(discussion["id"])
+    [(cleos_first, _, _)] = [sent for sent in raw_sent() if sent[1] == "cleo@client.example"]
+    real = ses.send_raw
+
+    def refusing_cleo(sender, recipient, raw, configuration_set):
+        if recipient == "cleo@client.example":
+            raise ses.SendFailed("MessageRejected", "Email address is not verified.", retryable=False)
+        return real(sender, recipient, raw, configuration_set)
+
+    monkeypatch.setattr(ses, "send_raw", refusing_cleo)
+    for number in range(copy_plans.FIRST_LOOK + 1):
+        api.post(f"{THREADS}/{discussion['id']}/messages", {"body": f"Refused {number}"})
+        send(discussion["id"])
+    monkeypatch.undo()
+    [(carls_latest, _, _)] = [sent for sent in raw_sent() if sent[1] == "carl@client.example"][-1:]
+    assert api.post(f"{THREADS}/{discussion['id']}/participants",
+                    {"email": "late@client.example"}).status_code == 201
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "Received at last"})
+    before = len(raw_sent())
+    with counting() as counter:
+        per_group = _measured(monkeypatch, counter, "run_copies")
+        send(discussion["id"])
+
+    assert per_group == [group(4, reads=2)]
+    answers = {recipient: rawmail.header(raw, "In-Reply-To") for _, recipient, raw in raw_sent()[before:]}
+    assert answers == {"cleo@client.example": f"<{cleos_first}@email.amazonses.com>",
+                       "carl@client.example": f"<{carls_latest}@email.amazonses.com>",
+                       "betty@secret.example": answers["betty@secret.example"],
+                       "late@client.example": None}
+    assert answers["betty@secret.example"] not in (None, answers["carl@client.example"])
 
 
 def test_a_copy_queued_without_a_plan_reads_its_record_and_the_history_first(api, client, enabled, run_jobs,
@@ -74,7 +125,7 @@ def test_a_copy_queued_without_a_plan_reads_its_record_and_the_history_first(api
     discussion = _discussion(api)
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A second message"})
     real = jobs.send_direct
-    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: None if kind == "mail.copy"
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: None if kind == "mail.copies"
                         else real(kind, payloads))  # the fan-outs' copy jobs are lost
     api.post(f"{THREADS}/{discussion['id']}/send")
     run_jobs()
@@ -101,7 +152,7 @@ def test_a_role_changed_after_the_fan_out_costs_one_read_more_and_quotes_what_th
         api, client, enabled, outbox, run_jobs, send, monkeypatch):
     """The fan-out chose what each copy quotes by the roles it read. The bcc participant, whose emailed words it kept
     from the others, is made a participant before the copies run: Cleo's copy quotes them after all, as it would
-    have, at the price of one BatchGetItem more (the race the plan cannot foresee)."""
+    have, at the price of one BatchGetItem more a copy (the race the plan cannot foresee)."""
     from chalicelib import jobs
     from tests.outbound.test_mail_clients import _reply
 
@@ -118,7 +169,7 @@ def test_a_role_changed_after_the_fan_out_costs_one_read_more_and_quotes_what_th
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A follow-up"})
     queued: list = []
     real = jobs.send_direct
-    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: queued.extend(payloads) if kind == "mail.copy"
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: queued.extend(payloads) if kind == "mail.copies"
                         else real(kind, payloads))
     api.post(f"{THREADS}/{discussion['id']}/send")
     run_jobs()  # the fan-out: Betty is bcc, so Cleo's plan quotes the follow-up's history without her words
@@ -128,16 +179,15 @@ def test_a_role_changed_after_the_fan_out_costs_one_read_more_and_quotes_what_th
     assert api.call("DELETE", f"{THREADS}/{discussion['id']}/participants/{betty_id}").status_code == 200
     assert api.post(f"{THREADS}/{discussion['id']}/participants",
                     {"email": betty, "name": "Betty Bcc", "role": "participant"}).status_code == 201
-    jobs.send_direct("mail.copy", queued)
+    jobs.send_direct("mail.copies", queued)
     with counting() as counter:
-        per_copy = _measured(monkeypatch, counter, "run_copy")
+        per_group = _measured(monkeypatch, counter, "run_copies")
         run_jobs()
 
     cleos = [message for _, to, message in outbox() if to == [cleo]]
     assert secret in cleos[-1].get_body(preferencelist=("plain",)).get_content()
     # Cleo's and Carl's copies read Betty's message; Betty's own plan quoted her words already.
-    assert sorted(per_copy, key=lambda calls: calls["dynamodb.BatchGetItem"]) == [PLANNED] + [
-        {**PLANNED, "dynamodb.BatchGetItem": 2}] * 2
+    assert per_group == [group(3, reads=1 + 2)]
 
 
 def test_the_copy_that_writes_the_messages_ses_id_meeting_another_writer_there_writes_its_end_again(
@@ -168,12 +218,12 @@ def test_the_copy_that_writes_the_messages_ses_id_meeting_another_writer_there_w
     discussion = _discussion(api)
     monkeypatch.setattr(BaseClient, "_make_api_call", call)
     with counting() as counter:
-        per_copy = _measured(monkeypatch, counter, "run_copy")
+        per_group = _measured(monkeypatch, counter, "run_copies")
         send(discussion["id"])
 
     assert conflicts == ["TransactWriteItems"] and len(outbox()) == 3
     assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
-    assert per_copy == [{**PLANNED, "dynamodb.TransactWriteItems": 2}] + [PLANNED] * 2
+    assert per_group == [{**group(3), "dynamodb.TransactWriteItems": 3 + 1}]
     assert api.get(f"{THREADS}/{discussion['id']}").data["messages"][0]["email_message_id"]
     statistics = api.get(f"{THREADS}/{discussion['id']}/tracking").data
     assert (statistics["total"], statistics["sent"], statistics["failed"]) == (3, 3, 0)  # counted once, in the end
@@ -219,8 +269,9 @@ def test_one_history_query_for_a_backlog_gives_each_message_the_history_of_its_o
     real = jobs.send_direct
 
     def keep(kind, payloads):
-        if kind == "mail.copy":
-            planned.extend(payloads)
+        if kind == "mail.copies":
+            planned.extend({"message_id": plan.message_id, "earlier": [m.message_id for m in plan.earlier]}
+                           for group in payloads for plan in copy_plans.plans_of_group(group))
         return real(kind, payloads)
 
     monkeypatch.setattr(jobs, "send_direct", keep)
@@ -232,7 +283,35 @@ def test_one_history_query_for_a_backlog_gives_each_message_the_history_of_its_o
     assert len(sent) == 31 and len(planned) == 31 * 3
     for payload in planned:
         expected = copy_plans.history(tenant, discussion["id"], payload["message_id"])
-        assert [mid for mid, _, _ in payload["earlier"]] == [m.message_id for m in expected]
+        assert payload["earlier"] == [m.message_id for m in expected]
     # The history really reaches back 50 messages: the last message's covers 25 notes and 25 messages before it.
     last = max(sent)
     assert len(next(p for p in planned if p["message_id"] == last)["earlier"]) == 25
+
+
+def test_a_group_is_as_many_copies_as_one_batch_get_item_reads_for():
+    """copies.groups cuts a message's copies so that what each group reads — the 4 items they share, each copy's
+    record and its recipient's latest FIRST_LOOK earlier copies, the messages they quote — is at most BatchGetItem's
+    100 keys, and at most MAX_GROUP copies; in the order the fan-out queued them. Counted here from the plans, as
+    send._read asks for them."""
+    from chalicelib.discussions.models import Message
+    from chalicelib.mail import copies as copy_plans
+
+    def plans(recipients: int, earlier: int) -> list:
+        history = [Message("tenant-a#d", f"m{n:02}", author_type="user", author="sam") for n in range(earlier)]
+        return [copy_plans.Plan(f"{n:032x}", "tenant-a", "d", "m99", f"r{n}@client.example", history,
+                                quote=[m.message_id for m in history[-3:]], from_fanout=True)
+                for n in range(recipients)]
+
+    def keys(group: list) -> int:
+        looked = sum(len(copy_plans.first_look(copy_plans.previous_keys(p.recipient, p.earlier, "tenant-a", "d")))
+                     for p in group)
+        return 4 + len(group) + looked + len({mid for p in group for mid in p.quote})
+
+    long_history = plans(39, 50)
+    cut = copy_plans.groups(long_history)
+    assert [plan for group in cut for plan in group] == long_history
+    assert all(keys(group) <= 100 for group in cut) and keys(cut[0] + cut[1][:1]) > 100
+    assert [len(group) for group in cut] == [18, 18, 3]  # 4 shared + 3 quoted + 18 × (1 + 4)
+    assert [len(group) for group in copy_plans.groups(plans(39, 0))] == [25, 14]  # MAX_GROUP
+    assert [len(group) for group in copy_plans.groups(plans(3, 2))] == [3]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import collections
-import json
 import re
 
 import pytest
@@ -248,13 +247,17 @@ def test_a_throttled_copy_waits_on_the_queue_and_goes_once_ses_takes_it(api, ena
 
     _refusing(monkeypatch, refuse)
     send(discussion["id"])  # the delayed retry is not due yet
-    carl = copies(api, discussion["id"])["carl@client.example"]
+    states = copies(api, discussion["id"])
+    carl = states["carl@client.example"]
     assert (carl["state"], carl["failure_reason"]) == ("failed", "Throttling: Maximum sending rate exceeded.")
-    assert len(outbox()) == 2
+    # The copies are one group, sent in the order of the participants: SES throttling Carl's stops the group (the
+    # next would be throttled too), so Betty's waits with his, still queued, and Cleo's, sent before, is sent.
+    assert [d for _, d, _ in outbox()] == [["cleo@client.example"]]
+    assert (states["cleo@client.example"]["state"], states["betty@secret.example"]["state"]) == ("sent", "queued")
 
-    run_jobs(skip_delays=True)  # the delay passes
+    run_jobs(skip_delays=True)  # the delay passes: the group runs again, and Cleo's copy is done already
 
-    assert copies(api, discussion["id"])["carl@client.example"]["state"] == "sent"
+    assert {state["state"] for state in copies(api, discussion["id"]).values()} == {"sent"}
     assert sorted(d[0] for _, d, _ in outbox()) == sorted(
         ["cleo@client.example", "carl@client.example", "betty@secret.example"])
 
@@ -324,12 +327,12 @@ def test_the_sweep_queues_again_only_copies_left_unfinished(api, client, enabled
     lost: list = []
     real = jobs.send_direct
     # The copy jobs of this send are lost on their way to the queue (the fan-out's records are written).
-    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: lost.extend(payloads) if kind == "mail.copy"
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: lost.extend(payloads) if kind == "mail.copies"
                         else real(kind, payloads))
     api.post(f"{THREADS}/{discussion['id']}/send")
     run_jobs()
     monkeypatch.undo()
-    assert len(lost) == 3 and outbox() == []
+    assert [len(group["copies"]) for group in lost] == [3] and outbox() == []
 
     def sweep():
         return client.lambda_.invoke("retry_failed_sends", client.events.generate_cw_event(
@@ -354,6 +357,7 @@ def test_no_two_copies_write_one_item_in_a_transaction(api, enabled, outbox, sen
     from pynamodb.connection.base import Connection
 
     from chalicelib import jobs
+    from chalicelib.tracking.models import EmailTracking
 
     discussion = _discussion(api)
     api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A second message, sent with the first"})
@@ -362,7 +366,7 @@ def test_no_two_copies_write_one_item_in_a_transaction(api, enabled, outbox, sen
     by_copy: dict[str, set[str]] = {}
 
     def run_message(body):
-        running[0] = body if '"mail.copy"' in body else ""
+        running[0] = body if '"mail.copies"' in body else ""
         try:
             return real_run(body)
         finally:
@@ -370,9 +374,11 @@ def test_no_two_copies_write_one_item_in_a_transaction(api, enabled, outbox, sen
 
     def call(self, operation_name, operation_kwargs, *args, **kwargs):
         if operation_name == "TransactWriteItems" and running[0]:
-            for item in operation_kwargs["TransactItems"]:
-                (action, body), = item.items()
-                by_copy.setdefault(running[0], set()).add(f"{body['TableName']}|{_key_of(body)}")
+            # A group's copies end one after the other, each in its own transaction: the one holding its record.
+            keys = [(body["TableName"], _key_of(body)) for item in operation_kwargs["TransactItems"]
+                    for body in item.values()]
+            [copy] = [dict(key)["tracking_pixel_id"]["S"] for table, key in keys if table.endswith("-email-tracking")]
+            by_copy.setdefault(copy, set()).update(f"{table}|{key}" for table, key in keys)
         return real_call(self, operation_name, operation_kwargs, *args, **kwargs)
 
     monkeypatch.setattr(Connection, "_make_api_call", call)
@@ -384,7 +390,8 @@ def test_no_two_copies_write_one_item_in_a_transaction(api, enabled, outbox, sen
     written = [key for keys in by_copy.values() for key in keys]
     shared = {key for key in written if written.count(key) > 1}
     assert all(key.split("|")[0].endswith("-tracking-counters") for key in shared), shared
-    payloads = [json.loads(body)["payload"] for body in by_copy]
+    payloads = [{"tracking_id": pixel, "message_id": record.message_id}
+                for pixel in by_copy for record in [EmailTracking.get(pixel)]]
     for key in shared:  # MESSAGE#NN: held by the copies of that message in shard NN only
         holders = [copy for copy, keys in zip(payloads, by_copy.values(), strict=True) if key in keys]
         assert {(copy["message_id"], copy_shard(copy["tracking_id"])) for copy in holders} == {
@@ -447,6 +454,34 @@ def test_a_fan_out_job_queued_by_older_code_naming_one_message_still_sends_it(ap
                                       "recipients": ["cleo@client.example"], "again": False}])
     run_jobs()
     assert [d for _, d, _ in outbox()] == [["cleo@client.example"]]
+
+
+def test_a_copy_job_with_its_plan_queued_by_older_code_still_sends_it_once(api, enabled, outbox, run_jobs,
+                                                                            monkeypatch):
+    """Jobs on the queue while a new version is deployed: a `mail.copy` job carrying one copy's plan, as fan-outs
+    queued before groups, is sent as before — once, and its duplicate ends without mailing again."""
+    from chalicelib import jobs
+
+    discussion = _discussion(api)
+    api.post(f"{THREADS}/{discussion['id']}/messages", {"body": "A second message"})
+    real = jobs.send_direct
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: None if kind == "mail.copies"
+                        else real(kind, payloads))  # the fan-out's groups are lost: the old job stands in
+    api.post(f"{THREADS}/{discussion['id']}/send")
+    run_jobs()
+    monkeypatch.undo()
+    [first, second] = api.get(f"{THREADS}/{discussion['id']}").data["messages"]
+    cleo = copies(api, discussion["id"], second["id"])["cleo@client.example"]
+    old = {"tracking_id": cleo["tracking_pixel_id"], "tenant_id": "tenant-a", "discussion_id": discussion["id"],
+           "message_id": second["id"], "recipient": "cleo@client.example",
+           "earlier": [[first["id"], first["author_type"], first["author"]]], "own": {}, "quote": [first["id"]],
+           "staff": {}, "marks_message": True}
+    jobs.send_direct("mail.copy", [old, old])
+    run_jobs()
+
+    [(_, to, mail)] = outbox()
+    assert to == ["cleo@client.example"] and "A second message" in mail.get_body(("plain",)).get_content()
+    assert copies(api, discussion["id"], second["id"])["cleo@client.example"]["state"] == "sent"
 
 
 def _request_text(body) -> str:

@@ -7,6 +7,7 @@ claim's lease (330 s): the test moves the service's clock past the lease and run
 """
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -203,18 +204,19 @@ def test_resolving_needs_a_known_action(make_api, body, field):
 
 # ---------------------------------------------------------------- duplicate and stale copy jobs
 
-def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[dict]:
-    """The copy jobs a send queues (with their plans), held back instead of run."""
+def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[copies_module.Plan]:
+    """The plans of the copies a send queues (in groups, `mail.copies`), held back instead of run: each copy is then
+    sent on its own (send.send_copy), as two runs of one job would."""
     from chalicelib import jobs
 
     held: list[dict] = []
     real = jobs.send_direct
-    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: held.extend(payloads) if kind == "mail.copy"
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: held.extend(payloads) if kind == "mail.copies"
                         else real(kind, payloads))
     assert api.post(f"{THREADS}/{discussion_id}/send").status_code == 202
     run_jobs()
     monkeypatch.undo()
-    return held
+    return [plan for group in held for plan in copies_module.plans_of_group(group)]
 
 
 def _participant_id(api, discussion_id: str, email: str) -> str:
@@ -226,11 +228,12 @@ def test_a_run_that_read_before_a_duplicate_ended_the_copy_failed_sends_nothing(
     """Two runs of one copy (SQS delivers at least once): the first reads and renders while Betty is a participant;
     she is removed, and the duplicate ends the copy failed for good. The first run's claim, made only on the copy
     as it read it, is refused: it reads again and sends nothing (found by review, 2026-12-03)."""
+    from chalicelib import jobs
     from chalicelib.mail import send
 
     discussion = _discussion(api)
     betty = next(job for job in _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
-                 if job["recipient"] == "betty@secret.example")
+                 if job.recipient == "betty@secret.example")
     real_render, duplicate = copies_module.render, []
 
     def render_then_a_duplicate_runs(*args, **kwargs):
@@ -240,16 +243,16 @@ def test_a_run_that_read_before_a_duplicate_ended_the_copy_failed_sends_nothing(
             assert api.call("DELETE", f"{THREADS}/{discussion['id']}/participants/"
                                       f"{_participant_id(api, discussion['id'], 'betty@secret.example')}"
                             ).status_code == 200
-            duplicate.append(send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty)))
+            duplicate.append(send.send_copy(betty.pixel, betty))
         return rendered
 
     monkeypatch.setattr(copies_module, "render", render_then_a_duplicate_runs)
-    with pytest.raises(Exception) as first:  # jobs.RetryLater: look again, as the duplicate changed the copy
-        send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty))
+    with pytest.raises(jobs.RetryLater) as first:  # look again, as the duplicate changed the copy
+        send.send_copy(betty.pixel, betty)
     monkeypatch.undo()
 
-    assert type(first.value).__name__ == "RetryLater" and duplicate[1] == "failed"
-    again = send.send_copy(betty["tracking_id"], copies_module.Plan.from_payload(betty))  # the retry reads afresh
+    assert "held by another run" in str(first.value) and duplicate[1] == "failed"
+    again = send.send_copy(betty.pixel, betty)  # the retry reads afresh
     record = copies(api, discussion["id"])["betty@secret.example"]
     assert again == claims.DONE and record["state"] == "failed"
     assert record["failure_reason"] == "no longer a participant of the discussion"
@@ -263,18 +266,18 @@ def test_a_late_duplicate_of_a_copy_ses_refused_for_good_sends_nothing(api, enab
 
     discussion = _discussion(api)
     cleo = next(job for job in _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
-                if job["recipient"] == "cleo@client.example")
+                if job.recipient == "cleo@client.example")
 
     def refuse(*args, **kwargs):
         raise ses.SendFailed("MessageRejected", "Email address is not verified.", retryable=False)
 
     monkeypatch.setattr(ses, "send_raw", refuse)
-    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload(cleo)) == "failed"
+    assert send.send_copy(cleo.pixel, cleo) == "failed"
     monkeypatch.undo()
     calls: list[str] = []
     monkeypatch.setattr(ses, "send_raw", lambda *args, **kwargs: calls.append("sent") or "never")
 
-    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload(cleo)) == claims.DONE
+    assert send.send_copy(cleo.pixel, cleo) == claims.DONE
     assert calls == [] and copies(api, discussion["id"])["cleo@client.example"]["state"] == "failed"
 
 
@@ -285,13 +288,121 @@ def test_a_job_whose_plan_names_another_copy_is_dropped_unsent(api, enabled, out
 
     discussion = _discussion(api)
     held = _copy_jobs(monkeypatch, api, run_jobs, discussion["id"])
-    cleo = next(job for job in held if job["recipient"] == "cleo@client.example")
-    carl = next(job for job in held if job["recipient"] == "carl@client.example")
+    cleo = next(job for job in held if job.recipient == "cleo@client.example")
+    carl = next(job for job in held if job.recipient == "carl@client.example")
 
-    assert send.send_copy(cleo["tracking_id"], copies_module.Plan.from_payload({**carl,
-                                                                                 "tracking_id": cleo["tracking_id"]}))\
-        == claims.GONE
+    assert send.send_copy(cleo.pixel, dataclasses.replace(carl, pixel=cleo.pixel)) == claims.GONE
     assert len(outbox()) == 0
     for job in (cleo, carl):
-        assert send.send_copy(job["tracking_id"], copies_module.Plan.from_payload(job)) == "sent"
+        assert send.send_copy(job.pixel, job) == "sent"
     assert _sent_to(outbox, "cleo@client.example") == _sent_to(outbox, "carl@client.example") == 1
+
+
+# ---------------------------------------------------------------- a group of copies (`mail.copies`)
+
+def test_a_copy_whose_end_fails_does_not_stop_its_group_and_is_listed_never_sent_twice(api, make_api, enabled,
+                                                                                       outbox, run_jobs,
+                                                                                       monkeypatch):
+    """Cleo's copy is sent but its end cannot be written (DynamoDB failing past the retries): Carl's and Betty's,
+    after hers in the group, are still sent in the same run; the job then fails, and its redelivery sends nobody
+    again — Cleo's copy, held at `calling`, is listed for an admin once its lease is over."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    real = send._record_sent
+
+    def failing_for_cleo(claim, record, *rest):
+        if record.recipient_email == CLEO:
+            raise RuntimeError("DynamoDB unavailable")
+        return real(claim, record, *rest)
+
+    monkeypatch.setattr(send, "_record_sent", failing_for_cleo)
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    with pytest.raises(RuntimeError):
+        run_jobs()  # the group's run fails after its three sends; SQS shows it again after the visibility timeout
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
+    monkeypatch.undo()
+    _later(6)
+    run_jobs(skip_delays=True)
+
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
+    states = {recipient: copy["state"] for recipient, copy in copies(api, discussion["id"]).items()}
+    assert states == {CLEO: "uncertain", CARL: "sent", BETTY: "sent"}
+    listed = make_api(roles=["admin"]).get("/api/tenant/sending/uncertain").data["items"]
+    assert [item["recipient"] for item in listed] == [CLEO]
+
+
+def test_a_copy_held_by_another_run_does_not_hold_up_its_group(api, enabled, outbox, run_jobs, monkeypatch):
+    """Another run holds Carl's copy (a duplicate delivery that claimed it before rendering, then died): Cleo's and
+    Betty's are sent; the group comes back after Carl's lease, finds theirs done and takes Carl's over: each once."""
+    from chalicelib import jobs
+    from chalicelib.mail import send
+    from chalicelib.tracking.models import EmailTracking
+
+    discussion = _discussion(api)
+    held: list[dict] = []
+    real = jobs.send_direct
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: held.extend(payloads) if kind == "mail.copies"
+                        else real(kind, payloads))
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    run_jobs()
+    monkeypatch.undo()
+    [carl] = [plan for group in held for plan in copies_module.plans_of_group(group) if plan.recipient == CARL]
+    assert claims.take(EmailTracking(carl.pixel), send.COPY).held  # before CALLING: takeable when its lease is over
+
+    jobs.send_direct("mail.copies", held)
+    run_jobs()
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 0, 1)
+    _later(6)
+    run_jobs(skip_delays=True)
+
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
+    assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
+
+
+def test_a_group_over_the_containers_share_of_the_send_rate_waits_and_sends_the_rest_once(api, enabled, outbox,
+                                                                                        run_jobs, monkeypatch):
+    """The container may send one copy now and the next in 5 seconds: the group sends Cleo's, then goes back on the
+    queue for 5 seconds with Carl's and Betty's still queued; run again, it sends those two, once each."""
+    from chalicelib import jobs
+    from chalicelib.mail import ses
+
+    discussion = _discussion(api)
+    waits = [0.0, 5.0]
+    asked: list[float] = []
+
+    def pace(senders):
+        asked.append(waits.pop(0) if waits else 0.0)
+        return asked[-1]
+
+    monkeypatch.setattr(ses, "wait_before_sending", pace)
+    deferred: list[int] = []
+    real_later = jobs._later
+    monkeypatch.setattr(jobs, "_later", lambda body, record, wait: deferred.append(wait.seconds)
+                        or real_later(body, record, wait))
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    run_jobs()
+
+    assert deferred == [5] and [d for _, d, _ in outbox()] == [[CLEO]]
+    assert {r: c["state"] for r, c in copies(api, discussion["id"]).items()} == {CLEO: "sent", CARL: "queued",
+                                                                                 BETTY: "queued"}
+    run_jobs(skip_delays=True)
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
+    assert asked[:2] == [0.0, 5.0] and len(asked) == 2 + 2  # the second run: one for the group, one for Betty's
+
+
+def test_a_group_whose_time_is_used_up_leaves_the_rest_to_a_run_of_their_own(api, enabled, outbox, run_jobs,
+                                                                            monkeypatch):
+    """AWS answering slowly: a group begins no copy after send.GROUP_SECONDS (here: at once after the first), and
+    goes back on the queue; each run sends the next copy, and every copy goes once."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    monkeypatch.setattr(send, "GROUP_SECONDS", 0)
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    run_jobs()
+    assert [d for _, d, _ in outbox()] == [[CLEO]]
+    run_jobs(skip_delays=True)
+
+    assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
+    assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
