@@ -544,33 +544,39 @@ def _with_bodies(plan: copies.Plan, read: _Read, discussion: Discussion) -> list
 
 
 def _fail_unsent(pixel: str, reason: str) -> str:
-    """A copy that can no longer be sent: failed with the reason, counted once (claimed and ended: two writes)."""
+    """A copy that can no longer be sent: failed with the reason, counted once (claimed, then ended and counted in
+    one transaction: two writes)."""
     claim = claims.take(EmailTracking(pixel), COPY, actions=[EmailTracking.attempts.add(1)])
     if not claim.held or claim.item is None:
         return _not_claimed(claim, pixel)
-    had_failed = bool(claim.item.failure_reason)
-    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()])
-    _count_failure(claim.item, had_failed)
+    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()],
+                 also=_failure_counted(claim.item))
     return "failed"
 
 
-def _count_failure(record: EmailTracking, had_failed: bool) -> None:
-    """`failed` counts copies that failed and were not sent since: once, at their first failure."""
-    if not had_failed:
-        counters.count(record.discussion_key, record.message_id, failed=1)
+def _failure_counted(record: EmailTracking) -> Callable[[Any], None] | None:
+    """`failed` counts copies that failed and were not sent since: once, at their first failure (the record as read
+    before its end), in the copy's shard of the message's counters, in the transaction that ends it failed — so a
+    Lambda lost after the end cannot leave it uncounted. None: counted already."""
+    counted = None if record.failure_reason else counters.move(record.discussion_key, record.message_id,
+                                                               record.tracking_pixel_id, failed=1)
+    if counted is None:
+        return None
+    item, actions = counted
+    return lambda tx: tx.update(item, actions=actions)
 
 
 def _refused(claim: claims.Claim[EmailTracking], record: EmailTracking, error: ses.SendFailed) -> str:
     """SES answered without sending. For now (throttled, unavailable): back on the queue after a backoff. For good
     (the message or sender refused): failed, until a person sends the message again."""
     reason = str(error)[:1000]
-    had_failed = bool(record.failure_reason)  # read before: ending the claim refreshes the record
+    counted = _failure_counted(record)  # from the record as read: ending the claim refreshes it
     if not error.retryable:
-        claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()])
-        _count_failure(record, had_failed)
+        claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.retry_shard.remove()],
+                     also=counted)
         return "failed"
-    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.queued_at.set(clock.now_iso())])
-    _count_failure(record, had_failed)
+    claim.finish("failed", [EmailTracking.failure_reason.set(reason), EmailTracking.queued_at.set(clock.now_iso())],
+                 also=counted)
     # Full jitter over an exponential backoff: copies throttled together do not all come back together.
     raise jobs.RetryLater(random.uniform(1, min(MAX_BACKOFF_SECONDS, 2 ** int(record.attempts))), reason)
 

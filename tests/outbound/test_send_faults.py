@@ -406,3 +406,39 @@ def test_a_group_whose_time_is_used_up_leaves_the_rest_to_a_run_of_their_own(api
 
     assert (_sent_to(outbox, CLEO), _sent_to(outbox, CARL), _sent_to(outbox, BETTY)) == (1, 1, 1)
     assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
+
+
+@pytest.mark.parametrize("cause", ["SES refused it", "the recipient was removed"])
+def test_a_copy_ended_failed_is_counted_even_when_its_lambda_dies_right_after(cause, api, enabled, outbox,
+                                                                              run_jobs, monkeypatch):
+    """The copy's failure and its count are one transaction: a Lambda lost right after ending Cleo's copy failed
+    (for good: SES refusing it, or she is no longer a participant) leaves it counted once, and its redelivery counts
+    nothing twice. Until 2026-12-03 the count was a write of its own after the end, lost with such a Lambda."""
+    from chalicelib.mail import send
+
+    discussion = _discussion(api)
+    if cause == "SES refused it":
+        real = ses.send_raw
+
+        def refusing_cleo(sender, recipient, raw, configuration_set):
+            if recipient == CLEO:
+                raise ses.SendFailed("MessageRejected", "Email address is not verified.", retryable=False)
+            return real(sender, recipient, raw, configuration_set)
+
+        monkeypatch.setattr(ses, "send_raw", refusing_cleo)
+    else:
+        real_target = send._target
+        monkeypatch.setattr(send, "_target", lambda plan, read: "no longer a participant of the discussion"
+                            if plan.recipient == CLEO else real_target(plan, read))
+    fired = _kill_once(monkeypatch, claims.Claim, "finish", before=False,
+                       only=lambda claim, status, *rest: _cleos(claim) and status == "failed")
+    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
+    with pytest.raises(LambdaDied):
+        run_jobs()
+    _later(6)
+    run_jobs(skip_delays=True)
+
+    assert fired == [True] and copies(api, discussion["id"])[CLEO]["state"] == "failed"
+    statistics = api.get(f"{THREADS}/{discussion['id']}/tracking").data
+    assert (statistics["total"], statistics["sent"], statistics["failed"]) == (3, 2, 1)
+    assert _sent_to(outbox, CLEO) == 0
