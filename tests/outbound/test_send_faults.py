@@ -204,9 +204,8 @@ def test_resolving_needs_a_known_action(make_api, body, field):
 
 # ---------------------------------------------------------------- duplicate and stale copy jobs
 
-def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[copies_module.Plan]:
-    """The plans of the copies a send queues (in groups, `mail.copies`), held back instead of run: each copy is then
-    sent on its own (send.send_copy), as two runs of one job would."""
+def _held_groups(monkeypatch, api, run_jobs, discussion_id: str) -> list[dict]:
+    """The jobs of the groups of copies a send queues (`mail.copies`), held back instead of run."""
     from chalicelib import jobs
 
     held: list[dict] = []
@@ -216,7 +215,14 @@ def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[copies_mo
     assert api.post(f"{THREADS}/{discussion_id}/send").status_code == 202
     run_jobs()
     monkeypatch.undo()
-    return [plan for group in held for plan in copies_module.plans_of_group(group)]
+    return held
+
+
+def _copy_jobs(monkeypatch, api, run_jobs, discussion_id: str) -> list[copies_module.Plan]:
+    """The plans of the copies a send queues, held back: each copy is then sent on its own (send.send_copy), as two
+    runs of one job would."""
+    return [plan for group in _held_groups(monkeypatch, api, run_jobs, discussion_id)
+            for plan in copies_module.plans_of_group(group)]
 
 
 def _participant_id(api, discussion_id: str, email: str) -> str:
@@ -340,13 +346,7 @@ def test_a_copy_held_by_another_run_does_not_hold_up_its_group(api, enabled, out
     from chalicelib.tracking.models import EmailTracking
 
     discussion = _discussion(api)
-    held: list[dict] = []
-    real = jobs.send_direct
-    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: held.extend(payloads) if kind == "mail.copies"
-                        else real(kind, payloads))
-    assert api.post(f"{THREADS}/{discussion['id']}/send").status_code == 202
-    run_jobs()
-    monkeypatch.undo()
+    held = _held_groups(monkeypatch, api, run_jobs, discussion["id"])
     [carl] = [plan for group in held for plan in copies_module.plans_of_group(group) if plan.recipient == CARL]
     assert claims.take(EmailTracking(carl.pixel), send.COPY).held  # before CALLING: takeable when its lease is over
 
