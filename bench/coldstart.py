@@ -323,6 +323,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         sys.path[:0] = [os.environ["COLDSTART_CODE"], str(ROOT)] if "COLDSTART_CODE" in os.environ else [str(ROOT)]
         _child_main(sys.argv[2:])
-    else:
+    else:  # `python bench/coldstart.py [runs]`: the cold-start part alone, imports from the repository's root
+        sys.path.insert(0, str(ROOT))
         figures = measure(runs=int(sys.argv[1]) if len(sys.argv) > 1 else 7, package=False)
         print(json.dumps(figures, indent=2))
