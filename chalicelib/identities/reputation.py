@@ -203,11 +203,10 @@ def _pause_if_over(tenant_id: str, watched: bool) -> None:
 
 def _alarm(tenant_id: str) -> None:
     """The `TenantsPaused` metric the `tenant-paused` alarm watches (infra/resources.yaml)."""
-    import boto3
-
+    from chalicelib import aws
     from chalicelib.config import settings
 
-    boto3.client("cloudwatch", region_name=settings().region).put_metric_data(
+    aws.client("cloudwatch").put_metric_data(
         Namespace=METRIC_NAMESPACE,
         MetricData=[{"MetricName": "TenantsPaused", "Value": 1, "Unit": "Count",
                      "Dimensions": [{"Name": "Stage", "Value": settings().stage}]}])
