@@ -4,45 +4,15 @@ import os
 
 from chalice import Chalice, Rate
 
-from chalicelib.community.routes import blueprint as community
 from chalicelib.config import stage_resource
-from chalicelib.cors import add_preflight_routes, cors_headers
-from chalicelib.discussions.downloads import blueprint as downloads
-from chalicelib.discussions.routes import blueprint as discussions
-from chalicelib.docs_page import blueprint as docs_page
-from chalicelib.http import framework_errors
-from chalicelib.identities.routes import blueprint as identities
 from chalicelib.lazy import collect_after_first_call
-from chalicelib.mail.routes import blueprint as mail
-from chalicelib.notifications.routes import blueprint as notifications
-from chalicelib.openapi import blueprint as openapi
-from chalicelib.tracking.routes import blueprint as tracking
-from chalicelib.users.routes import blueprint as users
 
 app = Chalice(app_name="discussion-hub")
 # LOG_LEVEL (.chalice/config.json, default INFO) sets what the service's own loggers write; the SDK keeps its own.
 _level = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 logging.getLogger("chalicelib").setLevel(_level if _level in logging.getLevelNamesMapping() else "INFO")
-# The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
-app.api.binary_types.append("image/*")
-app.register_blueprint(discussions)
-app.register_blueprint(downloads)
-app.register_blueprint(mail)
-app.register_blueprint(tracking)
-app.register_blueprint(notifications)
-app.register_blueprint(community)
-app.register_blueprint(users)
-app.register_blueprint(identities)
-app.register_blueprint(openapi)
-app.register_blueprint(docs_page)
 # Every handler: no garbage collection while a cold container's first call loads the code (chalicelib/lazy.py).
 app.register_middleware(collect_after_first_call, "all")
-# Chalice's own 415/405/500 answers in each API family's error shape.
-app.register_middleware(framework_errors, "http")
-# Browser origins allowed per stage (CORS_ALLOWED_ORIGINS, none by default); preflights on every path.
-app.register_middleware(cors_headers, "http")
-add_preflight_routes(app)
-
 
 # SNS topics are named at deploy time; the SES configuration set and identity notifications publish here.
 SES_EVENTS_TOPIC = os.environ.get("SES_EVENTS_TOPIC") or stage_resource("ses-events")
@@ -103,3 +73,39 @@ def digest_tick(event):
     from chalicelib.notifications import digest
 
     return {"shards": digest.tick()}
+
+
+def _register_api() -> None:
+    """The HTTP API: every feature's routes, and the middleware of HTTP requests."""
+    from chalicelib.community.routes import blueprint as community
+    from chalicelib.cors import add_preflight_routes, cors_headers
+    from chalicelib.discussions.downloads import blueprint as downloads
+    from chalicelib.discussions.routes import blueprint as discussions
+    from chalicelib.docs_page import blueprint as docs_page
+    from chalicelib.http import framework_errors
+    from chalicelib.identities.routes import blueprint as identities
+    from chalicelib.mail.routes import blueprint as mail
+    from chalicelib.notifications.routes import blueprint as notifications
+    from chalicelib.openapi import blueprint as openapi
+    from chalicelib.tracking.routes import blueprint as tracking
+    from chalicelib.users.routes import blueprint as users
+
+    # The pixel is binary only where the Accept header asks for an image (NOTES.md); JSON routes stay as they are.
+    app.api.binary_types.append("image/*")
+    for blueprint in (discussions, downloads, mail, tracking, notifications, community, users, identities, openapi,
+                      docs_page):
+        app.register_blueprint(blueprint)
+    # Chalice's own 415/405/500 answers in each API family's error shape.
+    app.register_middleware(framework_errors, "http")
+    # Browser origins allowed per stage (CORS_ALLOWED_ORIGINS, none by default); preflights on every path.
+    app.register_middleware(cors_headers, "http")
+    add_preflight_routes(app)
+
+
+# Every handler of the app is its own Lambda function, and Lambda names the one a function runs in `_HANDLER`
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html): `app.app` for the API, `app.jobs` and
+# the like for the event handlers above, which never route; their cold starts do not import every feature's routes
+# (a sixth of the app's import, bench/coldstart.py). Anything else, or nothing (tests, `chalice local`, `chalice
+# package`, scripts), gets the API.
+if os.environ.get("_HANDLER") not in {source.handler_string for source in app.event_sources}:
+    _register_api()

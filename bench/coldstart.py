@@ -7,8 +7,10 @@ time of the child (`time.process_time`, so moto's work, which runs in this proce
   `import app` and the Lambda entry point called once with a fresh event, beside a bare boto3 handler that
   imports boto3 and makes the same AWS calls (recorded from a cold run of the app on another item of the same
   kind) with plain clients. Ratio = median ÷ median (app ÷ boto3; target ≤ 1.2).
-The AWS behind both is a moto server in this process (AWS_ENDPOINT_URL), prepared by `--prepare` in another
-fresh interpreter. `chalice package` builds the deployment zip whose size is reported.
+The app's child has Lambda's `_HANDLER` set to the handler it runs (`app.app` for the API, `app.ses_events`,
+`app.jobs`), as Lambda sets it for each function. The AWS behind both is a moto server in this process
+(AWS_ENDPOINT_URL), prepared by `--prepare` in another fresh interpreter. `chalice package` builds the deployment
+zip whose size is reported.
 
 The app runs as it is packaged: a copy of `app.py` and `chalicelib/` with unchecked hash-based bytecode beside each
 module (scripts/deploy.py `add_bytecode`), as the libraries in the virtualenv have theirs; nothing is compiled at a
@@ -182,6 +184,7 @@ def _child_app(events_file: str, kind: str, index: int, calls_file: str | None) 
     """`import app`, then its entry point once; with `calls_file`, the AWS calls it made are written there."""
     event = pickle.loads(pathlib.Path(events_file).read_bytes())[kind][index]
     context = _Context()
+    os.environ["_HANDLER"] = f"app.{HANDLERS[kind]}"  # as Lambda sets it: the handler this function runs (app.py)
     started = time.process_time()
     import app
 
@@ -323,6 +326,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         sys.path[:0] = [os.environ["COLDSTART_CODE"], str(ROOT)] if "COLDSTART_CODE" in os.environ else [str(ROOT)]
         _child_main(sys.argv[2:])
-    else:
+    else:  # `python bench/coldstart.py [runs]`: the cold-start part alone, imports from the repository's root
+        sys.path.insert(0, str(ROOT))
         figures = measure(runs=int(sys.argv[1]) if len(sys.argv) > 1 else 7, package=False)
         print(json.dumps(figures, indent=2))

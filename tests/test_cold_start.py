@@ -57,3 +57,42 @@ def test_the_first_call_in_a_fresh_interpreter_validates_and_answers_as_later_on
         {"AttemptedValue": 1, "Message": "must be true or false", "PropertyName": "Private"}]
     assert result["gc"] == [True, True]  # collecting again after the first call, what it loaded frozen
     assert result["event"] == ["delivery", "recipient@example.com"]
+
+
+EVENT_FUNCTION = r"""
+import json, sys
+import app
+
+routes = sorted(app.app.routes)
+route_modules = sorted(name for name in sys.modules if name.startswith("chalicelib.") and name.endswith("routes"))
+sns = {"MessageId": "m-1", "Message": "not JSON", "Subject": None, "Timestamp": "2026-12-03T07:00:00.000Z",
+       "MessageAttributes": {}}
+answer = app.ses_events({"Records": [{"EventSource": "aws:sns", "Sns": sns}]}, None) \
+    if "ses_events" in sys.argv[1] else None
+print(json.dumps({"routes": routes, "route_modules": route_modules, "answer": answer}))
+"""
+
+
+def _event_function(handler: str | None) -> dict:
+    """`import app` in a fresh interpreter whose `_HANDLER` is `handler`, as Lambda sets it (None: not in Lambda)."""
+    env = {k: v for k, v in os.environ.items() if k != "_HANDLER"} | {"PYTHONPATH": str(ROOT)}
+    if handler is not None:
+        env["_HANDLER"] = handler
+    run = subprocess.run([sys.executable, "-c", EVENT_FUNCTION, str(handler)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_the_function_of_an_event_handler_loads_no_route_and_handles_its_events():
+    api, outside_lambda = _event_function("app.app"), _event_function(None)
+    assert api["routes"] == outside_lambda["routes"] and "/api/tenant/threads" in api["routes"]
+    assert "chalicelib.discussions.routes" in api["route_modules"]
+
+    for handler in ("app.ses_events", "app.jobs", "app.inbound_mail", "app.digest_tick", "app.sweep_jobs",
+                    "app.retry_failed_sends"):
+        function = _event_function(handler)
+        assert (function["routes"], function["route_modules"]) == ([], []), handler
+    # The SES-events function still answers its events: a message that is not an SES event is acknowledged.
+    assert _event_function("app.ses_events")["answer"] == [
+        {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 1, "ignored": 0}]

@@ -23,17 +23,19 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
 from chalicelib import cache, clock
-from chalicelib.auth import Principal
 from chalicelib.db import outlasting_transactions
 from chalicelib.errors import Conflict, Forbidden
 from chalicelib.identities.models import TenantReputation
 from chalicelib.transactions import Tx
+
+if TYPE_CHECKING:  # the admin report's caller; the event handlers that count outcomes never authenticate anyone
+    from chalicelib.auth import Principal
 
 logger = logging.getLogger(__name__)
 
@@ -201,11 +203,10 @@ def _pause_if_over(tenant_id: str, watched: bool) -> None:
 
 def _alarm(tenant_id: str) -> None:
     """The `TenantsPaused` metric the `tenant-paused` alarm watches (infra/resources.yaml)."""
-    import boto3
-
+    from chalicelib import aws
     from chalicelib.config import settings
 
-    boto3.client("cloudwatch", region_name=settings().region).put_metric_data(
+    aws.client("cloudwatch").put_metric_data(
         Namespace=METRIC_NAMESPACE,
         MetricData=[{"MetricName": "TenantsPaused", "Value": 1, "Unit": "Count",
                      "Dimensions": [{"Name": "Stage", "Value": settings().stage}]}])
