@@ -10,22 +10,25 @@ nothing. A list entry of the wrong shape (a header that is not a name/value pair
 string) is skipped rather than failing the whole event: one odd entry must not cost the others their update.
 Loaded by the SNS handlers only (`tracking/ses_events.py`, `mail/inbound.py`), never at app import.
 
-The payloads are dataclasses, read by a checker of a few lines derived from their fields (`_reader`): the types
-used here (str, X | None, list[X], dict[str, X], another payload), pydantic's lax rules for them on decoded JSON,
-and pydantic's wording of the first problem, located by AWS's field names (`PayloadError.loc`, `.msg`; e.g.
-"bounce.bounceType: Input should be a valid string"). tests/tracking/test_aws_payloads.py holds it to pydantic's
-own core on every fixture and on mutations of them: same values, same refusals, same first error. Neither pydantic
-nor its core is imported: an SES event is the first thing a Lambda of the SES-events function does, and importing
-pydantic and building its model classes cost about 35 ms of CPU there, its core alone 12 ms (bench/coldstart.py;
-docs/deployment.md, "Cold start").
+The payloads are dataclasses checked by pydantic's own validator core (`pydantic_core`, the compiled engine
+under pydantic's models), which builds its validator from a core schema derived here from each dataclass's fields.
+Not pydantic `BaseModel`s: an SES event is the first thing a Lambda of the SES-events function does, and importing
+pydantic and building its model classes cost about 35 ms of CPU there (bench/coldstart.py; docs/deployment.md,
+"Cold start"). The checks are pydantic's: the same types, lax mode, errors located by AWS's field names, raised as
+`pydantic_core.ValidationError` (which is `pydantic.ValidationError`); only a nested object of the wrong type is
+worded "a dictionary or an instance of X" where a model said "a valid dictionary or instance of X".
 """
+from __future__ import annotations
+
 import dataclasses
 import functools
 import types
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema, SchemaValidator
 
 
 class _SkipOdd:
@@ -43,119 +46,82 @@ def aws(name: str | None = None, default: Any = dataclasses.MISSING, *, factory:
                  metadata={"alias": name, "min_length": min_length})
 
 
-class PayloadError(ValueError):
-    """A payload that is not of the documented shape: where (`loc`, by AWS's names) and what (`msg`, pydantic's
-    words), for its first problem."""
-
-    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
-        super().__init__(f"{'.'.join(str(part) for part in loc)}: {msg}")
-        self.loc, self.msg = loc, msg
-
-
 class Payload:
     """A payload that AWS sends: `model_validate(data)` checks a decoded JSON object and returns the typed value
-    (as pydantic's models do), or raises `PayloadError`."""
+    (as pydantic's models do), or raises `pydantic_core.ValidationError`."""
 
     @classmethod
     def model_validate(cls, data: Any) -> Self:
-        value: Self = _read_payload(cls, data, ())
+        validator = _VALIDATORS.get(cls) or _VALIDATORS.setdefault(cls, _validator(cls))
+        value: Self = validator.validate_python(data)
         return value
 
 
-Reader = Callable[[Any, tuple[str | int, ...]], Any]  # (value, where it is) → the typed value, or PayloadError
-_Field = tuple[str, str, Reader, Any, Any]  # our name, AWS's, reader, default, default factory
-_FIELDS: dict[type, list[_Field]] = {}  # built on first use, per payload
+_VALIDATORS: dict[type[Payload], SchemaValidator] = {}  # built on first use, one per payload validated at the top
 
 
-def _read_payload(cls: type, value: Any, loc: tuple[str | int, ...]) -> Any:
-    """A dict → the payload, field by field in their order, each read under AWS's name (the first problem raises);
-    keys it does not declare are ignored."""
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, dict):
-        raise PayloadError(loc, f"Input should be a dictionary or an instance of {cls.__name__}")
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = _fields(cls)
-    values = {}
-    for name, key, read, default, factory in fields:
-        if key in value:
-            values[name] = read(value[key], (*loc, key))
-        elif default is not dataclasses.MISSING:
-            values[name] = default
-        elif factory is not dataclasses.MISSING:
-            values[name] = factory()
-        else:
-            raise PayloadError((*loc, key), "Field required")
-    return cls(**values)
+def _validator(cls: type[Payload]) -> SchemaValidator:
+    from pydantic_core import SchemaValidator, core_schema
+
+    definitions: dict[str, CoreSchema] = {}
+    schema = core_schema.definitions_schema(_schema(cls, definitions), list(definitions.values()))
+    # AWS's names or ours, as pydantic's `populate_by_name`; loc in errors by AWS's names.
+    return SchemaValidator(schema, core_schema.CoreConfig(validate_by_alias=True, validate_by_name=True,
+                                                          loc_by_alias=True))
 
 
-def _fields(cls: type) -> list[_Field]:
-    fields = []
-    for each in dataclasses.fields(cls):
-        alias, min_length = each.metadata.get("alias"), each.metadata.get("min_length")
-        read = _reader(each.type) if min_length is None else functools.partial(_string_of_at_least, min_length)
-        fields.append((each.name, alias or each.name, read, each.default, each.default_factory))
-    return fields
-
-
-def _reader(kind: Any) -> Reader:
-    """The reader of one field's type: str, X | None, list[X] (entries of the wrong type dropped when marked
+def _schema(kind: Any, definitions: dict[str, CoreSchema]) -> CoreSchema:
+    """The core schema of one field's type: str, X | None, list[X] (entries of the wrong type dropped when marked
     SKIP_ODD), dict[str, X], or another payload."""
+    from pydantic_core import core_schema
+
     origin, arguments = typing.get_origin(kind), typing.get_args(kind)
     if kind is str:
-        return _string
+        return core_schema.str_schema()
     if origin is Annotated:
         inner, marks = arguments[0], arguments[1:]
         if SKIP_ODD in marks:
             entry = typing.get_args(inner)[0]
-            return functools.partial(_odd_skipped, dict if dataclasses.is_dataclass(entry) else entry,
-                                     _reader(inner))
-        return _reader(inner)
+            keep = functools.partial(_keep, dict if dataclasses.is_dataclass(entry) else entry)
+            return core_schema.no_info_before_validator_function(keep, _schema(inner, definitions))
+        return _schema(inner, definitions)
     if origin is types.UnionType and type(None) in arguments:
         [other] = [argument for argument in arguments if argument is not type(None)]
-        return functools.partial(_nullable, _reader(other))
+        return core_schema.nullable_schema(_schema(other, definitions))
     if origin is list:
-        return functools.partial(_list, _reader(arguments[0]))
+        return core_schema.list_schema(_schema(arguments[0], definitions))
     if origin is dict:
-        return functools.partial(_dict, _reader(arguments[0]), _reader(arguments[1]))
+        return core_schema.dict_schema(_schema(arguments[0], definitions), _schema(arguments[1], definitions))
     if isinstance(kind, type) and issubclass(kind, Payload):
-        return functools.partial(_read_payload, kind)
-    raise TypeError(f"no reader for {kind!r}")
+        return _payload_schema(kind, definitions)
+    raise TypeError(f"no schema for {kind!r}")
 
 
-def _string(value: Any, loc: tuple[str | int, ...]) -> str:
-    if not isinstance(value, str):
-        raise PayloadError(loc, "Input should be a valid string")
-    return value
+def _payload_schema(cls: type[Payload], definitions: dict[str, CoreSchema]) -> CoreSchema:
+    from pydantic_core import core_schema
+
+    name = cls.__qualname__
+    if name not in definitions:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields = []
+        for each in dataclasses.fields(cls):  # type: ignore[arg-type]
+            schema = _schema(hints[each.name], definitions)
+            if each.metadata.get("min_length") is not None:
+                schema = core_schema.str_schema(min_length=each.metadata["min_length"])
+            if each.default is not dataclasses.MISSING:
+                schema = core_schema.with_default_schema(schema, default=each.default)
+            elif each.default_factory is not dataclasses.MISSING:
+                schema = core_schema.with_default_schema(schema, default_factory=each.default_factory)
+            fields.append(core_schema.dataclass_field(each.name, schema, validation_alias=each.metadata.get("alias")))
+        definitions[name] = core_schema.dataclass_schema(
+            cls, core_schema.dataclass_args_schema(name, fields, extra_behavior="ignore"),
+            [each["name"] for each in fields], ref=name)
+    return core_schema.definition_reference_schema(name)
 
 
-def _string_of_at_least(length: int, value: Any, loc: tuple[str | int, ...]) -> str:
-    text = _string(value, loc)
-    if len(text) < length:
-        raise PayloadError(loc, f"String should have at least {length} character{'' if length == 1 else 's'}")
-    return text
-
-
-def _nullable(read: Reader, value: Any, loc: tuple[str | int, ...]) -> Any:
-    return None if value is None else read(value, loc)
-
-
-def _list(read: Reader, value: Any, loc: tuple[str | int, ...]) -> list[Any]:
-    if not isinstance(value, list | tuple):
-        raise PayloadError(loc, "Input should be a valid list")
-    return [read(entry, (*loc, index)) for index, entry in enumerate(value)]
-
-
-def _dict(read_key: Reader, read_value: Reader, value: Any, loc: tuple[str | int, ...]) -> dict[Any, Any]:
-    if not isinstance(value, dict):
-        raise PayloadError(loc, "Input should be a valid dictionary")
-    return {read_key(key, (*loc, key, "[key]")): read_value(entry, (*loc, key)) for key, entry in value.items()}
-
-
-def _odd_skipped(kind: type, read: Reader, value: Any, loc: tuple[str | int, ...]) -> Any:
-    """A list's entries of the given JSON type (the others dropped: not a list at all is an empty one), read."""
-    return read([item for item in value if isinstance(item, kind)] if isinstance(value, list) else [], loc)
+def _keep(kind: type, value: Any) -> Any:
+    """A list validator's first step: keep the entries of the given JSON type, drop the rest."""
+    return [item for item in value if isinstance(item, kind)] if isinstance(value, list) else []
 
 
 Strings = Annotated[list[str], SKIP_ODD]

@@ -556,11 +556,13 @@ def parse_received_notification(sns_message: dict | str) -> ReceivedNotification
     """An SES `Received` notification (S3 action, SNS action with the mail inline, Lambda action, or any of
     them wrapped in an SNS envelope or a Lambda SNS event) → where the raw mail is, its content when inline,
     and the verdicts. Raises ValueError for anything else."""
+    from pydantic import ValidationError
+
     from chalicelib.contract.aws_events import ReceiptNotification
 
     try:
         notification = ReceiptNotification.model_validate(_unwrap(sns_message))
-    except (ValueError, TypeError) as error:  # aws_events.PayloadError is a ValueError
+    except (ValueError, TypeError, ValidationError) as error:  # ValidationError is a ValueError too
         raise ValueError("not an SES receipt notification") from error
     mail, receipt = notification.mail, notification.receipt
     action = receipt.action

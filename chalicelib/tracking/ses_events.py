@@ -62,7 +62,9 @@ def _stable_id(kind: str, message_id: str, recipient: str | None, timestamp: str
 
 def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | None]:
     """The SES notification dict and the SNS message id; (None, id) for SNS control messages."""
-    from chalicelib.contract.aws_events import PayloadError, SnsEnvelope
+    from pydantic_core import ValidationError
+
+    from chalicelib.contract.aws_events import SnsEnvelope
 
     if isinstance(message, bytes | bytearray):
         try:
@@ -79,8 +81,8 @@ def _load(message: Any, sns_message_id: str | None) -> tuple[dict | None, str | 
     if "Type" in message and "Message" in message and "mail" not in message:  # an SNS envelope
         try:
             envelope = SnsEnvelope.model_validate(message)
-        except PayloadError as exc:
-            raise MalformedEvent(f"not an SNS message: {exc.msg}") from exc
+        except ValidationError as exc:
+            raise MalformedEvent(f"not an SNS message: {exc.errors(include_url=False)[0]['msg']}") from exc
         sns_message_id = envelope.MessageId or sns_message_id
         if envelope.Type != "Notification":
             return None, sns_message_id  # SubscriptionConfirmation, UnsubscribeConfirmation
@@ -124,15 +126,19 @@ def parse_ses_events(message: str | bytes | dict, sns_message_id: str | None = N
 
     Raises `MalformedEvent` for bad JSON, a non-object, or an event without `mail.messageId`.
     """
-    from chalicelib.contract.aws_events import EventDetail, PayloadError, SesNotification
+    from pydantic_core import ValidationError
+
+    from chalicelib.contract.aws_events import EventDetail, SesNotification
 
     data, sns_message_id = _load(message, sns_message_id)
     if data is None:
         return []
     try:
         notification = SesNotification.model_validate(data)
-    except PayloadError as exc:
-        raise MalformedEvent(f"not an SES event ({exc})") from exc
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]  # (the documentation URL would import pydantic to name its version)
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedEvent(f"not an SES event ({where}: {first['msg']})") from exc
     if notification.type_name is None:
         raise MalformedEvent("SES event without eventType or notificationType")
     known = _KINDS.get(notification.type_name.replace(" ", ""))
