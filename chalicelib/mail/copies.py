@@ -26,7 +26,7 @@ HISTORY_MESSAGES = 3
 EARLIER_MESSAGES = 50               # the messages a copy's history looks back at (ids for References)
 MAX_REFERENCES = 20
 FIRST_LOOK = 4                      # a recipient's latest earlier copies read first (the older only if none has an id)
-MAX_GROUP = 25                      # the copies of one message a job sends one after the other
+MAX_GROUP = 25                      # the most copies of one message a job sends one after the other
 GROUP_KEYS = 100                    # what a group reads for, at most: one BatchGetItem (db.GET_KEYS_PER_CALL)
 SHARED_KEYS = 4                     # the tenant's status and settings, the discussion, the message
 BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
@@ -162,16 +162,16 @@ def plans(discussion: Discussion, message: Message, earlier: list[Message], staf
             for number, recipient in enumerate(recipients)]
 
 
-def groups(plans: list[Plan]) -> list[list[Plan]]:
+def groups(plans: list[Plan], most: int = MAX_GROUP) -> list[list[Plan]]:
     """The copies of one message cut into the groups a job sends one after the other (`group_payload`): as many as
     one BatchGetItem reads for — the items they share, each copy's record and its recipient's latest earlier copies
-    (`first_look`), the messages they quote — and at most MAX_GROUP, in the order given."""
+    (`first_look`), the messages they quote — and at most `most` (send.group_size), in the order given."""
     cut: list[list[Plan]] = []
     keys, quoted = 0, set[str]()
     for plan in plans:
         own = 1 + len(first_look(previous_keys(plan.recipient, plan.earlier, plan.tenant_id, plan.discussion_id)))
         new = {mid for mid in plan.quote if mid not in plan.full} - quoted
-        if not cut or len(cut[-1]) == MAX_GROUP or keys + own + len(new) > GROUP_KEYS:
+        if not cut or len(cut[-1]) == most or keys + own + len(new) > GROUP_KEYS:
             cut.append([])
             keys, quoted = SHARED_KEYS, set()
             new = {mid for mid in plan.quote if mid not in plan.full}

@@ -7,7 +7,8 @@ The journey of a send (docs/sending.md):
 2. `run_fanout` (a job per send) reads the discussion, the suppressions and the history once for all the send's
    messages, writes the reply keys and the messages' ids for inbound matching, then per message a tracking record
    per copy (`queued`) in one transaction, and queues the copies of each message in groups (copies.groups: as
-   many as one read serves, at most 25), each a `mail.copies` job carrying their plans (copies.Plan).
+   many as one read serves and the SES rate lets one container send in seconds: `group_size`), each a
+   `mail.copies` job carrying their plans (copies.Plan).
 3. `run_copies` (a job per group), within the account's SES send rate: read all the group needs in one
    BatchGetItem; then for each copy: render → claim it at the CALLING step (chalicelib/claims.py) → SES
    SendRawEmail, once → record the Message-ID SES put on the mail, index it for inbound matching and count it, in
@@ -62,6 +63,7 @@ MAX_MESSAGES_PER_SEND = 25          # one job + 25 outbox updates in the request
 SWEEP_AFTER_SECONDS = 15 * 60       # a queued copy untouched this long has lost its queue message
 MAX_BACKOFF_SECONDS = jobs.MAX_DELAY_SECONDS
 GROUP_SECONDS = 60                  # a group begins no copy after this (the jobs Lambda's timeout: 300 s)
+GROUP_PACE_SECONDS = 5              # a group is what its container's share of the SES rate sends in this time
 
 
 def _describe(record: EmailTracking) -> tuple[str, dict[str, Any]]:
@@ -230,9 +232,20 @@ def run_fanout(payload: dict[str, Any]) -> None:
         by_pixel = {pixels[(message.message_id, p.email)]: p.email for p in wanted}
         groups += copies.groups(copies.plans(discussion, message, histories[message.message_id], staff,
                                              [by_pixel[pixel] for pixel in queued],
-                                             {recipient: pixel for pixel, recipient in by_pixel.items()}))
+                                             {recipient: pixel for pixel, recipient in by_pixel.items()}),
+                                group_size())
     jobs.send_direct("mail.copies", [copies.group_payload(group) for group in groups])
     return None
+
+
+def group_size() -> int:
+    """The most copies a group holds: what its container's share of the account's SES rate (ses.wait_before_sending)
+    sends in GROUP_PACE_SECONDS, at least 1 and at most copies.MAX_GROUP. A group's copies go one after the other
+    at that share, where copies in jobs of their own go out in as many containers at once: at SES's default
+    production rate of 14 a second (a share of 0.28) a group is one copy, so a message reaches its recipients as soon
+    as before; from 250 a second, 25."""
+    share = ses.max_send_rate() / jobs.MAX_CONCURRENCY
+    return max(1, min(copies.MAX_GROUP, int(share * GROUP_PACE_SECONDS)))
 
 
 def _anchors(discussion: Discussion, message_ids: list[str], people: list[ParticipantMap], domain: str) -> None:

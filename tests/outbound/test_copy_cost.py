@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bench.calls import counting
 from tests.outbound.conftest import copies
 from tests.outbound.test_send import THREADS, _discussion
@@ -315,3 +317,27 @@ def test_a_group_is_as_many_copies_as_one_batch_get_item_reads_for():
     assert [len(group) for group in cut] == [18, 18, 3]  # 4 shared + 3 quoted + 18 × (1 + 4)
     assert [len(group) for group in copy_plans.groups(plans(39, 0))] == [25, 14]  # MAX_GROUP
     assert [len(group) for group in copy_plans.groups(plans(3, 2))] == [3]
+    assert [len(group) for group in copy_plans.groups(plans(3, 2), most=1)] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("rate, sizes", [(14, [1, 1, 1]), (50, [3]), (1000, [3])])
+def test_a_group_is_what_its_containers_share_of_the_ses_rate_sends_in_five_seconds(rate, sizes, api, enabled,
+                                                                                    outbox, send, monkeypatch):
+    """A group's copies go one after the other at its container's share of the account's SES rate (1/50); copies
+    in jobs of their own go out in as many containers at once. So at SES's default production rate, 14 a second
+    (0.28 a container: 1.4 in five seconds), each copy is a group of its own and the three go out as soon as
+    before; at 50 a second (5 in five seconds) and above, the three are one group."""
+    from chalicelib import jobs
+    from chalicelib.mail import ses
+
+    monkeypatch.setattr(ses, "max_send_rate", lambda: float(rate))  # GetSendQuota's MaxSendRate
+    queued: list[int] = []
+    real = jobs.send_direct
+    monkeypatch.setattr(jobs, "send_direct", lambda kind, payloads: (queued.extend(
+        len(group["copies"]) for group in payloads) if kind == "mail.copies" else None) or real(kind, payloads))
+    monkeypatch.setattr(ses, "wait_before_sending", lambda senders: 0.0)  # the pace itself: tests/test_claims.py
+    discussion = _discussion(api)
+    send(discussion["id"])
+
+    assert queued == sizes and len(outbox()) == 3
+    assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
