@@ -468,17 +468,19 @@ def mark_read(principal: Principal, discussion_id: str) -> Discussion:
     return _mutate(principal.tenant_id, discussion_id, change)
 
 
-def mark_participant_email_status(tenant_id: str, discussion_id: str, email: str, status: str | None) -> None:
-    """Show on the discussion that this external address bounced hard or complained (SES events); None clears it."""
+def mark_participant_email_status(tenant_id: str, discussion_id: str, email: str,
+                                  status: str | None) -> Discussion | None:
+    """Show on the discussion that this external address bounced hard or complained (SES events); None clears it.
+    Returns the discussion as it now is (None: it is gone; the suppression list still holds the address)."""
     def change(item: Discussion) -> None:
         for participant in item.participants:
             if participant.email == email.lower():
                 participant.email_status = status
 
     try:
-        _mutate(tenant_id, discussion_id, change)
+        return _mutate(tenant_id, discussion_id, change)
     except NotFound:
-        pass  # the discussion is gone; the suppression list still holds the address
+        return None
 
 
 def clear_email_status_everywhere(tenant_id: str, email: str) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.expressions.update import Action
 
@@ -27,6 +27,9 @@ from chalicelib.tracking.ids import copy_shard
 from chalicelib.tracking.models import EmailTracking, ProcessedEvent
 from chalicelib.tracking.ses_events import MalformedEvent, SesEvent, parse_ses_events
 from chalicelib.transactions import Tx
+
+if TYPE_CHECKING:
+    from chalicelib.discussions.models import Discussion
 
 logger = logging.getLogger(__name__)
 DEDUP_DAYS = 7
@@ -190,25 +193,21 @@ def _consequences(record: EmailTracking, kind: str, reason: str | None, first_bo
     else:
         suppression.suppress(record.tenant_id, record.recipient_email,
                              "hard_bounce" if kind == "hard" else "complaint", reason)
-    discussions.mark_participant_email_status(record.tenant_id, record.discussion_id, record.recipient_email,
-                                              {"hard": "hard_bounce"}.get(kind, kind))
-    if kind == "hard":
-        _tell_owner(record, reason, first_bounce)
+    discussion = discussions.mark_participant_email_status(record.tenant_id, record.discussion_id,
+                                                           record.recipient_email,
+                                                           {"hard": "hard_bounce"}.get(kind, kind))
+    if kind == "hard" and discussion is not None:
+        _tell_owner(record, discussion, reason, first_bounce)
 
 
-def _tell_owner(record: EmailTracking, reason: str | None, first_bounce: str) -> None:
-    """A hard bounce is news the discussion's owner needs now: a high-priority notification."""
+def _tell_owner(record: EmailTracking, discussion: Discussion, reason: str | None, first_bounce: str) -> None:
+    """A hard bounce is news the discussion's owner needs now: a high-priority notification (the discussion as the
+    bounce just marked it: no read of its own)."""
     from chalicelib import ids
-    from chalicelib.discussions import service as discussions
-    from chalicelib.errors import NotFound
     from chalicelib.notifications import delivery
     from chalicelib.notifications.email import EmailContent
     from chalicelib.notifications.service import NewNotification
 
-    try:
-        discussion = discussions.load(record.tenant_id, record.discussion_id)
-    except NotFound:
-        return
     owners = [p.user_id for p in discussion.participants if p.role == "owner" and p.user_id]
     title = f"Email to {record.recipient_email} bounced: {discussion.subject}"
     link = settings().discussion_url(discussion.discussion_id)
