@@ -69,6 +69,11 @@ sns = {"MessageId": "m-1", "Message": "not JSON", "Subject": None, "Timestamp": 
        "MessageAttributes": {}}
 answer = app.ses_events({"Records": [{"EventSource": "aws:sns", "Sns": sns}]}, None) \
     if "ses_events" in sys.argv[1] else None
+if sys.argv[1] == "app.jobs":  # every job's handler loads without the routes (their import is their only tie)
+    import importlib
+    from chalicelib import jobs
+    answer = sorted(kind for kind, target in jobs._HANDLERS.items()
+                    if callable(getattr(importlib.import_module(target.partition(":")[0]), target.partition(":")[2])))
 print(json.dumps({"routes": routes, "route_modules": route_modules, "answer": answer}))
 """
 
@@ -93,6 +98,9 @@ def test_the_function_of_an_event_handler_loads_no_route_and_handles_its_events(
                     "app.retry_failed_sends"):
         function = _event_function(handler)
         assert (function["routes"], function["route_modules"]) == ([], []), handler
+    from chalicelib import jobs
+
+    assert _event_function("app.jobs")["answer"] == sorted(jobs._HANDLERS)
     # The SES-events function still answers its events: a message that is not an SES event is acknowledged.
     assert _event_function("app.ses_events")["answer"] == [
         {"applied": 0, "duplicate": 0, "unknown": 0, "malformed": 1, "ignored": 0}]
