@@ -1,6 +1,7 @@
 """Issue 22: what a copy costs in DynamoDB calls, whatever the discussion's history or the recipient's past."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -341,3 +342,30 @@ def test_a_group_is_what_its_containers_share_of_the_ses_rate_sends_in_five_seco
 
     assert queued == sizes and len(outbox()) == 3
     assert {copy["state"] for copy in copies(api, discussion["id"]).values()} == {"sent"}
+
+
+def test_the_largest_group_job_fits_in_one_sqs_message():
+    """A group's job carries what its copies share once (the 50 earlier messages' ids and authors, the staff names)
+    and each copy's own: at its largest — 25 copies to addresses of 254 characters, 50 earlier messages written by
+    them, each with a Message-ID of 998 characters (a header line's limit), 50 staff names of 200 — it stays within
+    the 256 KiB SQS takes in a message (jobs.batches refuses more), and reads back as the plans it was made of."""
+    from chalicelib import jobs
+    from chalicelib.discussions.models import Message
+    from chalicelib.mail import copies as copy_plans
+
+    people = [f"{n:02}{'x' * 230}@{'d' * 10}.example" for n in range(25)]
+    history = [Message("tenant-a#d", f"{n:026}", author_type="client", author=people[n % 25],
+                       email_message_id=f"<{n:02}{'i' * 990}@mail.example>") for n in range(50)]
+    staff: dict[str, str | None] = {f"user-{n:036}": "N" * 200 for n in range(50)}
+    plans = [copy_plans.Plan(f"{n:032x}", "tenant-a", "d" * 26, "m" * 26, person, history,
+                             quote=[m.message_id for m in history[-3:]], staff=staff, from_fanout=True)
+             for n, person in enumerate(people)]
+    payload = copy_plans.group_payload(plans)
+    body = json.dumps({"kind": "mail.copies", "payload": payload})
+
+    assert 80_000 < len(body.encode()) < jobs.BATCH_BYTES and jobs.batches([body]) == [[body]]  # about 91 KB
+    back = copy_plans.plans_of_group(json.loads(body)["payload"])
+    assert [(p.pixel, p.recipient, p.quote) for p in back] == [(p.pixel, p.recipient, p.quote) for p in plans]
+    # Each copy keeps only its own recipient's Message-IDs, as a job of its own carried them.
+    assert all({m.message_id for m in p.earlier if m.email_message_id} ==
+               {m.message_id for m in history if m.author == p.recipient} for p in back)
