@@ -38,7 +38,8 @@ def _members(characters: str) -> list[int]:
 
 
 def _u(characters: str) -> str:
-    """The same class written for JSON Schema: every character as \\uXXXX, consecutive ones as ranges."""
+    """The same class written for JSON Schema: every character as a \\u escape of four hex digits, consecutive ones
+    as ranges."""
     points, parts = _members(characters), []
     while points:
         end = 0

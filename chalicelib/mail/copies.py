@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import cache, clock, storage
+from chalicelib import cache, clock, db, storage
 from chalicelib.config import settings
 from chalicelib.discussions import downloads
 from chalicelib.discussions import service as discussions
@@ -27,7 +27,6 @@ EARLIER_MESSAGES = 50               # the messages a copy's history looks back a
 MAX_REFERENCES = 20
 FIRST_LOOK = 4                      # a recipient's latest earlier copies read first (the older only if none has an id)
 MAX_GROUP = 25                      # the most copies of one message a job sends one after the other
-GROUP_KEYS = 100                    # what a group reads for, at most: one BatchGetItem (db.GET_KEYS_PER_CALL)
 SHARED_KEYS = 4                     # the tenant's status and settings, the discussion, the message
 BODY_ALLOWANCE = 512 * 1024  # room kept for text, HTML, quoted history and headers within SES's raw limit
 
@@ -171,7 +170,7 @@ def groups(plans: list[Plan], most: int = MAX_GROUP) -> list[list[Plan]]:
     for plan in plans:
         own = 1 + len(first_look(previous_keys(plan.recipient, plan.earlier, plan.tenant_id, plan.discussion_id)))
         new = {mid for mid in plan.quote if mid not in plan.full} - quoted
-        if not cut or len(cut[-1]) == most or keys + own + len(new) > GROUP_KEYS:
+        if not cut or len(cut[-1]) == most or keys + own + len(new) > db.GET_KEYS_PER_CALL:
             cut.append([])
             keys, quoted = SHARED_KEYS, set()
             new = {mid for mid in plan.quote if mid not in plan.full}

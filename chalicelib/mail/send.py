@@ -189,7 +189,7 @@ def _commit_queue(discussion: Discussion, message_ids: list[str], records: list[
 
 
 def run_fanout(payload: dict[str, Any]) -> None:
-    """Job: write the tracking record of each copy of the send's messages and queue a job per copy.
+    """Job: write the tracking record of each copy of the send's messages and queue them in groups.
 
     DynamoDB calls, whatever the number of recipients (≤ 39) and messages (≤ 25): the discussion, the tenant's
     settings and the messages (one BatchGetItem); the recipients' suppression states with the copies an earlier run
@@ -225,6 +225,7 @@ def run_fanout(payload: dict[str, Any]) -> None:
     staff = copies.staff_names(discussion, [*messages, *(m for earlier in histories.values() for m in earlier)])
     _anchors(discussion, [m.message_id for m in messages], wanted, domain)
     groups: list[list[copies.Plan]] = []
+    most = group_size()
     for message in messages:  # oldest first: its copies are queued before those of the next message
         mine = {pixel: item for pixel, item in existing.items() if item.message_id == message.message_id}
         queued = _write_copies_again_on_conflict(discussion, message.message_id, wanted, bool(payload.get("again")),
@@ -233,13 +234,13 @@ def run_fanout(payload: dict[str, Any]) -> None:
         groups += copies.groups(copies.plans(discussion, message, histories[message.message_id], staff,
                                              [by_pixel[pixel] for pixel in queued],
                                              {recipient: pixel for pixel, recipient in by_pixel.items()}),
-                                group_size())
+                                most)
     jobs.send_direct("mail.copies", [copies.group_payload(group) for group in groups])
     return None
 
 
 def group_size() -> int:
-    """The most copies a group holds: what its container's share of the account's SES rate (ses.wait_before_sending)
+    """The most copies a group holds: what its container's share of the account's SES rate (ses.take_a_send)
     sends in GROUP_PACE_SECONDS, at least 1 and at most copies.MAX_GROUP. A group's copies go one after the other
     at that share, where copies in jobs of their own go out in as many containers at once: at SES's default
     production rate of 14 a second (a share of 0.28) a group is one copy, so a message reaches its recipients as soon
@@ -341,7 +342,7 @@ def send_copy(pixel: str, plan: copies.Plan | None = None) -> str:
     Read everything in one BatchGetItem, render, then claim the copy straight at the CALLING step (the claim is the
     step: a worker lost before it is replaced by the redelivery, one lost after it leaves the copy uncertain), call
     SES, end and count in one transaction: 3 DynamoDB calls (docs/sending.md)."""
-    _wait_for_the_send_rate()
+    ses.take_a_send()
     plan = plan or _plan_from_record(pixel)
     if plan is None:
         return claims.GONE
@@ -359,14 +360,14 @@ def send_copies(plans: list[copies.Plan]) -> dict[str, str]:
     does not stop the others either; its error is raised after them, so the job is redelivered. No copy is begun
     after GROUP_SECONDS (AWS answering slowly): the rest come back in a run of their own, far from the Lambda's
     timeout."""
-    _wait_for_the_send_rate()
-    token = [True]  # the first send's share was taken above, before anything was read
+    ses.take_a_send()  # the first send's share, before anything is read
+    first = True
 
-    def pace() -> None:
-        if token:
-            token.clear()
-            return
-        _wait_for_the_send_rate()
+    def pace() -> None:  # each later send's share, just before its claim
+        nonlocal first
+        if not first:
+            ses.take_a_send()
+        first = False
 
     outcomes: dict[str, str] = {}
     later: jobs.RetryLater | None = None
@@ -394,17 +395,9 @@ def send_copies(plans: list[copies.Plan]) -> dict[str, str]:
     return outcomes
 
 
-def _wait_for_the_send_rate() -> None:
-    """This container's share of the account's SES rate (ses.wait_before_sending): one send taken from it, or the
-    work goes back on the queue for as long as the share needs."""
-    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
-    if wait > 0:
-        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
-
-
 def _send_as_read(plan: copies.Plan, read: _Read, pace: Callable[[], None] | None = None) -> str:
     """One copy, from what was read for it: refused as the record stands, failed when it can no longer be sent, or
-    rendered, claimed at CALLING (`pace` first: the send rate's share of a copy after the group's first), sent once
+    rendered, claimed at CALLING (`pace` first: the send rate's share), sent once
     and ended."""
     pixel = plan.pixel
     refused = claims.look(read.record, COPY)

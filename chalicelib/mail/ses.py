@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as NoConnection
 
-from chalicelib import aws
+from chalicelib import aws, jobs
 from chalicelib.config import settings
 
 # SES answered without sending, and a later attempt may succeed. `Throttling` is what SendRawEmail answers when
@@ -118,6 +118,15 @@ def wait_before_sending(senders: int) -> float:
     if _pace is None:
         _pace = _Pace(max(max_send_rate() / max(senders, 1), 0.01))
     return _pace.take()
+
+
+def take_a_send() -> None:
+    """One send from this container's share of the account's rate (`wait_before_sending`, shared by the `jobs`
+    Lambdas), or `jobs.RetryLater` for as long as the share needs: the work goes back on the queue instead of the
+    Lambda sleeping (a copy, a group of copies, a digest)."""
+    wait = wait_before_sending(jobs.MAX_CONCURRENCY)
+    if wait > 0:
+        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
 
 
 def reset_pace() -> None:

@@ -77,9 +77,7 @@ def run_user(payload: dict[str, Any]) -> None:
     """Job: one user's digest, within this container's share of the account's SES send rate."""
     from chalicelib.mail import ses
 
-    wait = ses.wait_before_sending(jobs.MAX_CONCURRENCY)
-    if wait > 0:
-        raise jobs.RetryLater(wait, "this container's share of the SES send rate is used up")
+    ses.take_a_send()
     outcome = send_digest(str(payload["tenant_id"]), str(payload["user_id"]))
     logger.info("digest for %s/%s: %s", payload["tenant_id"], payload["user_id"], outcome)
 

@@ -4,8 +4,8 @@ Each counter moves once, where the state it counts changes for the first time: a
 failed (first failure, until it is sent), delivered, opened, opened by a person, clicked, bounced, complained.
 "First time" is read from the update that made the change (the timestamp it wrote is the one the item now holds)
 and, for SES events, from the record as read before, so an event applied again after a crash never counts twice.
-A copy sent, a delivery, an open, a click, a bounce, a complaint and an SES reject are counted in the transaction
-that records them on the copy (tracking/events.py `_change_and_count`, `_reject`); a copy's failure to send and
+A copy sent or failed to send, a delivery, an open, a click, a bounce, a complaint and an SES reject are counted in
+the transaction that records them on the copy (mail/send.py, tracking/events.py `_change_and_count`, `_reject`);
 opens and clicks through links made before 2026-12-03 have the counter's own UpdateItem after the change it counts:
 a Lambda dying between the two leaves that one change uncounted (the per-recipient detail stays exact); nothing is
 ever counted twice.
